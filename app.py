@@ -1,0 +1,55 @@
+"""Neural Playground: the Hugging Face Space entry. Assembles the tabs and launches.
+
+Host and port come from Gradio's own GRADIO_SERVER_NAME / GRADIO_SERVER_PORT.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Gradio otherwise calls outside hosts at start; the app must start fast and offline.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from components import (  # noqa: E402
+    attention_tab, finetune_tab, gan_tab, overview_tab, pipelines_tab, positional_tab,
+    recurrent_tab, seq2seq_tab, tokenizer_tab,
+)
+from components.theme import PRESENTER_JS, launch_options  # noqa: E402
+
+TABS = [overview_tab, tokenizer_tab, recurrent_tab, seq2seq_tab, attention_tab,
+        positional_tab, pipelines_tab, finetune_tab, gan_tab]
+TAB_IDS = [tab.TAB_ID for tab in TABS]
+# Training streams are heavy on 2 cores: a few at a time, the rest queue.
+MAX_CONCURRENT_EVENTS = int(os.environ.get("NP_CONCURRENCY", "4"))
+
+
+def on_load(request: gr.Request) -> tuple[gr.Tabs, bool]:
+    """Open the tab named by ?tab=... and switch presenter mode on with ?presenter=1."""
+    params = request.query_params if request else {}
+    tab = params.get("tab", overview_tab.TAB_ID)
+    presenter = params.get("presenter", "0").lower() in ("1", "true", "yes", "on")
+    return gr.Tabs(selected=tab if tab in TAB_IDS else overview_tab.TAB_ID), presenter
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="Neural Playground") as demo:
+        with gr.Row(elem_classes=["np-header"]):
+            gr.HTML("<div><h1>🧠 Neural Playground</h1>"
+                    "<p>From RNNs to Transformers to GANs: touch real models and see inside.</p></div>")
+            presenter = gr.Checkbox(label="Presenter mode", value=False, elem_id="presenter-toggle",
+                                    scale=0, min_width=180)
+        with gr.Tabs(elem_id="np-tabs") as tabs:
+            for tab in TABS:
+                tab.build()
+        presenter.change(None, presenter, presenter, js=PRESENTER_JS)
+        demo.load(on_load, None, [tabs, presenter], api_visibility="private")
+    demo.queue(default_concurrency_limit=MAX_CONCURRENT_EVENTS)
+    return demo
+
+
+demo = build_app()
+
+if __name__ == "__main__":
+    demo.launch(**launch_options())

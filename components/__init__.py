@@ -1,0 +1,1 @@
+"""The Gradio UI: one module a tab, plus the pieces several tabs share."""

@@ -1,0 +1,15 @@
+"""The "Show the code" panel: the few lines of plain Python that reproduce a run."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+
+def code_panel(code: str = "") -> gr.Code:
+    """A collapsed panel holding Python the student can paste into a notebook.
+
+    Handlers return a new string for the returned component after each run, so the code
+    always matches exactly what the student just did.
+    """
+    with gr.Accordion("Show the code", open=False, elem_classes=["code-panel"]):
+        return gr.Code(value=code, language="python", interactive=False, show_label=False)

@@ -1,0 +1,13 @@
+"""Fine-tuning tab (issue 8): placeholder until the lab lands; replace this module whole."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+TAB_ID = "finetune"
+TITLE = "Fine-tuning"
+
+
+def build() -> None:
+    with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
+        gr.Markdown("This lab is being built.")

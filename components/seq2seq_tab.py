@@ -1,0 +1,13 @@
+"""Encoder–decoder tab (issue 4): placeholder until the lab lands; replace this module whole."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+TAB_ID = "seq2seq"
+TITLE = "Encoder–decoder"
+
+
+def build() -> None:
+    with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
+        gr.Markdown("This lab is being built.")

