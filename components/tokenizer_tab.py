@@ -40,7 +40,11 @@ def summary_markdown(view: TokenView) -> str:
         lines.append(f"⚠️ The text needs {view.n_tokens_full} tokens; only the first "
                      f"{view.max_tokens} are kept (the model's limit). The rest is cut off.")
     lines.append(f"**Attention mask:** `{list(view.attention_mask)}`")
-    lines.append(f"**Round trip** (ids → text): {'exact' if view.round_trip_exact else 'not exact'}")
+    if view.round_trip_exact:
+        lines.append("**Round trip** (ids → text): exact.")
+    else:
+        lines.append("**Round trip** (ids → text): not exact. The tokenizer normalises text first "
+                     "(e.g. lower-case, accents removed) and unknown characters become `[UNK]`.")
     return "\n\n".join(lines)
 
 
@@ -65,7 +69,7 @@ def on_tokenize(text: str, model_id: str, max_tokens: float) -> tuple[str, str, 
 
 def build() -> None:
     models = get_service().available_ids("tokenizer") or [DEFAULT_ENCODER]
-    with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
+    with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}") as tab:
         lesson(
             "A model never sees letters. A **tokenizer** cuts text into pieces from a fixed "
             "vocabulary and maps each to an integer id. Frequent words are one token; rare "
@@ -83,7 +87,8 @@ def build() -> None:
             with gr.Column(scale=3):
                 text = gr.Textbox(label="Text", value=EXAMPLE, lines=3, max_length=20_000)
             with gr.Column(scale=2):
-                model = gr.Dropdown(models, value=models[0], label="Tokenizer")
+                model = gr.Dropdown(models, value=models[0], label="Tokenizer (or a hub id when online)",
+                                    allow_custom_value=True)
                 max_tokens = gr.Slider(2, 512, value=128, step=1, label="Max tokens")
                 run = gr.Button("Tokenize", variant="primary", elem_id="tokenize-btn")
         chips = gr.HTML(elem_id="token-chips")
@@ -94,3 +99,5 @@ def build() -> None:
     outputs = [chips, summary, decoded, code]
     run.click(on_tokenize, inputs, outputs, api_name="tokenize")
     text.submit(on_tokenize, inputs, outputs, api_visibility="private")
+    # Show the example's tokens as soon as the student opens the tab.
+    tab.select(on_tokenize, inputs, outputs, api_visibility="private")
