@@ -1,13 +1,458 @@
-"""Positional encoding tab (issue 6): placeholder until the lab lands; replace this module whole."""
+"""Positional encoding lab (issue 6): why and how transformers know word order.
+
+Five sections share one tab: sinusoidal encodings, similarity between positions and the
+rotation property, MiniLM's learned position table, RoPE and ALiBi. Handlers are small:
+clamp the sliders (with a visible note) → call playground.positional → draw.
+"""
 
 from __future__ import annotations
 
+import math
+
 import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+
+from components import positional_figures as pf
+from components.code_panel import code_panel
+from components.errors import user_errors
+from components.figures import empty, heatmap
+from components.lesson import lesson
+from playground import positional as P
+from playground.model_service import DEFAULT_ENCODER, get_service
+from playground.validate import clamp
 
 TAB_ID = "positional"
 TITLE = "Positional encoding"
 
+D_MODEL = (2, 1024, 128)  # (min, max, default) of each slider
+LENGTH = (1, 2048, 128)
+BASE = (2, 100_000, 10_000)
+MAX_DIMS = 8  # curves drawn at once; more is unreadable
+DEFAULT_DIMS = "0, 20, 40, 60"  # pairs 0, 10, 20, 30: wavelengths 6, 26, 112, 471 at d_model 128
+CLOCK_PAIRS = 5
+PAPERS = [
+    ("Vaswani et al. 2017: Attention Is All You Need (§3.5)", "https://arxiv.org/abs/1706.03762"),
+    ("Devlin et al. 2019: BERT (learned positions)", "https://arxiv.org/abs/1810.04805"),
+    ("Su et al. 2021: RoFormer (RoPE)", "https://arxiv.org/abs/2104.09864"),
+    ("Press et al. 2022: ALiBi (Train Short, Test Long)", "https://arxiv.org/abs/2108.12409"),
+]
+
+
+# --- input checks ---------------------------------------------------------------------------
+def _settings(d_model: float, length: float, base: float) -> tuple[int, int, float, list[str]]:
+    """The three shared sliders, clamped to their ranges; notes say what was changed."""
+    d, note_d = clamp(d_model, D_MODEL[0], D_MODEL[1], "d_model", integer=True)
+    n, note_n = clamp(length, LENGTH[0], LENGTH[1], "Max length", integer=True)
+    b, note_b = clamp(base, BASE[0], BASE[1], "Base")
+    return int(d), int(n), float(b), [note for note in (note_d, note_n, note_b) if note]
+
+
+def parse_dims(text: str, d_model: int) -> tuple[list[int], list[str]]:
+    """"0, 1, 10" → [0, 1, 10]; dimensions outside the model are dropped with a note."""
+    text = (text or "").strip()
+    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
+    if not parts:
+        return [0, 1], ["No dimensions given: showing 0 and 1."]
+    try:
+        dims = [int(p) for p in parts]
+    except ValueError:
+        raise ValueError("Dimensions must be whole numbers separated by commas, e.g. 0, 1, 10, 11.") from None
+    notes = []
+    kept = list(dict.fromkeys(d for d in dims if 0 <= d < d_model))
+    if len(kept) < len(dims):
+        notes.append(f"Dimensions outside 0…{d_model - 1} were left out.")
+    if len(kept) > MAX_DIMS:
+        notes.append(f"Only the first {MAX_DIMS} dimensions are drawn.")
+        kept = kept[:MAX_DIMS]
+    return (kept or [0]), notes
+
+
+def _note(notes: list[str]) -> str:
+    return "\n\n".join(f"⚠️ {n}" if not n.startswith(("✅", "ℹ️")) else n for n in notes if n)
+
+
+def _even(d: int, notes: list[str]) -> int:
+    """Pairs need an even size; an odd one is rounded down, with a note."""
+    if d % 2 == 0:
+        return d
+    notes.append(f"Sin/cos come in pairs: using d_model = {max(2, d - 1)} for this part.")
+    return max(2, d - 1)
+
+
+# --- code shown in the "Show the code" panels -------------------------------------------------
+def code_sinusoidal(d_model: int, length: int, base: float) -> str:
+    return (
+        "import torch\n\n"
+        f"length, d_model, base = {length}, {d_model}, {base:g}\n"
+        "pos = torch.arange(length, dtype=torch.float64)[:, None]           # (length, 1)\n"
+        "inv_freq = base ** (-torch.arange(0, d_model, 2) / d_model)        # ω_i, (d_model/2,)\n"
+        "pe = torch.zeros(length, d_model)\n"
+        "pe[:, 0::2] = torch.sin(pos * inv_freq)                            # even dims: sin\n"
+        "pe[:, 1::2] = torch.cos(pos * inv_freq)[:, : d_model // 2]         # odd dims: cos\n"
+        "wavelengths = 2 * torch.pi / inv_freq                              # positions per turn\n"
+        "print(pe.norm(dim=1)[:5], (d_model / 2) ** 0.5)                    # every row: sqrt(d/2)\n"
+    )
+
+
+def code_similarity(d_model: int, length: int, base: float, measure: str, pos: int, k: int) -> str:
+    normalise = "pe = torch.nn.functional.normalize(pe, dim=1)\n" if measure == "cosine" else ""
+    return (
+        "import torch\nfrom playground.positional import sinusoidal\n\n"
+        f"pe = sinusoidal({length}, {d_model}, base={base:g})\n"
+        f"{normalise}"
+        "sim = pe @ pe.T                                  # (length, length), depends on |i - j| only\n\n"
+        "# One matrix moves EVERY position k steps: a rotation of each (sin, cos) pair.\n"
+        f"k, omega = {k}, {base:g} ** (-torch.arange(0, {d_model}, 2) / {d_model})\n"
+        "c, s = torch.cos(k * omega), torch.sin(k * omega)\n"
+        f"M = torch.zeros({d_model}, {d_model})\n"
+        "i = torch.arange(0, M.shape[0], 2)\n"
+        "M[i, i], M[i, i + 1], M[i + 1, i], M[i + 1, i + 1] = c, s, -s, c\n"
+        f"pe = sinusoidal({length}, {d_model}, base={base:g})\n"
+        f"print((pe[{pos}] @ M.T - pe[{pos} + k]).abs().max())          # ~1e-7\n"
+    )
+
+
+def code_learned(n_positions: int) -> str:
+    return (
+        "import torch\nfrom transformers import AutoModel\n\n"
+        f"model = AutoModel.from_pretrained({DEFAULT_ENCODER!r})\n"
+        f"table = model.embeddings.position_embeddings.weight[:{n_positions}].detach()  # ({n_positions}, 384)\n"
+        "unit = torch.nn.functional.normalize(table, dim=1)\n"
+        "cosine = unit @ unit.T                                        # position × position\n"
+        "centred = table - table.mean(dim=0)\n"
+        "u, s, vt = torch.linalg.svd(centred, full_matrices=False)\n"
+        "xy = u[:, :2] * s[:2]                                          # PCA: 2-D path of positions\n"
+    )
+
+
+def code_rope(d_head: int, length: int, base: float, seed: int) -> str:
+    return (
+        "import math, torch\n\n"
+        "def rope(x, positions, base):\n"
+        "    d = x.shape[-1]\n"
+        "    angle = positions[:, None] * base ** (-torch.arange(0, d, 2) / d)   # (T, d/2)\n"
+        "    x1, x2 = x[..., 0::2], x[..., 1::2]\n"
+        "    return torch.stack([x1 * angle.cos() - x2 * angle.sin(),\n"
+        "                        x1 * angle.sin() + x2 * angle.cos()], -1).flatten(-2)\n\n"
+        f"torch.manual_seed({seed})\n"
+        f"q, k = torch.randn({d_head}), torch.randn({d_head})\n"
+        f"pos = torch.arange({length}, dtype=torch.float64)\n"
+        f"Q = rope(q.double().expand({length}, -1), pos, {base:g})\n"
+        f"K = rope(k.double().expand({length}, -1), pos, {base:g})\n"
+        f"scores = Q @ K.T / math.sqrt({d_head})          # scores[m, n] depends on n - m only\n"
+        "print(scores[3, 7], scores[30, 34])            # equal: same offset 4\n"
+    )
+
+
+def code_alibi(n_heads: int, length: int, causal: bool) -> str:
+    mask = "bias = bias.masked_fill(j > i, float('-inf'))  # causal: no looking ahead\n" if causal else ""
+    return (
+        "import torch\n\n"
+        f"n_heads, length = {n_heads}, {length}\n"
+        "slopes = torch.tensor([2 ** (-8 * (h + 1) / n_heads) for h in range(n_heads)])  # power-of-2 heads\n"
+        "i, j = torch.arange(length)[:, None], torch.arange(length)[None, :]\n"
+        "bias = -slopes[:, None, None] * (i - j).abs()    # (heads, query, key)\n"
+        f"{mask}"
+        "weights = torch.softmax(scores + bias, dim=-1)   # added to q·k/sqrt(d), no position vectors\n"
+    )
+
+
+# --- handlers ---------------------------------------------------------------------------------
+@user_errors
+def on_sinusoidal(d_model: float, length: float, base: float, dims_text: str
+                  ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, str, str]:
+    """Heat-map, chosen dimensions as curves, wavelength per pair, animated clocks."""
+    d, n, b, notes = _settings(d_model, length, base)
+    dims, dim_notes = parse_dims(dims_text, d)
+    pe = P.sinusoidal(n, d, b).numpy()  # (n, d)
+    wl = P.wavelengths(d, b).numpy()
+    rows, cols = pf.drawn_indices(n), pf.drawn_indices(d, keep_parity=True)
+    notes += dim_notes + [pf.thinning_note(n, d, len(rows), len(cols))]
+    if d % 2 == 0:
+        norm = float(np.linalg.norm(pe, axis=1).max()) if n else 0.0
+        notes.append(f"ℹ️ Every row has the same length: ‖PE(pos)‖ = √(d_model/2) = {math.sqrt(d / 2):.3f} "
+                     f"(measured max {norm:.3f}). Position is carried by direction, not size.")
+    heat = pf.matrix_heatmap(pe[np.ix_(rows, cols)], rows, cols, bound=1.0, value_name="PE",
+                             title=f"Sinusoidal PE: {n} positions × {d} dimensions (base {b:g})",
+                             x_title="dimension (even = sin, odd = cos)", y_title="position")
+    n_pairs = len(wl)
+    pairs = sorted({round(i * (n_pairs - 1) / max(1, CLOCK_PAIRS - 1)) for i in range(CLOCK_PAIRS)}) if d >= 2 else []
+    clocks = (pf.clock_animation(pe, pairs, wl) if pairs and d % 2 == 0 and n >= 1
+              else empty("Clocks need an even d_model."))
+    return (heat, pf.dimension_curves(pe, dims, wl), pf.wavelength_chart(wl, n), clocks,
+            _note(notes), code_sinusoidal(d, n, b))
+
+
+@user_errors
+def on_similarity(d_model: float, length: float, base: float, measure: str, pos: float, k: float
+                  ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, str, str]:
+    """Position × position similarity, its profile against the offset, and PE(pos+k) = M_k·PE(pos)."""
+    d, n, b, notes = _settings(d_model, length, base)
+    d = _even(d, notes)
+    if measure not in ("dot", "cosine"):
+        raise ValueError("The similarity must be 'dot' or 'cosine'.")
+    if n < 2:
+        raise ValueError("Similarity needs at least 2 positions: raise the max length.")
+    p, note_p = clamp(pos, 0, n - 2, "Position", integer=True)
+    step, note_k = clamp(k, 1, n - 1 - p, "Shift k", integer=True)
+    notes += [note for note in (note_p, note_k) if note]
+    pe = P.sinusoidal(n, d, b)
+    rows = pf.drawn_indices(n)
+    sim = P.similarity(pe[rows], measure).numpy()  # only the drawn rows: 2048² would be slow
+    notes.append(pf.thinning_note(n, n, len(rows), len(rows)))
+    heat = pf.matrix_heatmap(sim, rows, rows, title=f"{measure.capitalize()} similarity of positions i and j",
+                             x_title="position j", y_title="position i", value_name=measure)
+    max_offset = min(n - 1, 64)
+    references = sorted({round(i * (n - 1 - max_offset) / 3) for i in range(4)})
+    profiles = P.similarity_by_offset(pe, references, max_offset, measure).numpy()
+    profile_fig = pf.offset_profiles(np.arange(max_offset + 1), profiles,
+                                     [f"from position {r}" for r in references],
+                                     "Similarity of p with p + k, from 4 starts p",
+                                     f"{measure} similarity")
+    demo = P.shift_demo(n, d, int(step), int(p), b)
+    shift = pf.shift_check(demo.pe_target.numpy(), demo.predicted.numpy(), demo.pos, demo.k, demo.max_error)
+    block = min(d, 12)
+    matrix = heatmap(demo.matrix[:block, :block].numpy(), [str(i) for i in range(block)],
+                     [str(i) for i in range(block)], kind="activation", show_values=block <= 12,
+                     title=f"M_{demo.k}, top-left {block}×{block}: 2×2 rotation blocks",
+                     x_title="input dimension", y_title="output dimension", zmin=-1, zmax=1)
+    notes.append(f"✅ PE({demo.pos + demo.k}) = M_{demo.k}·PE({demo.pos}): the same matrix works for every "
+                 f"position (largest error over all {n - demo.k} positions: {demo.max_error:.1e}). "
+                 f"Pair 0 turns by {float(demo.angles[0]):.3f} rad, the last pair by {float(demo.angles[-1]):.2e} rad.")
+    return heat, profile_fig, shift, matrix, _note(notes), code_similarity(d, n, b, measure, demo.pos, demo.k)
+
+
+@user_errors
+def on_learned(n_positions: float, base: float, measure: str, three_d: bool
+               ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str, str]:
+    """MiniLM's trained position table next to sinusoidal PE of the same size."""
+    table = P.learned_positions(DEFAULT_ENCODER)  # (512, 384)
+    n, note_n = clamp(n_positions, 3, table.shape[0], "Positions", integer=True)
+    b, note_b = clamp(base, BASE[0], BASE[1], "Base")
+    if measure not in ("dot", "cosine"):
+        raise ValueError("The similarity must be 'dot' or 'cosine'.")
+    notes = [note for note in (note_n, note_b) if note]
+    n, d = int(n), table.shape[1]
+    learned = table[:n]
+    sines = P.sinusoidal(n, d, b)
+    rows, cols = pf.drawn_indices(n), pf.drawn_indices(d, keep_parity=True)
+    notes.append(pf.thinning_note(n, d, len(rows), len(cols)))
+    figures = []
+    for name, values in (("Learned (all-MiniLM-L6-v2)", learned), (f"Sinusoidal (base {b:g})", sines)):
+        figures.append(pf.matrix_heatmap(values.numpy()[np.ix_(rows, cols)], rows, cols,
+                                         title=f"{name}: position × dimension", x_title="dimension",
+                                         y_title="position", value_name="value"))
+    for name, values in (("Learned", learned), ("Sinusoidal", sines)):
+        figures.append(pf.matrix_heatmap(P.similarity(values[rows], measure).numpy(), rows, rows,
+                                         title=f"{name}: {measure} similarity between positions",
+                                         x_title="position j", y_title="position i", value_name=measure))
+    path, k = (pf.pca_path_3d, 3) if three_d else (pf.pca_path, 2)
+    for name, values in (("Learned", learned), ("Sinusoidal", sines)):
+        key = ("positional-pca", name, n, b, k)  # the learned table never changes: compute once
+        proj = get_service().memo(key, lambda values=values: P.pca(values, k))
+        figures.append(path(proj.coords.numpy(), proj.explained.numpy(),
+                            f"{name} positions, PCA {'3' if three_d else '2'}-D, coloured by index"))
+    norms = table.norm(dim=1)
+    notes.append(f"ℹ️ Learned vectors do not all have one length: position 0 (always [CLS]) has norm "
+                 f"{norms[0]:.2f}, the median position {norms.median():.2f}. Neighbours are similar "
+                 f"(mean cosine of p and p+1: {_neighbour_cosine(learned):.2f}) because training made them so, "
+                 "not because a formula says so.")
+    return (*figures, _note(notes), code_learned(n))
+
+
+def _neighbour_cosine(table) -> float:
+    unit = table / table.norm(dim=1, keepdim=True)
+    return float((unit[:-1] * unit[1:]).sum(dim=1).mean())
+
+
+@user_errors
+def on_rope(d_head: float, length: float, base: float, seed: float
+            ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, str, str]:
+    """One query/key pair at every position: RoPE scores against additive-PE scores."""
+    d, note_d = clamp(d_head, 2, 256, "Head size", integer=True)
+    n, note_n = clamp(length, 2, 256, "Length", integer=True)
+    b, note_b = clamp(base, BASE[0], BASE[1], "Base")
+    s, note_s = clamp(seed, 0, 2**31 - 1, "Seed", integer=True)
+    notes = [note for note in (note_d, note_n, note_b, note_s) if note]
+    d = _even(int(d), notes)
+    demo = P.rope_demo(d, int(n), b, int(s))
+    pos = np.arange(int(n))
+    bound = float(max(demo.rope.abs().max(), demo.additive.abs().max()))
+    rope_heat = pf.matrix_heatmap(demo.rope.numpy(), pos, pos, bound=bound, value_name="score",
+                                  title="RoPE: score of q at m with k at n",
+                                  x_title="key position n", y_title="query position m")
+    add_heat = pf.matrix_heatmap(demo.additive.numpy(), pos, pos, bound=bound, value_name="score",
+                                 title="Added sinusoidal PE instead: same q, k",
+                                 x_title="key position n", y_title="query position m")
+    labels = [f"query at m = {m}" for m in demo.shifts.tolist()]
+    offsets = demo.offsets.numpy()
+    rope_prof = pf.offset_profiles(offsets, demo.rope_by_shift.numpy(), labels,
+                                   "RoPE: score against offset, 4 places", "score")
+    add_prof = pf.offset_profiles(offsets, demo.additive_by_shift.numpy(), labels,
+                                  "Added PE: score against offset, 4 places", "score")
+    spread = float((demo.additive_by_shift - demo.additive_by_shift[0]).abs().max())
+    notes.append(f"✅ RoPE: moving the pair from m = {demo.shifts[0]} to m = {demo.shifts[-1]} changes a score "
+                 f"by at most {demo.max_shift_deviation:.1e} (rounding). Added PE: by up to {spread:.2f}.")
+    return rope_heat, add_heat, rope_prof, add_prof, _note(notes), code_rope(d, int(n), b, int(s))
+
+
+@user_errors
+def on_alibi(n_heads: float, length: float, head: float, causal: bool
+             ) -> tuple[go.Figure, go.Figure, go.Figure, str, str]:
+    """ALiBi's bias for one head, the attention it alone produces, and every head's reach."""
+    h, note_h = clamp(n_heads, 1, 16, "Heads", integer=True)
+    n, note_n = clamp(length, 2, 256, "Length", integer=True)
+    chosen, note_c = clamp(head, 1, h, "Head", integer=True)
+    notes = [note for note in (note_h, note_n, note_c) if note]
+    h, n, chosen = int(h), int(n), int(chosen)
+    slopes = P.alibi_slopes(h)
+    bias = P.alibi_bias(n, h, causal)[chosen - 1].numpy()
+    weights = P.alibi_attention(n, h, causal).numpy()
+    pos = np.arange(n)
+    shown = np.where(np.isfinite(bias), bias, np.nan)  # −inf (future) is left blank
+    bias_fig = pf.matrix_heatmap(shown, pos, pos, value_name="bias", x_title="key position j",
+                                 y_title="query position i",
+                                 title=f"ALiBi bias of head {chosen}: −{slopes[chosen - 1]:.3g} × distance"
+                                       + (" (blank: future, masked)" if causal else ""))
+    attention = heatmap(weights[chosen - 1], title=f"Head {chosen}: attention from the bias alone",
+                        x_title="key position j", y_title="query position i", show_values=False,
+                        x_labels=[str(i) for i in pos], y_labels=[str(i) for i in pos], height=460)
+    notes.append(f"ℹ️ Slopes of the {h} heads: " + ", ".join(f"{s:.3g}" for s in slopes.tolist())
+                 + ". No position vectors at all: a penalty grows with distance, so the model "
+                 "extrapolates to longer inputs than it was trained on.")
+    return (bias_fig, attention, pf.alibi_curves(weights, slopes.numpy()), _note(notes),
+            code_alibi(h, n, causal))
+
+
+# --- layout -----------------------------------------------------------------------------------
+LESSON = (
+    "Attention compares every token with every other, but it has no idea of **order**: shuffle the "
+    "words and the scores stay the same. Transformers therefore add position information. "
+    "The **sinusoidal** encoding gives each position a vector of sines and cosines at geometrically "
+    "spaced wavelengths, like the hands of many clocks. BERT-style models instead **learn** one "
+    "vector per position. Newer models **rotate** queries and keys by their position (RoPE) or "
+    "**penalise distance** directly in the scores (ALiBi). Each section below draws one of them."
+)
+TRY_THIS = [
+    "**Sinusoidal:** plot dimensions 0, 1 and then 60, 61. Which pair could tell position 3 from 4? Which tells 300 from 400?",
+    "Lower the **base** to 100 and watch the wavelength ladder: do the slow pairs still reach the max length?",
+    "**Similarity:** the stripes run parallel to the diagonal. Pick any start position: do the curves coincide?",
+    "**Shift:** change k and position. The rotated vector (dots) always lands on PE(pos + k): one matrix for every position.",
+    "**Learned:** compare MiniLM's similarity matrix with the sinusoidal one. Where does the smooth band break (look near 128)?",
+    "**RoPE:** press through seeds. Are the diagonals still constant? Now look at the added-PE heat-map.",
+    "**ALiBi:** compare head 1 with the last head: which one can see far back?",
+]
+
+
+def _plots(count: int, elem_id: str, first: tuple = ()) -> list[gr.Plot]:
+    """`count` plots two to a row; the first gets elem_id so tests and CSS can find it.
+    `first` holds initial figures, the rest say they are on their way."""
+    plots = []
+    for start in range(0, count, 2):
+        with gr.Row():
+            for i in range(start, min(count, start + 2)):
+                value = first[i] if i < len(first) else empty("Opening…")
+                plots.append(gr.Plot(value, show_label=False, elem_id=elem_id if i == 0 else None))
+    return plots
+
+
+def _outputs(count: int, elem_id: str, note: str = "", code: str = "") -> list:
+    """A section's outputs in handler order: its plots, then the note, then the code panel."""
+    note_md = gr.Markdown(note, elem_classes=["note"])
+    return _plots(count, elem_id) + [note_md, code_panel(code)]
+
+
+def _sinusoidal_section(shared: list[gr.Slider]) -> None:
+    heat0, curves0, wave0, clocks0, note0, code0 = on_sinusoidal(D_MODEL[2], LENGTH[2], BASE[2], DEFAULT_DIMS)
+    with gr.Tab("1 · Sinusoidal", id="pos-sin"):
+        gr.Markdown("Each **row** is the vector added to the token at that position; each **column** one "
+                    "dimension. Left columns change fast, right columns slowly: read a row like the digits "
+                    "of a number.")
+        dims = gr.Textbox(value=DEFAULT_DIMS, label="Dimensions to plot as curves (comma-separated, up to 8; "
+                          "press Enter)", elem_id="pos-dims")
+        note = gr.Markdown(note0, elem_classes=["note"])
+        heat = gr.Plot(heat0, elem_id="pos-sin-heat", show_label=False)
+        curves = gr.Plot(curves0, elem_id="pos-sin-curves", show_label=False)
+        wave, clocks = _plots(2, "pos-wavelengths", (wave0, clocks0))
+        code = code_panel(code0)
+    gr.on([slider.release for slider in shared] + [dims.submit], on_sinusoidal, shared + [dims],
+          [heat, curves, wave, clocks, note, code], api_name="positional_sinusoidal")
+
+
+def _similarity_section(shared: list[gr.Slider]) -> None:
+    with gr.Tab("2 · Similarity & shift", id="pos-sim") as tab:
+        gr.Markdown("How alike are two positions? For sinusoidal PE the answer depends only on how far "
+                    "apart they are. And one fixed matrix M_k (a rotation of every pair) moves **any** "
+                    "position k steps forward: attention can learn \"look k tokens back\" once, for all positions.")
+        with gr.Row():
+            measure = gr.Radio(["dot", "cosine"], value="dot", label="Similarity")
+            pos = gr.Slider(0, LENGTH[1] - 2, value=10, step=1, label="Position pos")
+            k = gr.Slider(1, 256, value=5, step=1, label="Shift k")
+        outputs = _outputs(4, "pos-sim-heat")
+    triggers = [slider.release for slider in shared] + [tab.select, measure.change, pos.release, k.release]
+    gr.on(triggers, on_similarity, shared + [measure, pos, k], outputs,
+          api_name="positional_similarity")
+
+
+def _learned_section(base: gr.Slider) -> None:
+    with gr.Tab("3 · Learned (MiniLM)", id="pos-learned") as tab:
+        gr.Markdown("BERT-style models such as all-MiniLM-L6-v2 do not use a formula: they **learn** one "
+                    "384-number vector for each of 512 positions. Left: the real trained table; right: "
+                    "sinusoidal PE of the same size. PCA flattens each table to a path through 2-D (or 3-D).")
+        with gr.Row():
+            n_positions = gr.Slider(3, 512, value=512, step=1, label="Positions shown")
+            measure = gr.Radio(["cosine", "dot"], value="cosine", label="Similarity")
+            three_d = gr.Checkbox(label="PCA in 3-D (drag to turn)", value=False)
+        outputs = _outputs(6, "pos-learned-heat", "Loading all-MiniLM-L6-v2 (a few seconds the first time)…",
+                           code_learned(512))
+    gr.on([tab.select, n_positions.release, measure.change, three_d.change, base.release], on_learned,
+          [n_positions, base, measure, three_d], outputs, api_name="positional_learned")
+
+
+def _rope_section(base: gr.Slider) -> None:
+    with gr.Tab("4 · RoPE", id="pos-rope") as tab:
+        gr.Markdown("RoPE adds nothing to the token: it **rotates** each (q, k) pair of numbers by an angle "
+                    "proportional to the position. The score q·k then only sees the *difference* of the "
+                    "angles, so it depends on the offset n − m alone. Left: one random query/key pair placed "
+                    "at every position; right: the same pair with sinusoidal PE *added* instead.")
+        with gr.Row():
+            d_head = gr.Slider(2, 256, value=64, step=2, label="Head size d")
+            length = gr.Slider(2, 256, value=64, step=1, label="Length")
+            seed = gr.Number(value=0, precision=0, label="Seed (random q and k; press Enter)")
+        outputs = _outputs(4, "pos-rope-heat")
+    gr.on([tab.select, d_head.release, length.release, seed.submit, base.release], on_rope,
+          [d_head, length, base, seed], outputs, api_name="positional_rope")
+
+
+def _alibi_section() -> None:
+    with gr.Tab("5 · ALiBi", id="pos-alibi") as tab:
+        gr.Markdown("ALiBi uses no position vectors at all: it subtracts slope × distance from every attention "
+                    "score. Each head has its own slope, so some heads look nearby and others far.")
+        with gr.Row():
+            heads = gr.Slider(1, 16, value=8, step=1, label="Heads")
+            length = gr.Slider(2, 256, value=32, step=1, label="Length")
+            head = gr.Slider(1, 16, value=1, step=1, label="Head to draw")
+            causal = gr.Checkbox(value=True, label="Causal (decoder)")
+        outputs = _outputs(3, "pos-alibi-heat")
+    gr.on([tab.select, heads.release, length.release, head.release, causal.change], on_alibi,
+          [heads, length, head, causal], outputs, api_name="positional_alibi")
+
 
 def build() -> None:
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
-        gr.Markdown("This lab is being built.")
+        lesson(LESSON, TRY_THIS, PAPERS)
+        with gr.Row():
+            d_model = gr.Slider(*D_MODEL[:2], value=D_MODEL[2], step=2, label="d_model (dimensions)",
+                                elem_id="pos-d-model")
+            length = gr.Slider(*LENGTH[:2], value=LENGTH[2], step=1, label="Max length (positions)",
+                               elem_id="pos-length")
+            base = gr.Slider(*BASE[:2], value=BASE[2], step=1, label="Base (10000 in the paper)",
+                             elem_id="pos-base")
+        shared = [d_model, length, base]
+        with gr.Tabs(elem_id="pos-sections"):
+            _sinusoidal_section(shared)
+            _similarity_section(shared)
+            _learned_section(base)
+            _rope_section(base)
+            _alibi_section()
