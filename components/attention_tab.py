@@ -1,13 +1,371 @@
-"""Attention tab (issue 5): placeholder until the lab lands; replace this module whole."""
+"""Attention (issue 5): self-attention by hand, word order, and inside a real transformer."""
 
 from __future__ import annotations
 
 import gradio as gr
+import plotly.graph_objects as go
+
+from components import attention_figures as figs
+from components.bertviz_view import PLACEHOLDER, bertviz_html, bertviz_view
+from components.code_panel import code_panel
+from components.errors import user_errors
+from components.figures import empty
+from components.lesson import lesson
+from playground import attention as att
+from playground.bertviz_offline import VIEWS, build_page
+from playground.model_service import DEFAULT_ENCODER, get_service
+from playground.validate import clamp
 
 TAB_ID = "attention"
 TITLE = "Attention"
+EXAMPLE = "The animal didn't cross the street because it was too tired."
+EXAMPLE_B = "It fell asleep on the pavement."
+SOURCES = [("Pretrained word embeddings (all-MiniLM-L6-v2)", "embeddings"),
+           ("Toy random vectors (8 numbers per word)", "toy")]
+AVERAGE = -1  # head selector value for "average over heads"
+PAPERS = [
+    ("Vaswani et al. 2017: Attention Is All You Need", "https://arxiv.org/abs/1706.03762"),
+    ("Devlin et al. 2019: BERT", "https://arxiv.org/abs/1810.04805"),
+    ("Vig 2019: bertviz, a multiscale visualization of attention", "https://arxiv.org/abs/1906.05714"),
+    ("Clark et al. 2019: What Does BERT Look At?", "https://arxiv.org/abs/1906.04341"),
+]
+
+
+# --- by hand ---------------------------------------------------------------------------
+
+def _vectors(text: str, source: str) -> att.TokenVectors:
+    if source == "toy":
+        return att.toy_vectors(text, DEFAULT_ENCODER)
+    if source == "embeddings":
+        return att.model_word_embeddings(text, DEFAULT_ENCODER)
+    raise ValueError("Choose where the word vectors come from.")
+
+
+def _hand_notes(vectors: att.TokenVectors, cfg: att.AttentionConfig, notes: list[str]) -> str:
+    lines = [f"**{len(vectors.tokens)} tokens**, vectors: {vectors.source}. "
+             f"{cfg.n_heads} head(s) × d_k = {cfg.d_k} → concatenation {cfg.n_heads * cfg.d_k} wide."]
+    if vectors.truncated:
+        lines.append(f"⚠️ The text has {vectors.n_tokens_full} tokens; the first {len(vectors.tokens)} "
+                     "are used here (the heat-maps print a number per cell).")
+    lines.append(f"W_Q, W_K, W_V, W_O are **random, untrained** matrices (seed {cfg.seed}): the "
+                 "pictures show the mechanics, not meaning. The real model below has trained ones.")
+    return "\n\n".join(lines + [f"ℹ️ {n}" for n in notes])
+
+
+def hand_code(text: str, source: str, cfg: att.AttentionConfig) -> str:
+    if source == "toy":
+        vectors = (
+            "import zlib\n"
+            "tokens = tok.convert_ids_to_tokens(ids)\n"
+            "# one fixed random 8-number vector per distinct token\n"
+            "x = torch.stack([torch.randn(8, generator=torch.Generator().manual_seed(zlib.crc32(t.encode())))\n"
+            "                 for t in tokens])                       # (T, d_model)\n")
+    else:
+        vectors = (f"model = AutoModel.from_pretrained({DEFAULT_ENCODER!r})\n"
+                   "x = model.get_input_embeddings()(torch.tensor(ids)).detach()  # (T, d_model), no positions\n")
+    mask = ("mask = torch.ones(T, T, dtype=torch.bool).tril()          # causal: no peeking ahead\n"
+            "scores = scores.masked_fill(~mask, float('-inf'))\n") if cfg.causal else ""
+    return (
+        "import math, torch\nfrom transformers import AutoModel, AutoTokenizer\n\n"
+        f"tok = AutoTokenizer.from_pretrained({DEFAULT_ENCODER!r})\n"
+        f"ids = tok({text[:200]!r}, add_special_tokens=False)['input_ids'][:{att.MAX_HAND_TOKENS}]\n"
+        f"{vectors}"
+        f"T, d_model = x.shape\nH, d_k = {cfg.n_heads}, {cfg.d_k}\n"
+        f"g = torch.Generator().manual_seed({cfg.seed})                # random, untrained projections\n"
+        "W_q, W_k, W_v = (torch.randn(d_model, H * d_k, generator=g) / math.sqrt(d_model) for _ in range(3))\n"
+        "W_o = torch.randn(H * d_k, d_model, generator=g) / math.sqrt(H * d_k)\n\n"
+        "def split(t):                                              # (T, H*d_k) -> (H, T, d_k)\n"
+        "    return t.view(T, H, d_k).transpose(0, 1)\n\n"
+        "Q, K, V = split(x @ W_q), split(x @ W_k), split(x @ W_v)\n"
+        "scores = Q @ K.transpose(-2, -1) / math.sqrt(d_k)          # (H, T, T)\n"
+        f"{mask}"
+        "weights = scores.softmax(dim=-1)                           # every row sums to 1\n"
+        "heads = weights @ V                                        # (H, T, d_k)\n"
+        "out = heads.transpose(0, 1).reshape(T, H * d_k) @ W_o      # (T, d_model)\n"
+        "# the same in one call:\n"
+        "ref = torch.nn.functional.scaled_dot_product_attention(Q, K, V"
+        f"{', is_causal=True' if cfg.causal else ''})\n"
+        "print(torch.allclose(heads, ref, atol=1e-5))\n"
+    )
+
+
+@user_errors
+def on_hand(text: str, source: str, d_k: float, n_heads: float, causal: bool, seed: float,
+            head: float) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str, str]:
+    """Self-attention by hand: (Q/K/V, scores, weights, all heads, output, notes, code)."""
+    cfg, notes = att.hand_config(d_k, n_heads, causal, seed)
+    vectors = _vectors(text, source)
+    projections = att.random_projections(vectors.vectors.shape[1], cfg)
+    mh = att.multi_head_attention(vectors.vectors, projections, cfg.n_heads, cfg.causal)
+    h, note = clamp(head, 0, cfg.n_heads - 1, "Head to inspect", integer=True)
+    notes += [note] if note else []
+    h, tokens = int(h), vectors.tokens
+    return (figs.qkv_figure(mh.q[h].numpy(), mh.k[h].numpy(), mh.v[h].numpy(), tokens, h),
+            figs.scores_figure(mh.scores[h].numpy(), tokens, cfg.d_k, cfg.causal),
+            figs.weights_figure(mh.weights[h].numpy(), tokens,
+                                f"Head {h}: softmax of each row → attention weights (rows sum to 1)"),
+            figs.heads_figure(mh.weights.numpy(), tokens),
+            figs.output_figure(mh.output.numpy(), tokens, cfg.n_heads),
+            _hand_notes(vectors, cfg, notes), hand_code(text, source, cfg))
+
+
+def shuffle_code(cfg: att.AttentionConfig, order: tuple[int, ...]) -> str:
+    return (
+        "# x, W_q, W_k, W_v, W_o and split() as in the code above (no causal mask)\n"
+        "from playground.positional import sinusoidal  # PE[pos, 2i] = sin(pos·ω_i), PE[pos, 2i+1] = cos(pos·ω_i)\n\n"
+        "def attend(x):\n"
+        "    Q, K, V = split(x @ W_q), split(x @ W_k), split(x @ W_v)\n"
+        "    w = (Q @ K.transpose(-2, -1) / math.sqrt(d_k)).softmax(-1)\n"
+        "    return (w @ V).transpose(0, 1).reshape(T, H * d_k) @ W_o\n\n"
+        f"perm = torch.tensor({list(order)})                      # the shuffle\n"
+        "print(torch.allclose(attend(x[perm]), attend(x)[perm], atol=1e-5))   # True: order ignored\n"
+        "pe = sinusoidal(T, d_model)\n"
+        "print(torch.allclose(attend(x[perm] + pe), attend(x + pe)[perm], atol=1e-5))  # False\n"
+    )
+
+
+@user_errors
+def on_shuffle(text: str, source: str, d_k: float, n_heads: float, seed: float
+               ) -> tuple[go.Figure, go.Figure, go.Figure, str, str]:
+    """Shuffle the words: attention alone only permutes outputs; positions change them."""
+    cfg, notes = att.hand_config(d_k, n_heads, False, seed)
+    vectors = _vectors(text, source)
+    if len(vectors.tokens) < 2:
+        raise ValueError("Type at least two tokens to shuffle.")
+    projections = att.random_projections(vectors.vectors.shape[1], cfg)
+    order = att.shuffle_order(len(vectors.tokens), cfg.seed)
+    plain = att.shuffle_test(vectors.vectors, projections, cfg.n_heads, order)
+    with_pe = att.shuffle_test(vectors.vectors, projections, cfg.n_heads, order, positional=True)
+    tokens = [figs.labels(vectors.tokens)[i] for i in order]
+    summary = (f"**Shuffled sentence:** {' '.join(tokens)}\n\n"
+               f"Attention alone: the largest change of any word's output is "
+               f"**{plain.change.max():.1e}** (rounding noise) — every word gets exactly the same "
+               f"output, just in a new place. With sinusoidal positional encodings added to the "
+               f"vectors: **{with_pe.change.max():.2f}** — now word order matters.")
+    summary += "".join(f"\n\nℹ️ {n}" for n in notes)
+    return (figs.shuffle_outputs_figure(plain.output, plain.shuffled_back, vectors.tokens, False),
+            figs.shuffle_outputs_figure(with_pe.output, with_pe.shuffled_back, vectors.tokens, True),
+            figs.shuffle_change_figure(vectors.tokens, plain.change, with_pe.change),
+            summary, shuffle_code(cfg, order))
+
+
+# --- a real model ----------------------------------------------------------------------
+
+def model_code(model_id: str, text: str, text_b: str, max_tokens: int, layer: int, head: int) -> str:
+    pair = f", {text_b[:200]!r}" if text_b.strip() else ""
+    pick = ("att.mean(0)                      # average over heads" if head == AVERAGE
+            else f"att[{head}]                        # one head")
+    return (
+        "import torch\nfrom transformers import AutoModel, AutoTokenizer\n\n"
+        f"tok = AutoTokenizer.from_pretrained({model_id!r})\n"
+        f"model = AutoModel.from_pretrained({model_id!r}, attn_implementation='eager')\n"
+        f"enc = tok({text[:200]!r}{pair}, truncation=True, max_length={max_tokens}, return_tensors='pt')\n"
+        "with torch.no_grad():\n"
+        "    out = model(**enc, output_attentions=True)\n"
+        "tokens = tok.convert_ids_to_tokens(enc['input_ids'][0])\n"
+        f"att = out.attentions[{layer}][0]                # (heads, T, T), rows sum to 1\n"
+        f"matrix = {pick}\n"
+        "entropy = -(att * att.clamp_min(1e-12).log2()).sum(-1).mean(-1)  # bits, per head\n\n"
+        "from bertviz import head_view, model_view      # in a notebook\n"
+        "head_view(out.attentions, tokens)\n"
+    )
+
+
+def _selected_map(m: att.ModelAttention, layer: int, head: int | None) -> go.Figure:
+    if head is None:
+        weights, what = att.average_heads(m.attentions, layer), f"Layer {layer}, average over {m.n_heads} heads"
+    else:
+        weights, what = m.attentions[layer, head], f"Layer {layer}, head {head}"
+    return figs.attention_map(weights, m.tokens, f"{what}: who attends to whom", m.sentence_b_start)
+
+
+def _heads_table(m: att.ModelAttention, layer: int) -> list[list]:
+    return [[f"L{s.layer} H{s.head}", round(s.entropy_bits, 2),
+             ", ".join(f"{tok} {w:.2f}" for tok, w in s.top)] for s in att.top_attended(m, layer)]
+
+
+def _model_notes(m: att.ModelAttention) -> str:
+    kind = ("a **decoder** (GPT-style): each token attends only to itself and earlier tokens"
+            if m.causal else "an **encoder** (BERT-style): every token attends to every token")
+    lines = [f"**{m.model_id}** — {m.n_layers} layers × {m.n_heads} heads, {len(m.tokens)} tokens; {kind}."]
+    if m.sentence_b_start is not None:
+        lines.append(f"Sentence B starts at token {m.sentence_b_start} (red lines on the heat-map).")
+    return "\n\n".join(lines + [f"⚠️ {n}" for n in m.notes])
+
+
+def _head_choices(n_heads: int) -> list[tuple[str, int]]:
+    return [("Average over heads", AVERAGE)] + [(f"Head {h}", h) for h in range(n_heads)]
+
+
+def _model_and_selection(model_id: str, text: str, text_b: str, max_tokens: float, layer: float,
+                         head: float | None) -> tuple[att.ModelAttention, int, int | None]:
+    m = att.model_attention(model_id, text, text_b or "", int(max_tokens or 128))
+    head_value = None if head is None or int(head) == AVERAGE else head
+    layer_index, head_index = att.check_layer_head(m, layer or 0, head_value)
+    return m, layer_index, head_index
+
+
+@user_errors
+def on_model(model_id: str, text: str, text_b: str, max_tokens: float, layer: float, head: float):
+    """One forward pass (cached) → heat-map, layers × heads grid, entropy, top tokens, notes, code,
+    and the layer/head selectors sized to the model."""
+    m, layer_index, head_index = _model_and_selection(model_id, text, text_b, max_tokens, layer, head)
+    head_value = AVERAGE if head_index is None else head_index
+    return (_selected_map(m, layer_index, head_index),
+            figs.layer_head_grid(m.attentions, m.tokens),
+            figs.entropy_figure(att.head_entropy(m.attentions), len(m.tokens)),
+            _heads_table(m, layer_index), _model_notes(m),
+            model_code(model_id, text, text_b or "", m.max_tokens, layer_index, head_value),
+            gr.Slider(maximum=m.n_layers - 1, value=layer_index),
+            gr.Dropdown(choices=_head_choices(m.n_heads), value=head_value))
+
+
+@user_errors
+def on_select(model_id: str, text: str, text_b: str, max_tokens: float, layer: float, head: float
+              ) -> tuple[go.Figure, list[list], str]:
+    """Switch layer or head: the cached forward pass is reused, never recomputed."""
+    m, layer_index, head_index = _model_and_selection(model_id, text, text_b, max_tokens, layer, head)
+    head_value = AVERAGE if head_index is None else head_index
+    return (_selected_map(m, layer_index, head_index), _heads_table(m, layer_index),
+            model_code(model_id, text, text_b or "", m.max_tokens, layer_index, head_value))
+
+
+@user_errors
+def on_bertviz(view: str, model_id: str, text: str, text_b: str, max_tokens: float, layer: float,
+               head: float) -> tuple[str, str]:
+    """Build one bertviz view (head, model or neuron) into a sandboxed iframe."""
+    if view not in VIEWS:
+        raise ValueError(f"Choose a bertviz view: {', '.join(VIEWS)}.")
+    head_index = 0 if head is None or int(head) == AVERAGE else int(head)
+    page = build_page(view, model_id, text, text_b or "", int(layer or 0), head_index,
+                      int(max_tokens or 64))
+    size = len(page.html.encode()) / 2**20
+    lines = [f"bertviz **{view} view**: {page.n_tokens} tokens, layers "
+             f"{page.layers[0]}–{page.layers[-1]}, {size:.1f} MB, drawn offline "
+             "(d3 from mpld3, jQuery from xstatic-jquery)."]
+    return bertviz_html(page), "\n\n".join(lines + [f"⚠️ {n}" for n in page.notes])
+
+
+def clear_bertviz() -> tuple[str, str]:
+    return PLACEHOLDER, ""
+
+
+# --- layout ----------------------------------------------------------------------------
+
+def _build_by_hand() -> None:
+    with gr.Row():
+        with gr.Column(scale=3):
+            text = gr.Textbox(label="Sentence", value=EXAMPLE, lines=2, max_length=att.MAX_CHARS)
+            source = gr.Radio(SOURCES, value="embeddings", label="Word vectors X")
+        with gr.Column(scale=2):
+            with gr.Row():
+                d_k = gr.Slider(1, att.MAX_D_K, value=8, step=1, label="d_k (width of a head)")
+                n_heads = gr.Slider(1, att.MAX_HEADS, value=2, step=1, label="Heads")
+            with gr.Row():
+                head = gr.Slider(0, att.MAX_HEADS - 1, value=0, step=1, label="Head to inspect")
+                seed = gr.Number(value=0, precision=0, label="Seed of the random W's")
+            causal = gr.Checkbox(label="Causal mask (GPT-style: no looking ahead)", value=False)
+            run = gr.Button("Compute attention", variant="primary", elem_id="attn-hand-btn")
+    notes = gr.Markdown(elem_id="attn-hand-notes")
+    qkv = gr.Plot(label="Q, K, V", elem_id="attn-qkv")
+    with gr.Row():
+        scores = gr.Plot(label="Scores", elem_id="attn-scores")
+        weights = gr.Plot(label="Weights", elem_id="attn-weights")
+    with gr.Row():
+        heads = gr.Plot(label="All heads", elem_id="attn-heads")
+        output = gr.Plot(label="Output", elem_id="attn-output")
+    code = code_panel(hand_code(EXAMPLE, "embeddings", att.AttentionConfig(8, 2)))
+
+    gr.Markdown("### Does attention know word order?\nShuffle the words and compare each word's "
+                "output before and after. Then add positional encodings and shuffle again.")
+    shuffle = gr.Button("Shuffle the words", elem_id="attn-shuffle-btn")
+    shuffle_notes = gr.Markdown(elem_id="attn-shuffle-notes")
+    with gr.Row():
+        plain_fig = gr.Plot(label="Without positions", elem_id="attn-shuffle-plain")
+        pe_fig = gr.Plot(label="With positions", elem_id="attn-shuffle-pe")
+    change_fig = gr.Plot(label="Change per word", elem_id="attn-shuffle-change")
+    shuffle_code_box = code_panel(shuffle_code(att.AttentionConfig(8, 2), (1, 0)))
+
+    inputs = [text, source, d_k, n_heads, causal, seed, head]
+    outputs = [qkv, scores, weights, heads, output, notes, code]
+    run.click(on_hand, inputs, outputs, api_name="attention_by_hand")
+    for control in (source, causal, head):
+        control.change(on_hand, inputs, outputs, api_visibility="private")
+    for control in (d_k, n_heads):
+        control.release(on_hand, inputs, outputs, api_visibility="private")
+    shuffle.click(on_shuffle, [text, source, d_k, n_heads, seed],
+                  [plain_fig, pe_fig, change_fig, shuffle_notes, shuffle_code_box],
+                  api_name="attention_shuffle")
+
+
+def _build_real_model() -> None:
+    models = get_service().available_ids("attention") or [DEFAULT_ENCODER]
+    with gr.Row():
+        with gr.Column(scale=3):
+            text = gr.Textbox(label="Sentence A", value=EXAMPLE, lines=2, max_length=att.MAX_CHARS)
+            text_b = gr.Textbox(label="Sentence B (optional, for BERT-style sentence pairs)",
+                                value="", lines=1, max_length=att.MAX_CHARS)
+        with gr.Column(scale=2):
+            model = gr.Dropdown(models, value=models[0], allow_custom_value=True,
+                                label="Model (online: any hub encoder or decoder id, e.g. gpt2)")
+            max_tokens = gr.Slider(4, 512, value=128, step=1, label="Max tokens")
+            run = gr.Button("Show attention", variant="primary", elem_id="attn-model-btn")
+    notes = gr.Markdown(elem_id="attn-model-notes")
+    with gr.Row():
+        layer = gr.Slider(0, 5, value=0, step=1, label="Layer")
+        head = gr.Dropdown(_head_choices(12), value=AVERAGE, label="Head")
+    main_map = gr.Plot(value=empty("Press “Show attention”."), label="Attention", elem_id="attn-map")
+    table = gr.Dataframe(headers=["head", "entropy (bits)", "tokens it attends to most (mean weight)"],
+                         label="This layer's heads (Clark et al. 2019: many heads look at [SEP], "
+                               "[CLS] or the next/previous token)",
+                         interactive=False, elem_id="attn-heads-table")
+    with gr.Row():
+        grid = gr.Plot(label="Layers × heads", elem_id="attn-grid")
+        entropy = gr.Plot(label="Entropy", elem_id="attn-entropy")
+    code = code_panel(model_code(models[0], EXAMPLE, "", 128, 0, AVERAGE))
+
+    gr.Markdown("### bertviz (Vig 2019)\n**Head view**: lines from each token to what it attends "
+                "to, a colour per head (double-click a colour to show one head). **Model view**: "
+                "every layer × head; click a thumbnail to enlarge. **Neuron view**: the query and "
+                "key numbers behind one head (BERT models only).")
+    with gr.Row():
+        view = gr.Radio([("Head view", "head"), ("Model view", "model"), ("Neuron view", "neuron")],
+                        value="head", label="bertviz view", elem_id="bertviz-choice")
+        draw = gr.Button("Draw bertviz view", elem_id="bertviz-btn")
+    bv_notes = gr.Markdown(elem_id="bertviz-notes")
+    frame = bertviz_view()
+
+    inputs = [model, text, text_b, max_tokens, layer, head]
+    run.click(on_model, inputs, [main_map, grid, entropy, table, notes, code, layer, head],
+              api_name="model_attention")
+    layer.release(on_select, inputs, [main_map, table, code], api_name="model_attention_select")
+    head.input(on_select, inputs, [main_map, table, code], api_visibility="private")
+    draw.click(on_bertviz, [view, *inputs], [frame, bv_notes], api_name="bertviz")
+    # A new text makes the drawn view stale: clear it rather than show the old sentence.
+    for box in (text, text_b, model):
+        box.change(clear_bertviz, None, [frame, bv_notes], api_visibility="private", queue=False)
 
 
 def build() -> None:
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
-        gr.Markdown("This lab is being built.")
+        lesson(
+            "**Attention** lets every token build its new vector as a weighted average of all "
+            "tokens' *values*. The weights come from how well its *query* matches each *key*: "
+            "softmax(Q·Kᵀ/√d_k). Below, first do it by hand on your sentence (with random "
+            "projections), then look inside a real pretrained transformer (all-MiniLM-L6-v2, "
+            "a small BERT), layer by layer and head by head.",
+            ["By hand: tick **Causal mask** — why does the first word attend only to itself?",
+             "By hand: set d_k to 1, then 64. Do the weights get sharper or flatter? (the √d_k is why)",
+             "Press **Shuffle the words**: is any word's output different? Now look at the red "
+             "bars, with positional encodings.",
+             "Real model: find a head whose entropy is near 0. What does it look at — [SEP], the next word?",
+             "Real model: type “The animal didn't cross the street because it was too tired” and "
+             "look for a head where **it** attends to **animal**.",
+             "Real model: add a Sentence B and see which heads cross the red line between A and B."],
+            PAPERS,
+        )
+        with gr.Tabs():
+            with gr.Tab("① Attention by hand", id="attention-hand"):
+                _build_by_hand()
+            with gr.Tab("② Inside a real model", id="attention-model"):
+                _build_real_model()
