@@ -1,13 +1,399 @@
-"""Encoder–decoder tab (issue 4): placeholder until the lab lands; replace this module whole."""
+"""Encoder–decoder tab (issue 4): watch a seq2seq model translate step by step, with and
+without Bahdanau attention; compare them on long inputs; train one live."""
 
 from __future__ import annotations
 
+import random
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
 import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from components import seq2seq_figures as figs
+from components.code_panel import code_panel
+from components.errors import user_errors
+from components.lesson import lesson
+from playground.model_service import get_service
+from playground.seq2seq import (
+    Decoding, Seq2Seq, TrainConfig, accuracy_by_length, beam_search, from_state, new_model, train,
+)
+from playground.seq2seq_data import TASKS, check_input, get_task, make_pairs, shorter
+from playground.train.seq2seq import TEST_PAIRS
+from playground.validate import clamp
 
 TAB_ID = "seq2seq"
 TITLE = "Encoder–decoder"
+VARIANTS = {"With attention (Bahdanau)": "attention", "Fixed context (no attention)": "fixed"}
+TASK_CHOICES = [(task.title, name) for name, task in TASKS.items()]
+GREEDY, BEAM = "Greedy", "Beam search"
+MAX_BEAM = 8
+RUN_DELAY_S = 0.35  # pause between steps of "Run" so the eye can follow the attention
+LIVE_MAX_STEPS = 600
+LIVE_MAX_SECONDS = 90.0  # a live run never holds a worker longer than this
+LIVE_BATCH = 32
+KEEP_RUNS = 3  # earlier runs of the session drawn as dotted curves
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run these tiny models on one torch thread: on a busy 2-core Space, two threads per
+    request made a training step ~10x slower (measured). Restored afterwards, since
+    Gradio's worker threads are shared with the other tabs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def single_threaded(snapshots: Iterator) -> Iterator:
+    """Pull each item of a generator under one_thread() (each pull may run in another
+    worker thread)."""
+    while True:
+        with one_thread():
+            item = next(snapshots, None)
+        if item is None:
+            return
+        yield item
+
+
+def model_id(task: str, variant: str) -> str:
+    return f"neural-playground/seq2seq-{task}-{variant}"
+
+
+def variant_key(label: str) -> str:
+    if label in VARIANTS.values():
+        return label
+    if label not in VARIANTS:
+        raise ValueError(f"Choose a model: {', '.join(VARIANTS)}.")
+    return VARIANTS[label]
+
+
+def load_model(task: str, variant: str) -> tuple[Seq2Seq, dict]:
+    """The shipped model (built once per process and shared read-only) and its config."""
+    service = get_service()
+    mid = model_id(task, variant)
+    state, config = service.load_state(mid)
+    return service.memo(("seq2seq-module", mid), lambda: from_state(state, config)), config
+
+
+def decode(task_name: str, variant_label: str, text: str, method: str, width: float
+           ) -> tuple[Decoding, str]:
+    """Validate the inputs and decode (cached per model, input and width); returns a note
+    when a value had to be clamped."""
+    task = get_task(task_name)
+    variant = variant_key(variant_label)
+    text = check_input(task, text)
+    width, note = clamp(width, 1, MAX_BEAM, "Beam width", integer=True) if method == BEAM else (1, "")
+    model, _ = load_model(task.name, variant)
+    key = ("seq2seq-decode", model_id(task.name, variant), text, int(width))
+    with one_thread():
+        return get_service().memo(key, lambda: beam_search(model, task, text, int(width))), note
+
+
+def truth(task_name: str, text: str) -> str | None:
+    """The correct output when it can be computed from the input (not for free-form dates)."""
+    if task_name == "reverse":
+        return text[::-1]
+    if task_name == "sort":
+        return "".join(sorted(text))
+    return None
+
+
+def status_markdown(task_name: str, decoding: Decoding, shown: int, note: str) -> str:
+    step = decoding.steps[shown - 1]
+    so_far = "".join(s.token for s in decoding.steps[:shown] if s.token != "</s>")
+    method = "greedy" if decoding.width == 1 else f"beam search, width {decoding.width}"
+    top = " · ".join(f"`{figs.show_char(tok)}` {p:.0%}" for tok, p in step.top)
+    lines = [f"### `{decoding.source}` → `{so_far}`{'▌' if shown < len(decoding.steps) else ''}",
+             f"Step **{shown} of {len(decoding.steps)}** ({method}). The decoder wrote "
+             f"`{figs.show_char(step.token)}` with probability {step.prob:.0%}. Most likely at this step: {top}."]
+    expected = truth(task_name, decoding.source)
+    if shown == len(decoding.steps) and expected is not None:
+        verdict = "✅ correct" if decoding.output == expected else f"❌ wrong: the answer is `{expected}`"
+        lines.append(f"**Finished:** {verdict}.")
+    if note:
+        lines.append(f"⚠️ {note}")
+    return "\n\n".join(lines)
+
+
+def beams_markdown(decoding: Decoding, shown: int) -> str:
+    """The hypotheses alive after this step, best first (greedy keeps exactly one)."""
+    at = decoding.beams[shown - 1] if shown < len(decoding.steps) else decoding.beams[-1]
+    rows = ["| rank | hypothesis | log-probability | finished |", "|---|---|---|---|"]
+    rows += [f"| {k + 1} | `{b.tokens or '∅'}` | {b.logprob:.3f} | {'yes' if b.finished else ''} |"
+             for k, b in enumerate(at)]
+    title = "**Greedy keeps one hypothesis**" if decoding.width == 1 else f"**Beams after step {shown}**"
+    return title + "\n\n" + "\n".join(rows)
+
+
+def code_for_decode(task: str, variant: str, text: str, width: int) -> str:
+    return (
+        "import json\nfrom safetensors.torch import load_file\n"
+        "from playground.seq2seq import beam_search, from_state\n"
+        "from playground.seq2seq_data import get_task\n\n"
+        f'folder = "assets/models/seq2seq-{task}-{variant}"\n'
+        'model = from_state(load_file(f"{folder}/model.safetensors"),\n'
+        '                   json.load(open(f"{folder}/config.json")))\n'
+        f"result = beam_search(model, get_task({task!r}), {text!r}, width={width})  # width 1 = greedy\n"
+        "print(result.output)\n"
+        "print(result.alignment)  # (output steps, input characters); None without attention\n\n"
+        "# Inside model.step, Bahdanau attention is three lines of torch:\n"
+        "#   scores  = v(tanh(W(s_prev)[:, None] + U(h))).squeeze(-1)   # (B, T)\n"
+        "#   weights = softmax(scores.masked_fill(~mask, -inf), dim=-1)  # sums to 1 over the input\n"
+        "#   context = (weights[:, :, None] * h).sum(1)                 # c_t, (B, 2 * enc_hidden)\n"
+    )
+
+
+def render(task_name: str, decoding: Decoding, shown: int, note: str
+           ) -> tuple[str, go.Figure, go.Figure, go.Figure, str]:
+    """Everything the decoder did up to output step `shown` (1-based)."""
+    steps = decoding.steps[:shown]
+    out_tokens = [figs.show_char(s.token) for s in steps]
+    current = steps[-1]
+    matrix = decoding.alignment[:shown] if decoding.alignment is not None else None
+    return (status_markdown(task_name, decoding, shown, note),
+            figs.attention_bar(decoding.source, current.weights, shown, current.token),
+            figs.context_vectors(np.stack([s.context for s in steps]), out_tokens),
+            figs.alignment(decoding.source, out_tokens, matrix, len(decoding.steps)),
+            beams_markdown(decoding, shown))
+
+
+def _view_key(task_name: str, variant_label: str, decoding: Decoding) -> list:
+    return [task_name, variant_key(variant_label), decoding.source, decoding.width]
+
+
+@user_errors
+def on_step(task_name: str, variant_label: str, text: str, method: str, width: float, view: dict | None):
+    """One more output step (starting over when the input changed or decoding ended)."""
+    decoding, note = decode(task_name, variant_label, text, method, width)
+    key = _view_key(task_name, variant_label, decoding)
+    view = view or {}
+    same = view.get("key") == key and view.get("shown", 0) < len(decoding.steps)
+    shown = view["shown"] + 1 if same else 1
+    code = code_for_decode(task_name, key[1], decoding.source, decoding.width)
+    return (*render(task_name, decoding, shown, note), {"key": key, "shown": shown}, code)
+
+
+@user_errors
+def on_run(task_name: str, variant_label: str, text: str, method: str, width: float, view: dict | None):
+    """Play the remaining steps (all of them after the end or a new input), one every
+    RUN_DELAY_S seconds."""
+    decoding, note = decode(task_name, variant_label, text, method, width)
+    key = _view_key(task_name, variant_label, decoding)
+    view = view or {}
+    done = view.get("shown", 0) if view.get("key") == key else 0
+    start = done + 1 if done < len(decoding.steps) else 1
+    code = code_for_decode(task_name, key[1], decoding.source, decoding.width)
+    for shown in range(start, len(decoding.steps) + 1):
+        yield (*render(task_name, decoding, shown, note), {"key": key, "shown": shown}, code)
+        if shown < len(decoding.steps):
+            time.sleep(RUN_DELAY_S)
+
+
+@user_errors
+def on_random(task_name: str) -> str:
+    """A fresh input from the task's generator (inputs up to the trained length)."""
+    task = get_task(task_name)
+    return make_pairs(task, 1, random.randrange(2**31))[0][0]
+
+
+def model_info(task_name: str, variant_label: str) -> str:
+    """What the chosen shipped model is (or why it cannot be loaded)."""
+    task = get_task(task_name)
+    try:
+        _, config = load_model(task.name, variant_key(variant_label))
+    except ValueError as err:
+        return f"⚠️ {err}"
+    m = config["metrics"]
+    return (f"**{model_id(task.name, variant_key(variant_label))}** · trained weights, "
+            f"{m['parameters']:,} parameters · **{m['accuracy']:.1%}** exact match on "
+            f"{TEST_PAIRS:,} fresh test inputs · inputs of {task.min_len}–{task.max_len} characters "
+            f"from `{task.src.chars}`")
+
+
+@user_errors
+def on_model_change(task_name: str, variant_label: str) -> str:
+    return model_info(task_name, variant_label)
+
+
+@user_errors
+def on_task_change(task_name: str, variant_label: str) -> tuple[str, str, str, str]:
+    """A new task: its model's description, its example input, and the same task below."""
+    return model_info(task_name, variant_label), get_task(task_name).example, task_name, task_name
+
+
+@user_errors
+def on_compare(task_name: str) -> tuple[go.Figure, str]:
+    """Accuracy against input length of both shipped models on freshly generated data."""
+    task = get_task(task_name)
+
+    def compute() -> dict[str, tuple[tuple[int, ...], tuple[float, ...]]]:
+        results = {}
+        for label, variant in VARIANTS.items():
+            model, _ = load_model(task.name, variant)
+            acc = accuracy_by_length(model, task, n=1000, seed=777)
+            results[label] = (acc.lengths, acc.accuracy)
+        return results
+
+    with one_thread():
+        results = get_service().memo(("seq2seq-compare", task.name), compute)
+    lines = []
+    for label, (lengths, acc) in results.items():
+        third = max(1, len(lengths) // 3)
+        lines.append(f"- **{label}**: {sum(acc[:third]) / third:.0%} on the shortest inputs "
+                     f"({lengths[0]}–{lengths[third - 1]} chars), {sum(acc[-third:]) / third:.0%} on the "
+                     f"longest ({lengths[-third]}–{lengths[-1]} chars).")
+    summary = ("Exact-match accuracy (greedy decoding) on about 1,000 freshly generated test inputs "
+               "the models never saw:\n" + "\n".join(lines))
+    return figs.length_accuracy(results, task.title, (task.min_len, task.max_len)), summary
+
+
+def code_for_train(task: str, variant: str, steps: int, max_len: int, seed: int) -> str:
+    return (
+        "import torch\n"
+        "from playground.seq2seq import TrainConfig, new_model, train\n"
+        "from playground.seq2seq_data import get_task, shorter\n\n"
+        f"task = shorter(get_task({task!r}), max_len={max_len})\n"
+        f"model = new_model(task, attention={variant == 'attention'}, seed={seed})\n"
+        f"cfg = TrainConfig(steps={steps}, batch_size={LIVE_BATCH}, snapshot_every=10)\n"
+        f"for snap in train(model, task, cfg, seed={seed}):  # Adam + cross-entropy, fresh batches\n"
+        "    print(snap.step, round(snap.loss, 3), snap.probe_output)\n"
+    )
+
+
+@user_errors
+def on_train(task_name: str, variant_label: str, steps: float, max_len: float, seed: float,
+             runs: dict | None) -> Iterator[tuple]:
+    """Train a fresh model live, streaming the loss and the probe's alignment. Bounded in
+    steps and seconds; earlier runs of this session (gr.State) stay on the loss plot."""
+    variant = variant_key(variant_label)
+    steps, steps_note = clamp(steps, 20, LIVE_MAX_STEPS, "Steps", integer=True)
+    max_len, len_note = clamp(max_len, 3, 20, "Longest input", integer=True)
+    seed, seed_note = clamp(seed, 0, 2**31 - 1, "Seed", integer=True)
+    task = shorter(get_task(task_name), max_len)
+    probe = task.example if task.name == "dates" else make_pairs(task, 1, seed + 1, length=task.max_len)[0][0]
+    model = new_model(task, variant == "attention", seed)
+    cfg = TrainConfig(steps=steps, batch_size=LIVE_BATCH, snapshot_every=10,
+                      max_seconds=LIVE_MAX_SECONDS, probe=probe)
+    label = f"{task.name}, {variant}, seed {seed}"
+    earlier = dict(list((runs or {}).items())[-(KEEP_RUNS - 1):]) if KEEP_RUNS > 1 else {}
+    notes = " ".join(n for n in (steps_note, len_note, seed_note) if n)
+    curve: tuple[list[int], list[float]] = ([], [])
+    code = code_for_train(task.name, variant, steps, max_len, seed)
+    for snap in single_threaded(train(model, task, cfg, seed)):
+        curve[0].append(snap.step)
+        curve[1].append(snap.loss)
+        plots = earlier | {label: curve}
+        out_tokens = [figs.show_char(tok) for tok in snap.probe_tokens]
+        align = figs.alignment(probe, out_tokens, snap.probe_alignment, len(out_tokens),
+                               title=f"Alignment for '{probe}' after {snap.step} training steps")
+        stopped = " (time limit reached)" if snap.done and snap.step < steps else ""
+        status = (f"**Step {snap.step} of {steps}**{stopped} · loss {snap.loss:.3f} · "
+                  f"{snap.token_accuracy:.0%} of characters right (teacher forcing) · "
+                  f"{snap.seconds:.0f} s · model output for `{probe}`: `{snap.probe_output}` "
+                  f"{'✅' if truth(task.name, probe) == snap.probe_output else ''}")
+        if notes:
+            status += f"\n\n⚠️ {notes}"
+        yield figs.loss_curves(plots), align, status, earlier | {label: curve}, code
 
 
 def build() -> None:
+    first_task, first_variant = TASK_CHOICES[1][1], list(VARIANTS)[0]
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
-        gr.Markdown("This lab is being built.")
+        lesson(
+            "An **encoder** RNN reads the input one character at a time; a **decoder** RNN writes "
+            "the output one character at a time. **Without attention** (Sutskever et al. 2014, "
+            "Cho et al. 2014) the decoder sees the input only through one fixed-size **context "
+            "vector**, the encoder's final state. **With attention** (Bahdanau et al. 2015) the "
+            "decoder, at every step, scores every input character, turns the scores into weights "
+            "that sum to 1 (the bar chart) and reads their weighted average: a new context vector "
+            "c_t each step. Stack the weight rows and you get the **alignment**: which input "
+            "character each output character came from. All models here are small GRUs trained "
+            "by this repo on generated data.",
+            ["Reverse `attention` with **Step**: the attention walks backwards and the alignment "
+             "becomes an anti-diagonal.",
+             "Switch to **Fixed context**: every row of the context heat-map is identical. Now type "
+             "20 letters: which model still gets it right?",
+             "Press **Compare**: where does the fixed-context curve fall, and why at long inputs?",
+             "Dates: try `Nov 28, 2026` and `28 November 2026`. Where does the model look while "
+             "writing the month `11`?",
+             "Beam search, width 4, on a long input to the fixed-context model: watch the beams. "
+             "Does a wider beam rescue it?",
+             "**Train it yourself** with and without attention (same seed): watch the alignment "
+             "sharpen from a blur into a diagonal, and compare the dotted loss curves."],
+            [("Sutskever et al. 2014: Sequence to Sequence Learning", "https://arxiv.org/abs/1409.3215"),
+             ("Cho et al. 2014: RNN Encoder–Decoder", "https://arxiv.org/abs/1406.1078"),
+             ("Bahdanau et al. 2015: Jointly Learning to Align and Translate", "https://arxiv.org/abs/1409.0473"),
+             ("Luong et al. 2015: Effective Approaches to Attention", "https://arxiv.org/abs/1508.04025")],
+        )
+        with gr.Row():
+            task = gr.Dropdown(TASK_CHOICES, value=first_task, label="Task", scale=1)
+            variant = gr.Radio(list(VARIANTS), value=first_variant, label="Model", scale=2)
+        info = gr.Markdown(model_info(first_task, first_variant), elem_id="seq2seq-info")
+        with gr.Row():
+            text = gr.Textbox(label="Input", value=TASKS[first_task].example, max_lines=1, scale=3,
+                              max_length=1000, elem_id="seq2seq-input")
+            shuffle = gr.Button("🎲 Random input", scale=1)
+            method = gr.Radio([GREEDY, BEAM], value=GREEDY, label="Decoding", scale=1)
+            width = gr.Slider(1, MAX_BEAM, value=3, step=1, label="Beam width", scale=1)
+        with gr.Row():
+            step = gr.Button("Step ▶", variant="primary", elem_id="seq2seq-step")
+            run = gr.Button("Run ▶▶", variant="secondary", elem_id="seq2seq-run")
+        status = gr.Markdown("Press **Step** to decode one output character, or **Run** to play them all.",
+                             elem_id="seq2seq-status")
+        with gr.Row():
+            attention_plot = gr.Plot(figs.empty("Attention over the input appears here."), show_label=False,
+                                     elem_id="seq2seq-attention")
+            alignment_plot = gr.Plot(figs.empty("The alignment matrix grows here."), show_label=False,
+                                     elem_id="seq2seq-alignment")
+        with gr.Row():
+            context_plot = gr.Plot(figs.empty("Context vectors appear here."), show_label=False, scale=3)
+            beams = gr.Markdown(scale=2, elem_id="seq2seq-beams")
+        view = gr.State({})
+
+        gr.Markdown("## Compare: accuracy by input length")
+        with gr.Row():
+            compare_task = gr.Dropdown(TASK_CHOICES, value=first_task, label="Task", scale=2)
+            compare = gr.Button("Compare both models", elem_id="seq2seq-compare", scale=1)
+        compare_plot = gr.Plot(figs.empty("Press “Compare” to test both models on fresh data."),
+                               show_label=False, elem_id="seq2seq-compare-plot")
+        compare_text = gr.Markdown()
+
+        gr.Markdown("## Train it yourself\nA fresh model with random weights, trained here for a "
+                    f"few hundred steps (at most {LIVE_MAX_SECONDS:.0f} s) on short inputs.")
+        with gr.Row():
+            train_task = gr.Dropdown(TASK_CHOICES, value=first_task, label="Task")
+            train_variant = gr.Radio(list(VARIANTS), value=first_variant, label="Model")
+            train_steps = gr.Slider(20, LIVE_MAX_STEPS, value=250, step=10, label="Steps")
+            train_len = gr.Slider(3, 20, value=8, step=1, label="Longest input (characters)")
+            train_seed = gr.Number(0, label="Seed", precision=0)
+        with gr.Row():
+            train_btn = gr.Button("Train", variant="primary", elem_id="seq2seq-train")
+            stop_btn = gr.Button("Stop", variant="stop", elem_id="seq2seq-stop")
+        train_status = gr.Markdown(elem_id="seq2seq-train-status")
+        with gr.Row():
+            loss_plot = gr.Plot(figs.loss_curves({}), show_label=False, elem_id="seq2seq-loss")
+            train_align = gr.Plot(figs.empty("The alignment of a probe input appears here."),
+                                  show_label=False, elem_id="seq2seq-train-align")
+        runs = gr.State({})
+        code = code_panel(code_for_decode(first_task, "attention", TASKS[first_task].example, 1))
+
+    decode_inputs = [task, variant, text, method, width, view]
+    decode_outputs = [status, attention_plot, context_plot, alignment_plot, beams, view, code]
+    step.click(on_step, decode_inputs, decode_outputs, api_name="seq2seq_step")
+    run.click(on_run, decode_inputs, decode_outputs, api_name="seq2seq_run")
+    text.submit(on_run, decode_inputs, decode_outputs, api_visibility="private")
+    shuffle.click(on_random, [task], [text], api_name="seq2seq_random")
+    task.change(on_task_change, [task, variant], [info, text, compare_task, train_task],
+                api_visibility="private")
+    variant.change(on_model_change, [task, variant], [info], api_visibility="private")
+    compare.click(on_compare, [compare_task], [compare_plot, compare_text], api_name="seq2seq_compare")
+    train_event = train_btn.click(on_train, [train_task, train_variant, train_steps, train_len, train_seed, runs],
+                                  [loss_plot, train_align, train_status, runs, code], api_name="seq2seq_train")
+    stop_btn.click(None, cancels=[train_event])
