@@ -1,0 +1,253 @@
+"""The long-memory toy task: read a signal letter, then N random distractor digits, and
+say at the end which letter came first.
+
+The answer depends only on the first time step, so the error signal must travel back N
+steps. In a plain RNN it shrinks (or blows up) by a factor at every step (Bengio, Simard &
+Frasconi 1994; Pascanu, Mikolov & Bengio 2013); the LSTM's additive cell state keeps it
+(Hochreiter & Schmidhuber 1997, whose experiments used tasks of this kind). Training an
+RNN and an LSTM side by side on the same batches shows the difference in seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Mapping
+
+import numpy as np
+import torch
+
+from playground.recurrent import CELL_KINDS, CellWeights, check_hidden_size, weights_from_torch
+from playground.validate import clamp
+
+SIGNALS = "ABCD"  # the class to remember: chance is 1 / 4
+DISTRACTORS = "0123"  # noise to ignore
+VOCAB = SIGNALS + DISTRACTORS
+MAX_DISTRACTORS = 100
+MAX_TRAIN_STEPS = 3000
+MAX_TRAIN_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    distractors: int = 40  # N: digits between the letter and the answer
+    hidden_size: int = 8  # units per cell
+    kinds: tuple[str, ...] = ("rnn", "lstm")  # trained side by side on the same batches
+    batch_size: int = 32
+    learning_rate: float = 0.03  # Adam; high, so that a race takes seconds
+    max_steps: int = 300  # optimisation steps per cell
+    max_seconds: float = 30.0  # wall-clock bound for the whole run
+    snapshot_every: int = 10  # steps between snapshots (evaluate and report)
+    eval_size: int = 256  # held-out sequences for the accuracy
+    min_distractors: int | None = None  # if set, each batch draws N in [min, distractors]
+
+
+def check_config(distractors: object, hidden_size: object, max_steps: object,
+                 max_seconds: object = 30.0) -> tuple[MemoryConfig, str]:
+    """A MemoryConfig from student input: NaN refused, out-of-range values clamped (note)."""
+    n, note_n = clamp(distractors, 1, MAX_DISTRACTORS, "The number of distractors N", integer=True)
+    size = check_hidden_size(hidden_size)  # ≤ 16: the trained cells must fit the stepper
+    steps, note_s = clamp(max_steps, 10, MAX_TRAIN_STEPS, "The number of training steps", integer=True)
+    seconds, note_t = clamp(max_seconds, 1, MAX_TRAIN_SECONDS, "The time limit (s)")
+    note = " ".join(x for x in (note_n, note_s, note_t) if x)
+    return MemoryConfig(distractors=int(n), hidden_size=int(size), max_steps=int(steps),
+                        max_seconds=float(seconds)), note
+
+
+def make_batch(batch_size: int, distractors: int, generator: torch.Generator
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (B, 1 + N, |VOCAB|) one-hot, y (B,) the index of the first letter in SIGNALS."""
+    y = torch.randint(len(SIGNALS), (batch_size,), generator=generator)
+    noise = torch.randint(len(DISTRACTORS), (batch_size, distractors), generator=generator)
+    symbols = torch.cat([y[:, None], len(SIGNALS) + noise], dim=1)  # (B, T)
+    return torch.nn.functional.one_hot(symbols, len(VOCAB)).float(), y
+
+
+def example_sequence(distractors: int, seed: int = 0) -> str:
+    """A readable instance of the task, e.g. 'C0312…'."""
+    rng = np.random.default_rng(seed)
+    return SIGNALS[rng.integers(len(SIGNALS))] + "".join(
+        DISTRACTORS[k] for k in rng.integers(len(DISTRACTORS), size=distractors))
+
+
+class MemoryNet(torch.nn.Module):
+    """A one-layer recurrent net reading the sequence, and a linear read-out of h_T."""
+
+    def __init__(self, kind: str, hidden_size: int) -> None:
+        super().__init__()
+        layer = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+        self.kind = kind
+        self.cell = layer(len(VOCAB), hidden_size, batch_first=True)
+        self.readout = torch.nn.Linear(hidden_size, len(SIGNALS))
+        if kind == "lstm":
+            # Start by remembering: total forget bias 3, σ(3) ≈ 0.95 (Gers et al. 2000 and
+            # Jozefowicz et al. 2015 argue for a positive forget bias).
+            with torch.no_grad():
+                for bias in (self.cell.bias_ih_l0, self.cell.bias_hh_l0):
+                    bias[hidden_size:2 * hidden_size] = 1.5
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        states, _ = self.cell(x)  # (B, T, H)
+        return self.readout(states[:, -1])  # (B, |SIGNALS|) logits from h_T
+
+    def weights(self) -> CellWeights:
+        return weights_from_torch(self.kind, dict(self.cell.named_parameters()))
+
+
+@dataclass(frozen=True)
+class Readout:
+    """The trained linear layer from h_t to one score per signal letter."""
+
+    weight: np.ndarray  # (|SIGNALS|, H)
+    bias: np.ndarray  # (|SIGNALS|,)
+
+    def probabilities(self, h: np.ndarray) -> np.ndarray:
+        """softmax(W h + b) for each row of h (T, H) → (T, |SIGNALS|)."""
+        logits = h @ self.weight.T + self.bias
+        logits -= logits.max(axis=-1, keepdims=True)  # stable softmax
+        e = np.exp(logits)
+        return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class TrainedCell:
+    """A cell and its read-out, as numbers (what the stepper loads)."""
+
+    weights: CellWeights
+    readout: Readout
+
+
+def trained_cell(net: MemoryNet) -> TrainedCell:
+    return TrainedCell(net.weights(), Readout(net.readout.weight.detach().double().numpy().copy(),
+                                              net.readout.bias.detach().double().numpy().copy()))
+
+
+CELL_TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def cells_to_state(cells: Mapping[str, TrainedCell]) -> dict[str, torch.Tensor]:
+    """Flat float32 tensors "<kind>.weight_ih", …, "<kind>.readout.bias" for safetensors."""
+    state = {}
+    for kind, cell in cells.items():
+        w = cell.weights
+        for name, value in zip(CELL_TENSORS, (w.w_ih, w.w_hh, w.b_ih, w.b_hh)):
+            state[f"{kind}.{name}"] = torch.tensor(value, dtype=torch.float32)
+        state[f"{kind}.readout.weight"] = torch.tensor(cell.readout.weight, dtype=torch.float32)
+        state[f"{kind}.readout.bias"] = torch.tensor(cell.readout.bias, dtype=torch.float32)
+    return state
+
+
+def cells_from_state(state: Mapping[str, torch.Tensor]) -> dict[str, TrainedCell]:
+    """The inverse of cells_to_state, for every kind present."""
+    cells = {}
+    for kind in CELL_KINDS:
+        if f"{kind}.weight_ih" not in state:
+            continue
+        weights = weights_from_torch(kind, state, prefix=f"{kind}.")
+        readout = Readout(state[f"{kind}.readout.weight"].double().numpy().copy(),
+                          state[f"{kind}.readout.bias"].double().numpy().copy())
+        cells[kind] = TrainedCell(weights, readout)
+    return cells
+
+
+def net_from_cell(kind: str, cell: TrainedCell) -> MemoryNet:
+    """A MemoryNet holding a trained cell, e.g. to measure its accuracy in batch."""
+    net = MemoryNet(kind, cell.weights.hidden_size)
+    w = cell.weights
+    with torch.no_grad():
+        for name, value in zip(CELL_TENSORS, (w.w_ih, w.w_hh, w.b_ih, w.b_hh)):
+            getattr(net.cell, f"{name}_l0").copy_(torch.from_numpy(value))
+        net.readout.weight.copy_(torch.from_numpy(cell.readout.weight))
+        net.readout.bias.copy_(torch.from_numpy(cell.readout.bias))
+    return net
+
+
+@dataclass(frozen=True)
+class RaceSnapshot:
+    """Curves so far for every cell kind, and the cells as they are now."""
+
+    step: int
+    seconds: float
+    steps: tuple[int, ...]  # x axis of the curves
+    loss: Mapping[str, tuple[float, ...]]  # kind → training loss at each snapshot
+    accuracy: Mapping[str, tuple[float, ...]]  # kind → held-out accuracy at each snapshot
+    cells: Mapping[str, TrainedCell]
+    done: bool
+    stopped_by: str  # "", "steps" or "time"
+    seed: int
+    distractors: int
+
+
+def _sample_length(cfg: MemoryConfig, generator: torch.Generator) -> int:
+    if cfg.min_distractors is None:
+        return cfg.distractors
+    return int(torch.randint(cfg.min_distractors, cfg.distractors + 1, (1,), generator=generator))
+
+
+def train_step(net: MemoryNet, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+               y: torch.Tensor) -> float:
+    """One Adam step on cross-entropy; gradients clipped so an exploding RNN stays finite."""
+    loss = torch.nn.functional.cross_entropy(net(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+    optimizer.step()
+    return loss.item()
+
+
+@torch.no_grad()
+def accuracy(net: MemoryNet, x: torch.Tensor, y: torch.Tensor) -> float:
+    return float((net(x).argmax(dim=-1) == y).float().mean())
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Tiny nets on one torch thread: deterministic, and on a busy 2-core server two
+    threads per request made each step many times slower. Restored for other users."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train_race(cfg: MemoryConfig, seed: int) -> Iterator[RaceSnapshot]:
+    """Train one net per kind on the same batches; yield a snapshot every few steps.
+    Bounded by cfg.max_steps and cfg.max_seconds; deterministic for a seed (one thread)."""
+    for kind in cfg.kinds:
+        if kind not in CELL_KINDS:
+            raise ValueError(f"Unknown cell type {kind!r}.")
+    nets, optimizers = {}, {}
+    for kind in cfg.kinds:
+        torch.manual_seed(seed)  # same seed per kind: a fair race
+        nets[kind] = MemoryNet(kind, cfg.hidden_size)
+        optimizers[kind] = torch.optim.Adam(nets[kind].parameters(), lr=cfg.learning_rate)
+    data = torch.Generator().manual_seed(seed)
+    eval_x, eval_y = make_batch(cfg.eval_size, cfg.distractors, torch.Generator().manual_seed(seed + 1))
+    steps: list[int] = []
+    loss: dict[str, list[float]] = {k: [] for k in cfg.kinds}
+    acc: dict[str, list[float]] = {k: [] for k in cfg.kinds}
+    start = time.perf_counter()
+    for n in range(1, cfg.max_steps + 1):
+        with one_torch_thread():  # not held across the yield: the caller may be another thread
+            x, y = make_batch(cfg.batch_size, _sample_length(cfg, data), data)
+            step_loss = {kind: train_step(nets[kind], optimizers[kind], x, y) for kind in cfg.kinds}
+        seconds = time.perf_counter() - start
+        stopped_by = "steps" if n == cfg.max_steps else "time" if seconds >= cfg.max_seconds else ""
+        if n % cfg.snapshot_every == 0 or stopped_by:
+            steps.append(n)
+            for kind in cfg.kinds:
+                loss[kind].append(step_loss[kind])
+                with one_torch_thread():
+                    acc[kind].append(accuracy(nets[kind], eval_x, eval_y))
+            yield RaceSnapshot(
+                step=n, seconds=seconds, steps=tuple(steps),
+                loss={k: tuple(v) for k, v in loss.items()},
+                accuracy={k: tuple(v) for k, v in acc.items()},
+                cells={k: trained_cell(net) for k, net in nets.items()},
+                done=bool(stopped_by), stopped_by=stopped_by, seed=seed,
+                distractors=cfg.distractors)
+        if stopped_by:
+            return
