@@ -1,13 +1,346 @@
-"""Fine-tuning tab (issue 8): placeholder until the lab lands; replace this module whole."""
+"""Datasets & fine-tuning lab (issue 8): load data with 🤗 Datasets, fine-tune a pretrained
+encoder live with Trainer, compare before/after, save, download, share."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
 import gradio as gr
+
+from components import finetune_figures as ff
+from components.code_panel import code_panel
+from components.errors import user_errors
+from components.finetune_code import data_code, run_code
+from components.lesson import lesson
+from playground import datasets_view as dv
+from playground import finetune as ft
+from playground.model_service import DEFAULT_ENCODER, get_service
 
 TAB_ID = "finetune"
 TITLE = "Fine-tuning"
+SOURCES = [("movie reviews (packaged, offline)", "movies"), ("my file: CSV / JSONL", "upload"),
+           ("hub dataset (online only)", "hub")]
+SUBSETS = [(label, key) for key, label in dv.MOVIE_SUBSETS.items()]
+DEFAULTS = ft.FinetuneConfig()
+SESSION_TTL_S = ft.SESSION_MAX_AGE_S
+TABLE_HEADERS = ["held-out review", "true label", "base model", "fine-tuned"]
+MAX_SHOWN_CHARS = 240
+
+
+def _session(request: gr.Request | None) -> str:
+    session = getattr(request, "session_hash", None) or ""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", session):
+        raise ValueError("This browser session has no id; please reload the page.")
+    return session
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "…"
+
+
+# --- data --------------------------------------------------------------------------------------
+def get_data(source: str, subset: str, table: dv.RawTable | None, text_column: str,
+             label_column: str, hub_id: str) -> dv.LabelledData:
+    if source == "upload":
+        if table is None:
+            raise ValueError("Upload a CSV or JSONL file first (or choose the movie reviews).")
+        return dv.choose_columns(table, text_column, label_column)
+    if source == "hub":
+        return dv.load_hub_dataset(hub_id, text_column or "text", label_column or "label")
+    return dv.load_movie_reviews(subset or "rotten_tomatoes")
+
+
+def summary_markdown(data: dv.LabelledData, summary: dv.DatasetSummary) -> str:
+    counts = ", ".join(f"{name}: {count:,}" for name, count in zip(summary.label_names, summary.label_counts))
+    added = [c for c in summary.mapped_columns if c not in ("text", "label")]
+    ids = summary.mapped_example.get("input_ids", [])
+    lines = [f"**{summary.n_rows:,} rows** from {data.source}. Labels: {counts}.",
+             f"**Token lengths** (sample of {summary.token_lengths.size:,}): median "
+             f"{int(sorted(summary.token_lengths)[len(summary.token_lengths) // 2])}, "
+             f"{summary.truncated_share:.0%} longer than max length {summary.max_length} and cut.",
+             f"**`dataset.map(tokenize, batched=True)`** adds {', '.join(f'`{c}`' for c in added)} → "
+             f"columns now `{list(summary.mapped_columns)}`. Row 0 as ids: `{ids[:16]}{' …' if len(ids) > 16 else ''}`"]
+    lines += [f"ℹ️ {note}" for note in data.notes]
+    return "\n\n".join(lines)
+
+
+@user_errors
+def on_upload(path: str | None) -> tuple[dv.RawTable, Any, Any, str]:
+    """Parse the uploaded file and guess which columns hold the text and the label."""
+    if not path:
+        raise ValueError("Please choose a CSV or JSONL file.")
+    table = dv.read_upload(Path(path))
+    text_guess, label_guess = dv.guess_columns(table)
+    message = (f"**{table.name}**: {len(table.rows):,} rows, columns {list(table.columns)}. "
+               "Check the text and label columns, then press **Load & inspect**.")
+    return (table, gr.Dropdown(choices=list(table.columns), value=text_guess),
+            gr.Dropdown(choices=list(table.columns), value=label_guess), message)
+
+
+@user_errors
+def on_load_data(source: str, subset: str, table: dv.RawTable | None, text_column: str,
+                 label_column: str, hub_id: str, model_id: str, max_length: float
+                 ) -> tuple[dv.LabelledData, list[list[str]], str, Any, Any, str]:
+    """Load the chosen data; return (data, preview rows, summary, balance, lengths, code)."""
+    data = get_data(source, subset, table, text_column, label_column, hub_id)
+    max_length = int(ft.check_config(ft.FinetuneConfig(max_length=max_length), 10_000)[0].max_length)
+    tokenizer = get_service().load_tokenizer(model_id or DEFAULT_ENCODER)
+    summary = dv.summarize(data, tokenizer, max_length)
+    rows = [[_short(text), label] for text, label in summary.preview]
+    return (data, rows, summary_markdown(data, summary), ff.label_balance(summary),
+            ff.token_lengths(summary), data_code(data.load_code, model_id or DEFAULT_ENCODER, max_length))
+
+
+def on_source(source: str) -> tuple[Any, Any, Any]:
+    """Show the controls of the chosen data source only."""
+    return (gr.Group(visible=source == "movies"), gr.Group(visible=source == "upload"),
+            gr.Group(visible=source == "hub"))
+
+
+# --- training ----------------------------------------------------------------------------------
+def status_markdown(run: ft.FinetuneRun, snap: ft.FinetuneSnapshot | None, notes: list[str]) -> str:
+    share = run.trainable / run.total
+    lines = [f"Training **{run.trainable:,} of {run.total:,} weights** ({share:.1%}): "
+             f"{ft.TRAIN_MODES[run.cfg.train_mode]}, {run.cfg.n_train:,} examples from {run.data.source}, "
+             f"seed {run.cfg.seed}."]
+    if snap is None:
+        lines.append("⏳ Measuring the base model on the held-out examples…")
+    else:
+        lines.append(f"Step **{snap.step} / {snap.total_steps}** · epoch {snap.epoch:.2f} · "
+                     f"{snap.examples_per_s:.0f} examples/s · {snap.elapsed_s:.0f} s "
+                     f"(limit {run.cfg.max_seconds:.0f} s)")
+        if snap.done:
+            lines.append({"finished": "✅ Finished.",
+                          "stopped": f"⏹ Stopped at step {snap.step}: the model keeps what it learned so far.",
+                          "time limit": f"⏱ Time limit reached at step {snap.step}: the model keeps what it "
+                                        "learned so far."}.get(snap.stop_reason, "Done."))
+    lines += [f"ℹ️ {note}" for note in notes]
+    return "\n\n".join(lines)
+
+
+def comparison_rows(comparison: ft.Comparison) -> list[list[str]]:
+    def cell(label: str, confidence: float, truth: str) -> str:
+        return f"{'✓' if label == truth else '✗'} {label} ({confidence:.0%})"
+
+    return [[_short(text), truth, cell(b, bc, truth), cell(t, tc, truth)]
+            for text, truth, b, bc, t, tc in zip(comparison.texts, comparison.true_labels,
+                                                 comparison.base_labels, comparison.base_confidence,
+                                                 comparison.tuned_labels, comparison.tuned_confidence)]
+
+
+@user_errors
+def on_train(data: dv.LabelledData | None, model_id: str, mode: str, last_layers: float,
+             n_train: float, epochs: float, learning_rate: float, max_length: float,
+             batch_size: float, seed: float, time_limit: float, request: gr.Request
+             ) -> Iterator[tuple]:
+    """Stream (run, status, loss plot, accuracy plot, before/after plot, before/after rows, code)."""
+    session = _session(request)
+    data = data or dv.load_movie_reviews()
+    cfg, notes = ft.check_config(ft.FinetuneConfig(
+        model_id=(model_id or DEFAULT_ENCODER).strip(), train_mode=mode, last_layers=last_layers,
+        n_train=n_train, epochs=epochs, learning_rate=learning_rate, max_length=max_length,
+        batch_size=batch_size, seed=seed, max_seconds=time_limit), len(data))
+    ft.sweep_old_sessions()
+    run = ft.FinetuneRun(cfg, data, session)
+    n_labels = len(data.label_names)
+    yield (run, status_markdown(run, None, notes), ff.loss_curve(None), ff.accuracy_curve(None, n_labels, cfg.n_eval),
+           ff.before_after(None, cfg.n_eval), [], run_code(run, None))
+    for snap in run.train():
+        if not snap.done:
+            yield (run, status_markdown(run, snap, notes), ff.loss_curve(snap),
+                   ff.accuracy_curve(snap, n_labels, cfg.n_eval), gr.skip(), gr.skip(), gr.skip())
+    comparison, snap = run.compare(), run.last
+    yield (run, status_markdown(run, snap, notes), ff.loss_curve(snap), ff.accuracy_curve(snap, n_labels, cfg.n_eval),
+           ff.before_after(comparison, cfg.n_eval), comparison_rows(comparison), run_code(run, snap))
+
+
+@user_errors
+def on_stop(run: ft.FinetuneRun | None) -> str:
+    """Ask the running Trainer to stop after its current step; the model keeps its updates."""
+    if run is None:
+        return "Nothing is training."
+    run.stop()
+    return "⏹ Stopping after the current step…"
+
+
+# --- saving and sharing ------------------------------------------------------------------------
+def _finished(run: ft.FinetuneRun | None) -> ft.FinetuneRun:
+    if run is None or run.last is None or not run.last.done:
+        raise ValueError("Fine-tune a model first (and wait until it finishes or you stop it).")
+    return run
+
+
+@user_errors
+def on_save(run: ft.FinetuneRun | None, name: str) -> tuple[ft.SavedModel, str, str]:
+    """save_pretrained into this session's folder; the Pipelines tab lists it for this session."""
+    run = _finished(run)
+    saved = ft.save_model(run, name)
+    message = (f"💾 Saved as **`{saved.model_id}`** ({ft.folder_size_mb(saved.folder):.0f} MB). "
+               "Open the **Pipelines** tab → text-classification: it is in the model list, for "
+               "your session only. It is deleted when you close the tab.")
+    return saved, message, run_code(run, run.last, saved.folder.name)
+
+
+@user_errors
+def on_zip(saved: ft.SavedModel | None, request: gr.Request) -> str:
+    if saved is None:
+        raise ValueError("Save the model first; then it can be downloaded as a zip.")
+    return str(ft.zip_model(saved, _session(request)))
+
+
+@user_errors
+def on_push(saved: ft.SavedModel | None, repo_id: str, token: str) -> tuple[str, str]:
+    """Push to the hub with the pasted token; the token box is emptied, the token never shown."""
+    if saved is None:
+        raise ValueError("Save the model first; then it can be pushed to the hub.")
+    url = ft.push_to_hub(saved, repo_id, token)
+    return f"🚀 Pushed (private): [{url}]({url})", ""
+
+
+def end_session_state(run: ft.FinetuneRun | None) -> None:
+    """gr.State delete callback: the session ended or expired."""
+    if run is not None:
+        ft.end_session(run.session)
+
+
+def on_unload(request: gr.Request) -> None:
+    """The tab was closed or reloaded: its models and folder go."""
+    ft.end_session(getattr(request, "session_hash", None))
+
+
+# --- layout ------------------------------------------------------------------------------------
+def _lesson() -> None:
+    lesson(
+        "**Fine-tuning** teaches a model that already knows language one new job. Here the "
+        "pretrained encoder all-MiniLM-L6-v2 (6 layers, 22.7 M weights) learns to tell positive "
+        "from negative movie reviews. A new **classification head** sits on the `[CLS]` vector; it "
+        "starts random, so before training the model only guesses. You choose how much trains: "
+        "the head only (fast), the last layers too, or everything (slowest, learns most). The "
+        "data comes through 🤗 Datasets: load it, check the label balance and token lengths, and "
+        "`dataset.map(tokenize, batched=True)` turns the text into token ids. Then `Trainer` runs "
+        "the loop while you watch the loss and the accuracy on held-out reviews.",
+        ["Train **head only**, then **last N layers** with N = 2 and the same seed: which reaches "
+         "the higher held-out accuracy, and how many weights did each train?",
+         "Set the learning rate to 0.01 with **all layers**: does the loss still fall?",
+         "Choose the IMDb reviews and look at the token-length histogram: how much of a review "
+         "does max length 64 keep?",
+         "Press **Stop** halfway: the model keeps what it learned. Compare its accuracy with a full run.",
+         "Save the model, then open the **Pipelines** tab: your model is in the text-classification "
+         "list, for you only.",
+         "Upload your own CSV (say, messages labelled spam / ham) and pick its two columns."],
+        [("Devlin et al. 2019: BERT, pre-training then fine-tuning", "https://arxiv.org/abs/1810.04805"),
+         ("Howard & Ruder 2018: ULMFiT, gradual unfreezing", "https://arxiv.org/abs/1801.06146"),
+         ("Lhoest et al. 2021: 🤗 Datasets", "https://arxiv.org/abs/2109.02846"),
+         ("Hugging Face course: fine-tuning with Trainer", "https://huggingface.co/learn/llm-course/chapter3/3")],
+    )
 
 
 def build() -> None:
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
-        gr.Markdown("This lab is being built.")
+        _lesson()
+        table_state, data_state, saved_state = gr.State(None), gr.State(None), gr.State(None)
+        run_state = gr.State(None, time_to_live=SESSION_TTL_S, delete_callback=end_session_state)
+
+        gr.Markdown("### 1 · The data")
+        with gr.Row():
+            with gr.Column(scale=2):
+                source = gr.Radio(SOURCES, value="movies", label="Data source", elem_id="ft-source")
+                with gr.Group(visible=True) as movies_group:
+                    subset = gr.Dropdown(SUBSETS, value="rotten_tomatoes", label="Movie reviews")
+                with gr.Group(visible=False) as upload_group:
+                    upload = gr.File(label=f"CSV or JSONL, up to {dv.MAX_UPLOAD_MB} MB, UTF-8",
+                                     file_types=[".csv", ".tsv", ".jsonl", ".json"], type="filepath",
+                                     elem_id="ft-upload")
+                    upload_info = gr.Markdown()
+                with gr.Group(visible=False) as hub_group:
+                    hub_id = gr.Textbox(value="imdb", label="Hub dataset id (needs internet)")
+                with gr.Row():
+                    text_column = gr.Dropdown(["text"], value="text", label="Text column", allow_custom_value=True)
+                    label_column = gr.Dropdown(["label"], value="label", label="Label column", allow_custom_value=True)
+                model_id = gr.Dropdown([DEFAULT_ENCODER], value=DEFAULT_ENCODER, allow_custom_value=True,
+                                       label="Pretrained model (tokenizer and encoder)",
+                                       info="Online, any hub id of an encoder works.")
+                load = gr.Button("Load & inspect", variant="primary", elem_id="ft-load")
+            with gr.Column(scale=3):
+                preview = gr.Dataframe(headers=["text", "label"], label="First rows", wrap=True,
+                                       interactive=False, max_height=300)
+                data_summary = gr.Markdown("Press **Load & inspect** to look at the data.")
+        with gr.Row():
+            balance_plot = gr.Plot(ff.empty("Label balance appears here."), show_label=False, elem_id="ft-balance")
+            lengths_plot = gr.Plot(ff.empty("Token lengths appear here."), show_label=False, elem_id="ft-lengths")
+
+        gr.Markdown("### 2 · Fine-tune")
+        with gr.Row():
+            with gr.Column(scale=2):
+                mode = gr.Radio([(label, key) for key, label in ft.TRAIN_MODES.items()],
+                                value=DEFAULTS.train_mode, label="What trains", elem_id="ft-mode")
+                last_layers = gr.Slider(1, 6, value=DEFAULTS.last_layers, step=1, label="N (last layers)")
+                n_train = gr.Slider(16, ft.MAX_TRAIN, value=DEFAULTS.n_train, step=16, label="Training examples")
+                with gr.Row():
+                    epochs = gr.Number(DEFAULTS.epochs, label="Epochs", precision=0, minimum=1)
+                    learning_rate = gr.Number(DEFAULTS.learning_rate, label="Learning rate")
+                with gr.Row():
+                    max_length = gr.Slider(16, 256, value=DEFAULTS.max_length, step=8, label="Max length (tokens)")
+                    batch_size = gr.Dropdown([8, 16, 32, 64], value=DEFAULTS.batch_size, label="Batch size")
+                with gr.Row():
+                    seed = gr.Number(DEFAULTS.seed, label="Seed", precision=0)
+                    time_limit = gr.Slider(10, 300, value=DEFAULTS.max_seconds, step=10, label="Time limit (s)")
+                with gr.Row():
+                    train = gr.Button("Fine-tune", variant="primary", elem_id="ft-train")
+                    stop = gr.Button("Stop", variant="stop", elem_id="ft-stop")
+            with gr.Column(scale=3):
+                status = gr.Markdown("The defaults (2,000 short reviews, max length 64, last layer) take "
+                                     "about a minute on a laptop CPU.", elem_id="ft-status")
+                with gr.Row():
+                    loss_plot = gr.Plot(ff.loss_curve(None), show_label=False, elem_id="ft-loss")
+                    accuracy_plot = gr.Plot(ff.accuracy_curve(None, 2, DEFAULTS.n_eval), show_label=False,
+                                            elem_id="ft-accuracy")
+
+        gr.Markdown("### 3 · Before vs after")
+        with gr.Row():
+            compare_plot = gr.Plot(ff.before_after(None, DEFAULTS.n_eval), show_label=False, elem_id="ft-compare")
+            compare_table = gr.Dataframe(headers=TABLE_HEADERS, wrap=True, interactive=False,
+                                         label="Held-out examples (✓ right, ✗ wrong, confidence)")
+
+        gr.Markdown("### 4 · Save, download, share")
+        with gr.Row():
+            with gr.Column():
+                model_name = gr.Textbox("my-movie-sentiment", label="Model name", max_length=48)
+                save = gr.Button("Save (save_pretrained)", elem_id="ft-save")
+                save_info = gr.Markdown()
+            with gr.Column():
+                make_zip = gr.Button("Download as zip", elem_id="ft-zip")
+                zip_file = gr.File(label="Zip", interactive=False)
+            with gr.Column():
+                with gr.Accordion("Push to the Hugging Face hub (online only)", open=False):
+                    repo_id = gr.Textbox(label="Repository", placeholder="your-username/my-movie-sentiment")
+                    token = gr.Textbox(label="Access token (write)", type="password",
+                                       info="Used once for this upload; never stored, logged or shown.")
+                    push = gr.Button("Push")
+                    push_info = gr.Markdown()
+        code = code_panel(data_code(dv.movie_reviews_load_code("rotten_tomatoes"), DEFAULT_ENCODER,
+                                    DEFAULTS.max_length))
+
+    source.change(on_source, source, [movies_group, upload_group, hub_group], api_visibility="private")
+    data_inputs = [source, subset, table_state, text_column, label_column, hub_id, model_id, max_length]
+    data_outputs = [data_state, preview, data_summary, balance_plot, lengths_plot, code]
+    upload.upload(on_upload, upload, [table_state, text_column, label_column, upload_info],
+                  api_name="finetune_upload").success(on_load_data, data_inputs, data_outputs,
+                                                      api_visibility="private")
+    load.click(on_load_data, data_inputs, data_outputs, api_name="finetune_data")
+    train_inputs = [data_state, model_id, mode, last_layers, n_train, epochs, learning_rate, max_length,
+                    batch_size, seed, time_limit]
+    train_outputs = [run_state, status, loss_plot, accuracy_plot, compare_plot, compare_table, code]
+    # Two cores: two fine-tunes at a time; the others wait in the queue and see their place.
+    train.click(on_train, train_inputs, train_outputs, api_name="finetune_train", concurrency_limit=2)
+    # Stop sets the run's flag: Trainer ends after the current step and the stream finishes
+    # normally, so the before/after comparison of what was learned so far is still shown.
+    stop.click(on_stop, run_state, status, api_name="finetune_stop", concurrency_limit=None)
+    save.click(on_save, [run_state, model_name], [saved_state, save_info, code], api_name="finetune_save")
+    make_zip.click(on_zip, saved_state, zip_file, api_name="finetune_zip")
+    push.click(on_push, [saved_state, repo_id, token], [push_info, token], api_name="finetune_push")
+    root = gr.context.Context.root_block
+    if root is not None:
+        root.unload(on_unload)

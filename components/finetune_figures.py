@@ -1,0 +1,78 @@
+"""Figures of the Datasets & fine-tuning lab: label balance, token lengths, the live
+training curves and the before/after accuracy. Pure builders over plain numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from components.figures import PALETTE, bars, empty, lines, style
+from playground.datasets_view import DatasetSummary
+from playground.finetune import Comparison, FinetuneSnapshot
+
+BASE_COLOUR, TUNED_COLOUR = "#9ca3af", PALETTE[2]
+
+
+def label_balance(summary: DatasetSummary) -> go.Figure:
+    """How many rows carry each label: a very unbalanced set makes accuracy misleading."""
+    total = max(1, summary.n_rows)
+    names = [f"{name} ({count / total:.0%})" for name, count in zip(summary.label_names, summary.label_counts)]
+    fig = bars(names, summary.label_counts, title=f"Label balance: {summary.n_rows:,} rows",
+               x_title="label", y_title="rows", height=340)
+    fig.update_traces(texttemplate="%{y:,}")
+    return fig
+
+
+def token_lengths(summary: DatasetSummary) -> go.Figure:
+    """Histogram of tokens per text, with the max length that training cuts at."""
+    lengths = summary.token_lengths
+    if lengths.size == 0:
+        return empty("No texts to measure.")
+    fig = go.Figure(go.Histogram(x=lengths, nbinsx=40, marker_color=PALETTE[0],
+                                 hovertemplate="%{x} tokens: %{y} texts<extra></extra>"))
+    fig.add_vline(x=summary.max_length, line=dict(color=PALETTE[1], width=3, dash="dash"),
+                  annotation_text=f"max length {summary.max_length}: "
+                                  f"{summary.truncated_share:.0%} of texts are cut",
+                  annotation_position="top right", annotation_font=dict(size=14, color=PALETTE[1]))
+    fig.update_xaxes(title="tokens per text (with [CLS] and [SEP])")
+    fig.update_yaxes(title="texts")
+    median = float(np.median(lengths))
+    return style(fig, f"Token lengths of {lengths.size:,} texts (median {median:.0f})", 340)
+
+
+def loss_curve(snap: FinetuneSnapshot | None) -> go.Figure:
+    if snap is None or snap.losses.size == 0:
+        return empty("Press “Fine-tune” to watch the training loss fall.", height=340)
+    fig = lines(snap.loss_steps, {"training loss": snap.losses}, markers=snap.losses.size < 20,
+                title=f"Training loss (cross-entropy), step {snap.step} of {snap.total_steps}",
+                x_title="training step (one batch)", y_title="loss", height=340)
+    fig.add_hline(y=float(np.log(2)), line=dict(color="#9ca3af", dash="dot"),
+                  annotation_text="ln 2 = guessing between 2 labels", annotation_position="bottom left")
+    fig.update_xaxes(range=[0, max(snap.total_steps, 1)])
+    return fig
+
+
+def accuracy_curve(snap: FinetuneSnapshot | None, n_labels: int, n_eval: int) -> go.Figure:
+    if snap is None or snap.eval_accuracy.size == 0:
+        return empty("Held-out accuracy appears here during training.", height=340)
+    fig = lines(snap.eval_steps, {"held-out accuracy": snap.eval_accuracy}, markers=True,
+                title=f"Accuracy on {n_eval} held-out examples: {snap.eval_accuracy[-1]:.0%}",
+                x_title="training step (0 = before training)", y_title="accuracy", height=340)
+    fig.update_traces(line_color=TUNED_COLOUR)
+    fig.add_hline(y=1 / max(n_labels, 1), line=dict(color="#9ca3af", dash="dot"),
+                  annotation_text="chance", annotation_position="bottom right")
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    fig.update_xaxes(range=[0, max(snap.total_steps, 1)])
+    return fig
+
+
+def before_after(comparison: Comparison | None, n_eval: int) -> go.Figure:
+    if comparison is None:
+        return empty("After training: base vs fine-tuned accuracy.", height=320)
+    fig = bars(["base model (new, untrained head)", "fine-tuned"],
+               [comparison.base_accuracy, comparison.tuned_accuracy], range_=(0, 1),
+               colors=[BASE_COLOUR, TUNED_COLOUR], y_title="accuracy", height=320,
+               title=f"Before vs after, on the same {n_eval} held-out examples")
+    fig.update_traces(texttemplate="%{y:.0%}")
+    fig.update_yaxes(tickformat=".0%")
+    return fig
