@@ -15,8 +15,9 @@ NO_ATTENTION = ("This model has no attention:<br>every step reads the same conte
 
 
 def show_char(ch: str) -> str:
-    """Characters as tick labels: a space would be invisible on the axis."""
-    return "␣" if ch == " " else ch
+    """Characters as tick labels: a space would be invisible on the axis, and plotly
+    would read "</s>" as an HTML tag."""
+    return {" ": "␣", "</s>": "⟨end⟩"}.get(ch, ch)
 
 
 def labels(text: str) -> list[str]:

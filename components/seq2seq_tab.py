@@ -21,7 +21,7 @@ from playground.model_service import get_service
 from playground.seq2seq import (
     Decoding, Seq2Seq, TrainConfig, accuracy_by_length, beam_search, from_state, new_model, train,
 )
-from playground.seq2seq_data import TASKS, check_input, get_task, make_pairs, shorter
+from playground.seq2seq_data import TASKS, answer, check_input, get_task, make_pairs, shorter
 from playground.train.seq2seq import TEST_PAIRS
 from playground.validate import clamp
 
@@ -96,29 +96,22 @@ def decode(task_name: str, variant_label: str, text: str, method: str, width: fl
         return get_service().memo(key, lambda: beam_search(model, task, text, int(width))), note
 
 
-def truth(task_name: str, text: str) -> str | None:
-    """The correct output when it can be computed from the input (not for free-form dates)."""
-    if task_name == "reverse":
-        return text[::-1]
-    if task_name == "sort":
-        return "".join(sorted(text))
-    return None
-
-
 def status_markdown(task_name: str, decoding: Decoding, shown: int, note: str) -> str:
     step = decoding.steps[shown - 1]
     so_far = "".join(s.token for s in decoding.steps[:shown] if s.token != "</s>")
     method = "greedy" if decoding.width == 1 else f"beam search, width {decoding.width}"
     top = " · ".join(f"`{figs.show_char(tok)}` {p:.0%}" for tok, p in step.top)
-    lines = [f"### `{decoding.source}` → `{so_far}`{'▌' if shown < len(decoding.steps) else ''}",
+    cursor = "▌" if shown < len(decoding.steps) else ""
+    lines = [f"### `{decoding.source}` → `{so_far or ' '}`{cursor}",
              f"Step **{shown} of {len(decoding.steps)}** ({method}). The decoder wrote "
              f"`{figs.show_char(step.token)}` with probability {step.prob:.0%}. Most likely at this step: {top}."]
-    expected = truth(task_name, decoding.source)
-    if shown == len(decoding.steps) and expected is not None:
-        verdict = "✅ correct" if decoding.output == expected else f"❌ wrong: the answer is `{expected}`"
-        lines.append(f"**Finished:** {verdict}.")
+    if shown == len(decoding.steps):
+        expected = answer(get_task(task_name), decoding.source)
+        verdict = ("correct" if decoding.output == expected else f"wrong, the answer is `{expected}`"
+                   ) if expected is not None else "but this input has no correct answer (not a real date?)"
+        lines.append(f"**Finished: {verdict}.**")
     if note:
-        lines.append(f"⚠️ {note}")
+        lines.append(f"**Note:** {note}")
     return "\n\n".join(lines)
 
 
@@ -209,7 +202,7 @@ def model_info(task_name: str, variant_label: str) -> str:
     try:
         _, config = load_model(task.name, variant_key(variant_label))
     except ValueError as err:
-        return f"⚠️ {err}"
+        return f"**Not available:** {err}"
     m = config["metrics"]
     return (f"**{model_id(task.name, variant_key(variant_label))}** · trained weights, "
             f"{m['parameters']:,} parameters · **{m['accuracy']:.1%}** exact match on "
@@ -261,7 +254,7 @@ def code_for_train(task: str, variant: str, steps: int, max_len: int, seed: int)
         "from playground.seq2seq_data import get_task, shorter\n\n"
         f"task = shorter(get_task({task!r}), max_len={max_len})\n"
         f"model = new_model(task, attention={variant == 'attention'}, seed={seed})\n"
-        f"cfg = TrainConfig(steps={steps}, batch_size={LIVE_BATCH}, snapshot_every=10)\n"
+        f"cfg = TrainConfig(steps={steps}, batch_size={LIVE_BATCH}, snapshot_every=5)\n"
         f"for snap in train(model, task, cfg, seed={seed}):  # Adam + cross-entropy, fresh batches\n"
         "    print(snap.step, round(snap.loss, 3), snap.probe_output)\n"
     )
@@ -279,7 +272,7 @@ def on_train(task_name: str, variant_label: str, steps: float, max_len: float, s
     task = shorter(get_task(task_name), max_len)
     probe = task.example if task.name == "dates" else make_pairs(task, 1, seed + 1, length=task.max_len)[0][0]
     model = new_model(task, variant == "attention", seed)
-    cfg = TrainConfig(steps=steps, batch_size=LIVE_BATCH, snapshot_every=10,
+    cfg = TrainConfig(steps=steps, batch_size=LIVE_BATCH, snapshot_every=5,
                       max_seconds=LIVE_MAX_SECONDS, probe=probe)
     label = f"{task.name}, {variant}, seed {seed}"
     earlier = dict(list((runs or {}).items())[-(KEEP_RUNS - 1):]) if KEEP_RUNS > 1 else {}
@@ -297,9 +290,9 @@ def on_train(task_name: str, variant_label: str, steps: float, max_len: float, s
         status = (f"**Step {snap.step} of {steps}**{stopped} · loss {snap.loss:.3f} · "
                   f"{snap.token_accuracy:.0%} of characters right (teacher forcing) · "
                   f"{snap.seconds:.0f} s · model output for `{probe}`: `{snap.probe_output}` "
-                  f"{'✅' if truth(task.name, probe) == snap.probe_output else ''}")
+                  f"{'(correct)' if answer(task, probe) == snap.probe_output else ''}")
         if notes:
-            status += f"\n\n⚠️ {notes}"
+            status += f"\n\n**Note:** {notes}"
         yield figs.loss_curves(plots), align, status, earlier | {label: curve}, code
 
 
@@ -339,7 +332,7 @@ def build() -> None:
         with gr.Row():
             text = gr.Textbox(label="Input", value=TASKS[first_task].example, max_lines=1, scale=3,
                               max_length=1000, elem_id="seq2seq-input")
-            shuffle = gr.Button("🎲 Random input", scale=1)
+            shuffle = gr.Button("Random input", scale=1)
             method = gr.Radio([GREEDY, BEAM], value=GREEDY, label="Decoding", scale=1)
             width = gr.Slider(1, MAX_BEAM, value=3, step=1, label="Beam width", scale=1)
         with gr.Row():

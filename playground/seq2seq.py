@@ -329,38 +329,59 @@ class TrainSnapshot:
     done: bool
 
 
-def train_step(model: Seq2Seq, opt: torch.optim.Optimizer, batch: Batch, clip: float) -> tuple[float, float]:
-    model.train()
+def loss_and_accuracy(model: Seq2Seq, batch: Batch) -> tuple[torch.Tensor, float]:
+    """Cross-entropy per output token under teacher forcing, and the fraction right."""
     logits, _ = model(batch.src, batch.lengths, batch.tgt_in)  # (B, L, V)
     loss = F.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=PAD)
+    real = batch.tgt_out != PAD
+    right = (logits.detach().argmax(-1) == batch.tgt_out) & real
+    return loss, (right.sum() / real.sum()).item()
+
+
+@torch.no_grad()
+def evaluate(model: Seq2Seq, batch: Batch) -> tuple[float, float]:
+    model.eval()
+    loss, tok_acc = loss_and_accuracy(model, batch)
+    return loss.item(), tok_acc
+
+
+def train_step(model: Seq2Seq, opt: torch.optim.Optimizer, batch: Batch, clip: float) -> tuple[float, float]:
+    model.train()
+    loss, tok_acc = loss_and_accuracy(model, batch)
     opt.zero_grad()
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), clip)
     opt.step()
-    real = batch.tgt_out != PAD
-    right = (logits.detach().argmax(-1) == batch.tgt_out) & real
-    return loss.item(), (right.sum() / real.sum()).item()
+    return loss.item(), tok_acc
 
 
 def train(model: Seq2Seq, task: Task, cfg: TrainConfig, seed: int) -> Iterator[TrainSnapshot]:
-    """Train on freshly generated batches (batch k uses seed * 1_000_003 + k), yielding a
-    snapshot every cfg.snapshot_every steps and at the end. The model is updated in place."""
+    """Train on freshly generated batches, yielding a snapshot of the untrained model
+    (step 0), then every cfg.snapshot_every steps and at the end. The model is updated in place."""
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1.0 - 0.9 * k / max(1, cfg.steps))
     probe = cfg.probe or task.example
     start = time.perf_counter()
+
+    def snapshot(step: int, loss: float, tok_acc: float, done: bool) -> TrainSnapshot:
+        decoding = beam_search(model, task, probe, width=1)
+        return TrainSnapshot(step, loss, tok_acc, time.perf_counter() - start, decoding.output,
+                             tuple(s.token for s in decoding.steps), decoding.alignment, done)
+
+    yield snapshot(0, *evaluate(model, batch_for(task, cfg.batch_size, seed, 1)), False)  # untrained
     for step in range(1, cfg.steps + 1):
-        batch = make_batch(task, make_pairs(task, cfg.batch_size, seed * 1_000_003 + step))
-        loss, tok_acc = train_step(model, opt, batch, cfg.clip)
+        loss, tok_acc = train_step(model, opt, batch_for(task, cfg.batch_size, seed, step), cfg.clip)
         sched.step()
-        seconds = time.perf_counter() - start
-        done = step == cfg.steps or seconds >= cfg.max_seconds
+        done = step == cfg.steps or time.perf_counter() - start >= cfg.max_seconds
         if step % cfg.snapshot_every == 0 or done:
-            decoding = beam_search(model, task, probe, width=1)
-            tokens = tuple(s.token for s in decoding.steps)
-            yield TrainSnapshot(step, loss, tok_acc, seconds, decoding.output, tokens, decoding.alignment, done)
+            yield snapshot(step, loss, tok_acc, done)
         if done:
             return
+
+
+def batch_for(task: Task, size: int, seed: int, step: int) -> Batch:
+    """Training batch number `step` of a run: fresh pairs, fixed by (seed, step)."""
+    return make_batch(task, make_pairs(task, size, seed * 1_000_003 + step))
 
 
 def config_dict(model: Seq2Seq) -> dict:

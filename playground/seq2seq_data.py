@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -141,6 +142,28 @@ def shorter(task: Task, max_len: int) -> Task:
         return task  # a date's length follows from its format
     max_len = max(task.min_len, min(max_len, task.max_len))
     return replace(task, max_len=max_len, max_out=max_len)
+
+
+def answer(task: Task, text: str) -> str | None:
+    """The correct output for an input, or None when there is none (e.g. "31 Feb 2026")."""
+    if task.name == "reverse":
+        return text[::-1]
+    if task.name == "sort":
+        return "".join(sorted(text))
+    return _date_answer(text)
+
+
+def _date_answer(text: str) -> str | None:
+    year = re.search(r"\b\d{4}\b", text)
+    numbers = [int(n) for n in re.findall(r"\b\d{1,2}\b", text)]
+    month = next((k + 1 for k, name in enumerate(MONTHS) if re.search(rf"\b{name[:3]}", text, re.I)), None)
+    if year is None or len(numbers) != (1 if month else 2):
+        return None
+    day, month = (numbers[0], month) if month else numbers  # numeric formats here are day first
+    try:
+        return dt.date(int(year.group()), month, day).isoformat()
+    except ValueError:
+        return None
 
 
 def check_input(task: Task, text: object) -> str:
