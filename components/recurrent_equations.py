@@ -66,12 +66,13 @@ def _state_lines(s: Step, kind: str, t: int, j: int) -> list[str]:
 
 
 def _row(name: str, values: np.ndarray) -> str:
-    return f"| {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |"
+    return f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + " |"  # 2 decimals: fits 16 units
 
 
 def _table(s: Step, kind: str) -> str:
     size = len(s.h)
-    rows = ["| | " + " | ".join(f"unit {j + 1}" for j in range(size)) + " |",
+    unit = "unit " if size <= 6 else "u"
+    rows = ["| | " + " | ".join(f"{unit}{j + 1}" for j in range(size)) + " |",
             "|---" * (size + 1) + "|",
             _row("$h_{t-1}$", s.h_prev)]
     if kind == "lstm":

@@ -24,8 +24,11 @@ CURRENT = "#f59e0b"  # amber outline of the current step
 
 
 def time_labels(labels: Sequence[str]) -> list[str]:
-    """'3·B': the step number makes repeated symbols distinct and shows where we are."""
-    return [f"{t + 1}·{label}" for t, label in enumerate(labels)]
+    """The symbol over its step number (the number keeps repeated symbols distinct);
+    one line 't:symbol' when there are too many steps for two-line labels."""
+    if len(labels) <= 24:
+        return [f"<b>{label}</b><br>{t + 1}" for t, label in enumerate(labels)]
+    return [f"{t + 1}:{label}" for t, label in enumerate(labels)]
 
 
 def unit_labels(size: int) -> list[str]:
@@ -87,8 +90,8 @@ def gates_figure(s: Step | None, kind: str, t: int, label: str) -> PlotData:
                      "text": [f"{v:.2f}" for v in values] if len(units) <= 6 else None,
                      "textposition": "outside", "cliponaxis": False,
                      "hovertemplate": "%{x}: %{y:.3f}<extra>" + GATE_NAMES[gate] + "</extra>"})
-    layout = {"barmode": "group", "bargap": 0.2,
-              "legend": {"orientation": "h", "y": -0.25, "x": 0},
+    layout = {"barmode": "group", "bargap": 0.2, "margin": {"b": 110},
+              "legend": {"orientation": "h", "y": -0.32, "x": 0},
               "xaxis": {"title": {"text": "hidden unit"}, "type": "category"},
               "yaxis": {"title": {"text": "activation"}, "range": [-1.15, 1.15], "zeroline": True}}
     return fast_figure(data, layout, f"{CELL_NAMES[kind]} gates at step {t} (reading '{label}')", 380)
@@ -104,7 +107,8 @@ def _time_axis(labels: Sequence[str], title: str) -> dict:
     steps = len(labels)
     return {**_axis_style(), "tickmode": "array", "tickvals": list(range(steps)),
             "ticktext": time_labels(labels), "tickangle": -45 if steps > 12 else 0,
-            "range": [-0.5, steps - 0.5], "title": {"text": title}, "showgrid": False}
+            "range": [-0.5, steps - 0.5], "title": {"text": title, "standoff": 8}, "showgrid": False,
+            "automargin": True}
 
 
 def states_figure(h: np.ndarray, c: np.ndarray | None, labels: Sequence[str], t: int) -> PlotData:
@@ -127,7 +131,7 @@ def states_figure(h: np.ndarray, c: np.ndarray | None, labels: Sequence[str], t:
                      "texttemplate": "%{z:.2f}" if size * steps <= 120 else None,
                      "hovertemplate": "%{y}, step %{x}<br>%{z:.3f}<extra>" + name + "</extra>"})
         last = k == len(panels) - 1
-        layout[f"xaxis{axis}"] = {**_time_axis(labels, "time step · symbol read" if last else ""),
+        layout[f"xaxis{axis}"] = {**_time_axis(labels, "symbol read, step t" if last else ""),
                                   "anchor": f"y{axis}", "showticklabels": last}
         layout[f"yaxis{axis}"] = {**_axis_style(), "domain": [top - span, top], "autorange": "reversed",
                                   "anchor": f"x{axis}", "title": {"text": "unit"}, "showgrid": False}
@@ -137,7 +141,8 @@ def states_figure(h: np.ndarray, c: np.ndarray | None, labels: Sequence[str], t:
             shapes.append(_outline(t - 1, size, axis))
     layout.update(shapes=shapes, annotations=notes, margin={"t": 80})
     height = min(760, 150 + len(panels) * max(150, 26 * size))
-    return fast_figure(data, layout, f"States over time (step {t} of {steps} outlined)", height)
+    title = f"States over time (step {t} of {steps} outlined)" if t else "States over time (nothing read yet)"
+    return fast_figure(data, layout, title, height)
 
 
 def readout_figure(probs: np.ndarray | None, labels: Sequence[str], signals: str, t: int) -> PlotData:
@@ -153,7 +158,7 @@ def readout_figure(probs: np.ndarray | None, labels: Sequence[str], signals: str
              "colorbar": {"thickness": 14, "title": {"text": "P"}},
              "texttemplate": "%{z:.2f}" if steps <= 30 else None,
              "hovertemplate": "after step %{x}: P(first = %{y}) = %{z:.3f}<extra></extra>"}]
-    layout = {"xaxis": _time_axis(labels, "time step · symbol read"),
+    layout = {"xaxis": _time_axis(labels, "symbol read, step t"),
               "yaxis": {"title": {"text": "first letter was"}, "autorange": "reversed"},
               "shapes": [_outline(t - 1, len(signals))] if t > 0 else []}
     return fast_figure(data, layout, "Read-out of h_t: which letter came first?", 300)
@@ -176,7 +181,8 @@ def bidirectional_figure(forward: np.ndarray, backward: np.ndarray, labels: Sequ
                                  zmin=-1, zmax=1, showscale=col == 3, colorbar=dict(thickness=14),
                                  hovertemplate="%{y}, %{x}<br>%{z:.3f}<extra></extra>"), row=1, col=col)
         fig.update_yaxes(autorange="reversed", type="category", row=1, col=col)
-        fig.update_xaxes(type="category", tickangle=-45, title="time step · symbol", row=1, col=col)
+        fig.update_xaxes(type="category", tickangle=-45 if len(labels) > 24 else 0, title="symbol, step t",
+                         row=1, col=col)
     fig.update_yaxes(title="unit", row=1, col=1)
     return style(fig, "Bidirectional: both reading directions at every position",
                  height=min(720, 260 + 30 * size))
@@ -188,7 +194,7 @@ def gradient_figure(norms: Mapping[str, np.ndarray], labels: Sequence[str]) -> g
     fig = lines(list(range(1, steps + 1)),
                 {CELL_NAMES[k]: np.maximum(v, 1e-300) for k, v in norms.items()},
                 title=f"How much h_{steps} still depends on earlier states: ‖∂h_T/∂h_t‖₂",
-                x_title="time step t (symbol read)", y_title="‖∂h_T/∂h_t‖₂ (log scale)",
+                x_title="symbol read, step t", y_title="‖∂h_T/∂h_t‖₂ (log scale)",
                 log_y=True, markers=True, height=420)
     fig.update_xaxes(tickmode="array", tickvals=list(range(1, steps + 1)), ticktext=time_labels(labels),
                      tickangle=-45 if steps > 12 else 0)

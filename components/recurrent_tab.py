@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 import gradio as gr
+from gradio.context import Context
 
 from components.code_panel import code_panel
 from components.errors import user_errors
@@ -382,6 +383,8 @@ def build() -> None:
     reset_args = dict(fn=on_reset, inputs=[*settings, unit, session_cells], outputs=[note, *view_out])
     reset.click(**reset_args, api_name="recurrent_reset").then(
         **dict(analysis, api_visibility="public"), api_name="recurrent_analysis")
+    # Fill the plots when the page opens, so that nobody meets an empty lab.
+    Context.root_block.load(**reset_args, api_visibility="private").then(**analysis)
     for control in (kind, mode, source, edit):
         control.change(**reset_args, api_visibility="private").then(**analysis)
     for control in (seed, text):
