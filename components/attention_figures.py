@@ -47,10 +47,13 @@ def token_heatmap(z: np.ndarray, x: Sequence[str], y: Sequence[str], title: str,
                        colorbar=dict(thickness=14), textfont=dict(size=12),
                        texttemplate="%{z:.2f}" if show_values else None,
                        hovertemplate="%{y} → %{x}<br>%{z:.3f}<extra></extra>")
+    # Every token labelled (plotly would skip some), smaller type when there are many.
+    ticks = dict(dtick=1, tickfont=dict(size=15 if max(len(x), len(y)) <= 32 else 11))
     return fast_figure([trace], title, height,
                        dict(title=dict(text=x_title), type="category", showgrid=False,
-                            tickangle=-45 if len(x) > 8 else 0),
-                       dict(title=dict(text=y_title), type="category", autorange="reversed", showgrid=False))
+                            tickangle=-45 if len(x) > 8 else 0, **ticks),
+                       dict(title=dict(text=y_title), type="category", autorange="reversed",
+                            showgrid=False, **ticks))
 
 
 def labels(tokens: Sequence[str]) -> list[str]:
@@ -112,7 +115,8 @@ def heads_figure(weights: np.ndarray, tokens: Sequence[str]) -> go.Figure:
                       h // cols + 1, h % cols + 1)
     fig.update_layout(coloraxis=dict(colorscale=ATTENTION_SCALE, cmin=0, cmax=1,
                                      colorbar=dict(thickness=14, title="weight")))
-    fig.update_yaxes(type="category", autorange="reversed", showticklabels=len(t) <= 16)
+    fig.update_yaxes(type="category", autorange="reversed", showticklabels=False)
+    fig.update_yaxes(showticklabels=len(t) <= 24, dtick=1, col=1)  # token names once per row
     fig.update_xaxes(type="category", showticklabels=False)
     return style(fig, f"All {n_heads} heads: each learns its own pattern (rows = queries)",
                  int(260 * rows + 90))
@@ -123,8 +127,8 @@ def output_figure(output: np.ndarray, tokens: Sequence[str], n_heads: int) -> go
     shown = output[:, :MAX_SHOWN_DIMS]
     cut = f" (first {MAX_SHOWN_DIMS} of {output.shape[1]} dimensions)" if output.shape[1] > MAX_SHOWN_DIMS else ""
     return heatmap(shown, [f"d{j}" for j in range(shown.shape[1])], t,
-                   f"Output = concat(head 0…{n_heads - 1})·W_O: a new vector per token{cut}",
-                   "output dimension", "token", kind="activation", show_values=False)
+                   f"Output = concat(head 0…{n_heads - 1})·W_O",
+                   f"output dimension{cut}", "token", kind="activation", show_values=False)
 
 
 # --- a real model ----------------------------------------------------------------------
@@ -139,7 +143,7 @@ def attention_map(weights: np.ndarray, tokens: Sequence[str], title: str,
     t = labels(tokens[:shown])
     fig = token_heatmap(weights[:shown, :shown], t, t, title, "key (attended-to token)",
                         "query (token that looks)", show_values=shown <= 12,
-                        height=min(900, max(420, 16 * shown + 220)))
+                        height=min(1150, max(420, 18 * shown + 220)))
     if sentence_b_start is not None and sentence_b_start < shown:
         # A line between sentence A and B, in category coordinates (-0.5 = before the first).
         edge = sentence_b_start - 0.5
@@ -161,12 +165,12 @@ def layer_head_grid(attentions: np.ndarray, tokens: Sequence[str]) -> go.Figure:
     trace = go.Heatmap(z=grid, colorscale=ATTENTION_SCALE, zmin=0, zmax=1, hoverinfo="skip",
                        colorbar=dict(thickness=14, title=dict(text="weight")))
     centres = [i * tile + (t - 1) / 2 for i in range(max(n_layers, n_heads))]
-    cut = f" (first {t} of {n} tokens)" if t < n else ""
+    cut = f", first {t} of {n} tokens" if t < n else ""
     fig = fast_figure(
-        [trace], f"All {n_layers} layers × {n_heads} heads{cut}: pick one below to enlarge",
-        int(min(900, max(320, 880 * n_layers / n_heads + 120))),
+        [trace], f"Every layer (rows) × head (columns){cut}: pick one with Layer/Head to enlarge it",
+        int(min(1100, max(360, 1150 * n_layers / n_heads + 170))),
         dict(tickvals=centres[:n_heads], ticktext=[f"H{h}" for h in range(n_heads)], side="top",
-             title=dict(text="head"), showgrid=False, zeroline=False),
+             showgrid=False, zeroline=False),
         dict(tickvals=centres[:n_layers], ticktext=[f"L{layer}" for layer in range(n_layers)],
              title=dict(text="layer"), autorange="reversed", showgrid=False, zeroline=False,
              scaleanchor="x", scaleratio=1))

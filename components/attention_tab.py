@@ -179,8 +179,15 @@ def _selected_map(m: att.ModelAttention, layer: int, head: int | None) -> go.Fig
     return figs.attention_map(weights, m.tokens, f"{what}: who attends to whom", m.sentence_b_start)
 
 
+def _pattern_text(s: att.HeadSummary) -> str:
+    # Below ~40 % no single simple pattern describes the head: it mixes or reads content.
+    if s.pattern_share >= 0.4:
+        return f"{s.pattern} ({s.pattern_share:.0%})"
+    return f"mixed (best: {s.pattern} {s.pattern_share:.0%})"
+
+
 def _heads_table(m: att.ModelAttention, layer: int) -> list[list]:
-    return [[f"L{s.layer} H{s.head}", round(s.entropy_bits, 2),
+    return [[f"L{s.layer} H{s.head}", round(s.entropy_bits, 2), _pattern_text(s),
              ", ".join(f"{tok} {w:.2f}" for tok, w in s.top)] for s in att.top_attended(m, layer)]
 
 
@@ -315,13 +322,13 @@ def _build_real_model() -> None:
         layer = gr.Slider(0, 5, value=0, step=1, label="Layer")
         head = gr.Dropdown(_head_choices(12), value=AVERAGE, label="Head")
     main_map = gr.Plot(value=empty("Press “Show attention”."), label="Attention", elem_id="attn-map")
-    table = gr.Dataframe(headers=["head", "entropy (bits)", "tokens it attends to most (mean weight)"],
+    table = gr.Dataframe(headers=["head", "entropy (bits)", "main pattern (share of attention)",
+                                  "tokens it attends to most (mean weight)"],
                          label="This layer's heads (Clark et al. 2019: many heads look at [SEP], "
                                "[CLS] or the next/previous token)",
                          interactive=False, elem_id="attn-heads-table")
-    with gr.Row():
-        grid = gr.Plot(label="Layers × heads", elem_id="attn-grid")
-        entropy = gr.Plot(label="Entropy", elem_id="attn-entropy")
+    grid = gr.Plot(label="Layers × heads", elem_id="attn-grid")
+    entropy = gr.Plot(label="Entropy", elem_id="attn-entropy")
     code = code_panel(model_code(models[0], EXAMPLE, "", 128, 0, AVERAGE))
 
     gr.Markdown("### bertviz (Vig 2019)\n**Head view**: lines from each token to what it attends "
@@ -365,7 +372,7 @@ def build() -> None:
             PAPERS,
         )
         with gr.Tabs():
-            with gr.Tab("① Attention by hand", id="attention-hand"):
+            with gr.Tab("① By hand", id="attention-hand"):
                 _build_by_hand()
             with gr.Tab("② Inside a real model", id="attention-model"):
                 _build_real_model()

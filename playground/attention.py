@@ -156,9 +156,13 @@ def model_word_embeddings(text: str, model_id: str, max_tokens: int = MAX_HAND_T
     loaded = get_service().load(model_id, "AutoModel", eager_attention=True)
     ids, n_full = _word_tokens(loaded.tokenizer, text, max_tokens)
     with torch.inference_mode():
-        vectors = loaded.model.get_input_embeddings()(torch.tensor(ids)).float().cpu()
+        vectors = loaded.model.get_input_embeddings()(torch.tensor(ids)).float().cpu()  # (T, d_model)
+    # Raw embedding rows are tiny (entries ~0.05): every score would be ~0 and the softmax
+    # flat. BERT layer-normalises its embeddings before attention; so do we.
+    vectors = torch.nn.functional.layer_norm(vectors, vectors.shape[-1:])
     return TokenVectors(tuple(display_token(t) for t in loaded.tokenizer.convert_ids_to_tokens(ids)),
-                        vectors, f"word embeddings of {model_id} (d_model = {vectors.shape[1]})", n_full)
+                        vectors, f"word embeddings of {model_id}, layer-normalised "
+                                 f"(d_model = {vectors.shape[1]})", n_full)
 
 
 def toy_vectors(text: str, model_id: str, max_tokens: int = MAX_HAND_TOKENS,
@@ -323,20 +327,40 @@ class HeadSummary:
     layer: int
     head: int
     entropy_bits: float
+    pattern: str  # the simple pattern that holds most of its attention (Clark et al. 2019)
+    pattern_share: float  # mean attention on that pattern, 0..1
     top: tuple[tuple[str, float], ...]  # tokens that receive the most attention, mean weight
 
 
+def head_patterns(weights: np.ndarray, tokens: tuple[str, ...]) -> dict[str, float]:
+    """Mean attention (over queries) that a (T, T) head puts on the simple patterns Clark et
+    al. 2019 found: itself, the previous token, the next token, the first token, separators."""
+    T = weights.shape[0]
+    first = tokens[0] if tokens else ""
+    separators = [j for j, t in enumerate(tokens) if t in ("[SEP]", "</s>", "<|endoftext|>")]
+    return {
+        "itself": float(np.trace(weights) / T),
+        "previous token": float(np.trace(weights, offset=-1) / T),
+        "next token": float(np.trace(weights, offset=1) / T),
+        f"first token {first}": float(weights[:, 0].mean()),
+        "[SEP]": float(weights[:, separators].sum(-1).mean()) if separators else 0.0,
+    }
+
+
 def top_attended(model_att: ModelAttention, layer: int, k: int = 3) -> list[HeadSummary]:
-    """For each head of a layer, the k tokens it attends to most (mean over queries)."""
+    """For each head of a layer: its main pattern and the k tokens it attends to most."""
     weights = model_att.attentions[layer]  # (H, T, T)
     received = weights.mean(1)  # (H, T) average attention each key token receives
     entropy = head_entropy(weights[None])[0]
     tokens = [display_token(t) for t in model_att.tokens]
     summaries = []
     for head in range(weights.shape[0]):
+        patterns = head_patterns(weights[head], model_att.tokens)
+        pattern = max(patterns, key=patterns.get)
         best = np.argsort(-received[head])[:k]
-        summaries.append(HeadSummary(layer, head, float(entropy[head]),
-                                     tuple((f"{tokens[j]} (#{j})", float(received[head, j])) for j in best)))
+        summaries.append(HeadSummary(
+            layer, head, float(entropy[head]), pattern, patterns[pattern],
+            tuple((f"{tokens[j]} (#{j})", float(received[head, j])) for j in best)))
     return summaries
 
 

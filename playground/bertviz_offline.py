@@ -41,6 +41,7 @@ REQUIRE_SHIM = ("window.require = {config: function () {}};\n"
                 "  cb.apply(null, deps.map(function (d) { return libs[d]; }));\n"
                 "};")
 _CDN_SCRIPT = re.compile(r'<script src="https://cdnjs[^"]*"></script>')
+_CDN_PATHS = re.compile(r"require\.config\(\{\s*paths:\s*\{[^}]*\}\s*\}\);")  # CDN urls, unused now
 # bertviz substitutes its data for PYTHON_PARAMS, also inside the comment that names the
 # marker: the page carried the whole data twice. Drop the comment.
 _DATA_COMMENT = re.compile(r"// HACK: .{0,50000000}? is a template marker that is replaced by actual params\.",
@@ -81,7 +82,8 @@ def _libraries() -> str:
 
 def offline_document(bertviz_html: str) -> str:
     """bertviz's returned HTML → a whole page whose scripts all come from installed packages."""
-    body = _DATA_COMMENT.sub("", _CDN_SCRIPT.sub("", bertviz_html), count=1)
+    body = _CDN_PATHS.sub("", _CDN_SCRIPT.sub("", bertviz_html), count=1)
+    body = _DATA_COMMENT.sub("", body, count=1)
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
             "<style>body{margin:6px;background:white;color:black;}</style>\n"
             f"{_libraries()}<script>\n{REQUIRE_SHIM}\n</script>\n</head>\n"

@@ -152,3 +152,14 @@ def test_entropy_and_top_tokens_on_hand_values() -> None:
     assert top[0].top[0] == ("[CLS] (#0)", pytest.approx(1.0))
     assert att.check_layer_head(m, 99, "average") == (0, None)
     assert att.check_layer_head(m, 0, 7) == (0, 1)  # clamped into range
+
+
+def test_head_patterns_name_clark_et_al_heads() -> None:
+    T = 5
+    previous = np.eye(T, k=-1)
+    previous[0, 0] = 1.0  # the first token has no previous one: it looks at itself
+    patterns = att.head_patterns(previous, ("[CLS]", "a", "b", "c", "[SEP]"))
+    assert max(patterns, key=patterns.get) == "previous token" and patterns["previous token"] == 0.8
+    to_sep = np.zeros((T, T))
+    to_sep[:, 4] = 1.0
+    assert att.head_patterns(to_sep, ("[CLS]", "a", "b", "c", "[SEP]"))["[SEP]"] == 1.0
