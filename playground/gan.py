@@ -1,0 +1,543 @@
+"""Generative adversarial networks on 2-D points (Goodfellow et al. 2014).
+
+A generator G maps noise z to points; a discriminator D scores points as real or fake.
+They train in turns: ``d_step`` teaches D to tell the data from G's samples, ``g_step``
+moves G's samples where D says "real". Three losses are offered:
+
+- "standard": the minimax game of Goodfellow et al. 2014, G minimises log(1 − D(G(z))),
+  whose gradient vanishes when D confidently rejects G's samples;
+- "non-saturating": G maximises log D(G(z)) instead (same paper, section 3);
+- "wgan-gp": a critic with a gradient penalty (Arjovsky et al. 2017; Gulrajani et al. 2017).
+
+Speed matters because students watch training live: a PyTorch loop over tiny MLPs spends
+most of its time in per-op overhead, not arithmetic. So the MLPs here keep all weights
+in ONE flat buffer (an Adam step is six vector ops, whatever the depth), write their
+backward pass by hand (no autograd graph; the math is the chain rule, layer by layer),
+reuse G's forward pass for the D and G steps as the DCGAN reference loop does, and draw
+noise for 32 steps at once. Only WGAN-GP's penalty, a gradient of a gradient, uses autograd.
+Training is a ``GANRun`` that advances on demand plus ``train_gan``, a generator of
+frozen snapshots (train every step, draw every N steps, like GAN Lab's VIS_INTERVAL).
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from playground.gan_data import TARGETS, sample_target
+from playground.validate import clamp
+
+LOSSES = ("non-saturating", "standard", "wgan-gp")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh")
+OPTIMIZERS = ("adam", "sgd")
+LEAK = 0.2  # leaky ReLU slope, as in DCGAN's discriminator (Radford et al. 2016)
+CHUNK = 32  # noise for this many steps is drawn at once; fixed so runs don't depend on drawing
+POOL = 8192  # the "data set": this many samples of the target, drawn once per run
+N_SHOW = 512  # fixed noise / real points that are drawn and measured at each snapshot
+GRID = 48  # the decision surface is D evaluated on a GRID × GRID lattice
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    target: str = "ring"  # one of gan_data.TARGETS
+    loss: str = "non-saturating"  # one of LOSSES
+    g_layers: int = 2  # hidden layers of G
+    g_width: int = 64  # units per hidden layer of G
+    d_layers: int = 2
+    d_width: int = 64
+    activation: str = "relu"  # hidden activation of both nets
+    optimizer: str = "adam"
+    lr_g: float = 1e-3
+    lr_d: float = 1e-3
+    d_steps: int = 1  # D updates per G update (WGAN-GP uses 5)
+    batch_size: int = 256
+    latent_dim: int = 2  # size of the noise z
+    gp_weight: float = 0.1  # λ of the gradient penalty (WGAN-GP only)
+    max_steps: int = 3000  # G updates before the run stops
+    seed: int = 0
+
+
+# (name, low, high, integer) for every number a student can set; outside → clamped + note.
+LIMITS = {
+    "g_layers": (1, 4, True), "g_width": (1, 256, True),
+    "d_layers": (1, 4, True), "d_width": (1, 256, True),
+    "lr_g": (1e-5, 1.0, False), "lr_d": (1e-5, 1.0, False),
+    "d_steps": (1, 10, True), "batch_size": (8, 1024, True), "latent_dim": (1, 16, True),
+    "gp_weight": (0.0, 100.0, False), "max_steps": (1, 20_000, True),
+    "seed": (0, 2**31 - 1, True),
+}
+CHOICES = {"target": TARGETS, "loss": LOSSES, "activation": ACTIVATIONS, "optimizer": OPTIMIZERS}
+
+
+def validated(defaults, limits: dict, choices: dict, values: dict) -> tuple[object, list[str]]:
+    """``defaults`` (a frozen config) with ``values`` applied: unknown choices and NaN are
+    refused (ValueError), out-of-range numbers are clamped with a note for the student."""
+    notes: list[str] = []
+    clean: dict[str, object] = {}
+    for name, value in values.items():
+        if name in choices:
+            if value not in choices[name]:
+                raise ValueError(f"{name} must be one of: {', '.join(map(str, choices[name]))}.")
+            clean[name] = value
+        elif name in limits:
+            low, high, integer = limits[name]
+            clean[name], note = clamp(value, low, high, name.replace("_", " "), integer)
+            notes += [note] if note else []
+        else:
+            raise ValueError(f"Unknown setting '{name}'.")
+    return replace(defaults, **clean), notes
+
+
+def make_config(**values: object) -> tuple[GANConfig, list[str]]:
+    """A validated GANConfig from raw values (see ``validated``)."""
+    return validated(GANConfig(), LIMITS, CHOICES, values)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on this thread only, then restore. The ops here are tiny: waking a second
+    thread costs more than it saves, and on a shared 2-core server the other core belongs
+    to other students (measured: a snapshot took 100-360 ms on 2 threads, 15-55 ms on 1).
+    torch's thread count is per calling thread, so other handlers are not affected."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+# --- the networks -------------------------------------------------------------------
+def _activate(x: torch.Tensor, kind: str | None) -> torch.Tensor:
+    # in place: x is addmm's fresh output, and allocations cost time in a small net
+    if kind == "relu":
+        return x.relu_()
+    if kind == "leaky_relu":
+        return F.leaky_relu_(x, LEAK)
+    if kind == "tanh":
+        return x.tanh_()
+    return x
+
+
+def _activation_backward(grad: torch.Tensor, out: torch.Tensor, kind: str | None) -> torch.Tensor:
+    """d(activation)/d(input) · grad, written from the activation's OUTPUT (no input kept)."""
+    if kind == "relu":
+        return torch.ops.aten.threshold_backward(grad, out, 0)
+    if kind == "leaky_relu":
+        return torch.ops.aten.leaky_relu_backward(grad, out, LEAK, True)
+    if kind == "tanh":
+        return torch.ops.aten.tanh_backward(grad, out)  # grad · (1 − out²)
+    return grad
+
+
+class MLP:
+    """A fully connected net whose weights are views into one flat buffer.
+
+    ``forward`` returns every layer's output (the cache ``backward`` needs);
+    ``backward`` fills the flat gradient buffer and returns the gradient of the input.
+    Initialisation matches ``nn.Linear`` (uniform ±1/√fan_in), so it is the same net.
+    """
+
+    def __init__(self, sizes: list[int], activation: str, out_activation: str | None,
+                 gen: torch.Generator) -> None:
+        self.sizes = sizes
+        self.activation = activation
+        self.out_activation = out_activation
+        self.shapes = list(zip(sizes[:-1], sizes[1:]))  # (fan_in, fan_out) per layer
+        n_params = sum(i * o + o for i, o in self.shapes)
+        self.flat = torch.empty(n_params)
+        self.grad = torch.zeros(n_params)
+        self.weights, self.biases = self.views(self.flat)
+        self.grad_weights, self.grad_biases = self.views(self.grad)
+        for w, b in zip(self.weights, self.biases):
+            bound = 1 / math.sqrt(w.shape[0])
+            w.uniform_(-bound, bound, generator=gen)
+            b.uniform_(-bound, bound, generator=gen)
+
+    def views(self, flat: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Split a flat vector into per-layer weights (fan_in, fan_out) and biases (fan_out,)."""
+        weights, biases, offset = [], [], 0
+        for fan_in, fan_out in self.shapes:
+            weights.append(flat[offset:offset + fan_in * fan_out].view(fan_in, fan_out))
+            offset += fan_in * fan_out
+            biases.append(flat[offset:offset + fan_out])
+            offset += fan_out
+        return weights, biases
+
+    def layer_activation(self, k: int) -> str | None:
+        return self.activation if k < len(self.shapes) - 1 else self.out_activation
+
+    def forward(self, x: torch.Tensor, flat: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """[x, h1, ..., out]: x (B, sizes[0]) → out (B, sizes[-1]). ``flat`` swaps in other
+        weights (autograd uses it for WGAN-GP)."""
+        weights, biases = (self.weights, self.biases) if flat is None else self.views(flat)
+        outs = [x]
+        for k, (w, b) in enumerate(zip(weights, biases)):
+            x = _activate(torch.addmm(b, x, w), self.layer_activation(k))  # (B, fan_out)
+            outs.append(x)
+        return outs
+
+    def backward(self, outs: list[torch.Tensor], grad: torch.Tensor,
+                 param_grads: bool = True, input_grad: bool = True) -> torch.Tensor | None:
+        """Chain rule from the output back: fills ``self.grad`` (unless param_grads is
+        False, e.g. when D only passes G's gradient through) and returns d/d(input)
+        (None if input_grad is False: a matrix product saved when nobody needs it)."""
+        for k in range(len(self.shapes) - 1, -1, -1):
+            grad = _activation_backward(grad, outs[k + 1], self.layer_activation(k))
+            if param_grads:
+                torch.mm(outs[k].T, grad, out=self.grad_weights[k])  # (fan_in, fan_out)
+                torch.sum(grad, 0, out=self.grad_biases[k])
+            if k == 0 and not input_grad:
+                return None
+            grad = torch.mm(grad, self.weights[k].T)  # (B, fan_in)
+        return grad
+
+    def state_dict(self, prefix: str) -> dict[str, torch.Tensor]:
+        state = {}
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            state[f"{prefix}.{k}.weight"] = w.T.contiguous()  # nn.Linear layout (out, in)
+            state[f"{prefix}.{k}.bias"] = b.clone()
+        return state
+
+    def load_state_dict(self, state: dict[str, torch.Tensor], prefix: str) -> None:
+        for k, (w, b) in enumerate(zip(self.weights, self.biases)):
+            w.copy_(state[f"{prefix}.{k}.weight"].T)
+            b.copy_(state[f"{prefix}.{k}.bias"])
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) on a net's flat buffer: six vector ops a step."""
+
+    def __init__(self, net: MLP, lr: float, betas: tuple[float, float], eps: float = 1e-8) -> None:
+        self.net, self.lr, self.betas, self.eps, self.t = net, lr, betas, eps, 0
+        self.m = torch.zeros_like(net.flat)  # running mean of gradients
+        self.v = torch.zeros_like(net.flat)  # running mean of squared gradients
+        self.denom = torch.zeros_like(net.flat)
+
+    def step(self) -> None:
+        b1, b2 = self.betas
+        self.t += 1
+        grad = self.net.grad
+        self.m.lerp_(grad, 1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        # p -= lr·m̂/(√v̂ + eps) with both bias corrections folded into two scalars
+        correction1, root2 = 1 - b1 ** self.t, math.sqrt(1 - b2 ** self.t)
+        torch.sqrt(self.v, out=self.denom).add_(self.eps * root2)
+        self.net.flat.addcdiv_(self.m, self.denom, value=-self.lr * root2 / correction1)
+
+
+class SGD:
+    """Plain gradient descent: p -= lr · grad."""
+
+    def __init__(self, net: MLP, lr: float) -> None:
+        self.net, self.lr = net, lr
+
+    def step(self) -> None:
+        self.net.flat.add_(self.net.grad, alpha=-self.lr)
+
+
+def make_optimizer(kind: str, net: MLP, lr: float, loss: str) -> Adam | SGD:
+    if kind == "sgd":
+        return SGD(net, lr)
+    # β1 = 0.5 follows DCGAN; WGAN-GP's paper uses (0.5, 0.9).
+    return Adam(net, lr, (0.5, 0.9) if loss == "wgan-gp" else (0.5, 0.999))
+
+
+# --- the two players' updates ---------------------------------------------------------
+@lru_cache(maxsize=16)
+def _real_fake_signs(batch: int) -> torch.Tensor:
+    """−1 for the real half, +1 for the fake half of D's input: (2B, 1)."""
+    return torch.cat([-torch.ones(batch, 1), torch.ones(batch, 1)])
+
+
+def _wgan_gp_gradients(D: MLP, real: torch.Tensor, fake: torch.Tensor, mix: torch.Tensor,
+                       gp_weight: float) -> torch.Tensor:
+    """Critic loss E[D(fake)] − E[D(real)] + λ·E[(‖∇D(x̂)‖ − 1)²]; fills D.grad, returns loss."""
+    with torch.enable_grad():
+        flat = D.flat.detach().requires_grad_()
+        between = (mix * real + (1 - mix) * fake).requires_grad_()  # x̂ on lines real↔fake
+        score_real = D.forward(real, flat)[-1]
+        score_fake = D.forward(fake, flat)[-1]
+        score_mix = D.forward(between, flat)[-1]
+        grad_x, = torch.autograd.grad(score_mix.sum(), between, create_graph=True)  # (B, 2)
+        penalty = ((grad_x.norm(dim=1) - 1) ** 2).mean()
+        loss = score_fake.mean() - score_real.mean() + gp_weight * penalty
+        D.grad.copy_(torch.autograd.grad(loss, flat)[0])
+    return loss.detach()
+
+
+def d_step(D: MLP, d_opt: Adam | SGD, real: torch.Tensor, fake: torch.Tensor, loss: str,
+           gp_weight: float = 0.0, mix: torch.Tensor | None = None) -> torch.Tensor:
+    """One discriminator update on real (B, d) and generated (B, d) inputs → D's loss."""
+    if loss == "wgan-gp":
+        d_loss = _wgan_gp_gradients(D, real, fake, mix, gp_weight)
+    else:
+        batch = real.shape[0]
+        outs = D.forward(torch.cat([real, fake]))  # one pass over (2B, d)
+        signs = _real_fake_signs(batch)
+        signed = outs[-1] * signs  # (2B, 1) logits, negated for real
+        # −log D(real) − log(1 − D(fake)) = softplus(−o_real) + softplus(o_fake)
+        d_loss = F.softplus(signed).sum() / batch
+        D.backward(outs, torch.sigmoid(signed).mul_(signs).div_(batch),  # d softplus(s·o)/do
+                   input_grad=False)
+    d_opt.step()
+    return d_loss
+
+
+def generator_loss_grad(scores: torch.Tensor, loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """G's loss (summed over samples) and its derivative per sample w.r.t. D's output."""
+    if loss == "standard":  # minimise log(1 − D(G(z))) = −softplus(o): saturates when D wins
+        return -F.softplus(scores).sum(), -torch.sigmoid(scores)
+    if loss == "non-saturating":  # minimise −log D(G(z)) = softplus(−o)
+        return F.softplus(-scores).sum(), torch.sigmoid(scores) - 1
+    return -scores.sum(), torch.full_like(scores, -1.0)  # WGAN: maximise the critic's score
+
+
+def g_step(G: MLP, g_opt: Adam | SGD, D: MLP, g_outs: list[torch.Tensor],
+           d_input: torch.Tensor, loss: str) -> torch.Tensor:
+    """One generator update. ``g_outs`` is G's forward cache; ``d_input`` what D sees of
+    G's samples (the samples, maybe with a label appended) → G's loss."""
+    batch = d_input.shape[0]
+    outs = D.forward(d_input)
+    g_loss, grad = generator_loss_grad(outs[-1], loss)
+    grad_input = D.backward(outs, grad.div_(batch), param_grads=False)  # D is not updated here
+    G.backward(g_outs, grad_input[:, :G.sizes[-1]], input_grad=False)
+    g_opt.step()
+    return g_loss / batch
+
+
+# --- measuring -------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _directions(n: int = 64) -> torch.Tensor:
+    angles = torch.arange(n) * (math.pi / n)  # evenly spaced: exact enough in 2-D
+    return torch.stack([angles.cos(), angles.sin()])  # (2, n)
+
+
+def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Sliced Wasserstein-1 distance between two equal-size 2-D samples (n, 2): project on
+    64 directions, sort, average how far the sorted projections are apart (data units)."""
+    pa = torch.sort(a @ _directions(), dim=0).values  # (n, 64)
+    pb = torch.sort(b @ _directions(), dim=0).values
+    return float((pa - pb).abs().mean())
+
+
+# --- a run -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GANSnapshot:
+    step: int
+    max_steps: int
+    loss: str
+    real: np.ndarray  # (N_SHOW, 2) data points
+    fake: np.ndarray  # (N_SHOW, 2) G(z) for a fixed z: the same noise every frame
+    arrows: np.ndarray  # (N_SHOW, 2) −∂(G's loss)/∂x at each fake point: where G pushes it
+    grid: np.ndarray  # (GRID,) coordinates of the decision-surface lattice, both axes
+    surface: np.ndarray  # (GRID, GRID) D's P(real) (or critic score for WGAN-GP), [y, x]
+    d_loss: np.ndarray  # (step,) D's loss at every step
+    g_loss: np.ndarray  # (step,)
+    distance_steps: np.ndarray  # steps where the distance was measured
+    distance: np.ndarray  # sliced Wasserstein distance of G's samples to the data
+    noise_floor: float  # the same distance between two samples of the data itself
+    diverged_at: int | None  # first step whose loss was NaN/inf, else None
+
+    @property
+    def done(self) -> bool:
+        return self.diverged_at is not None or self.step >= self.max_steps
+
+
+class AdversarialRun:
+    """The training loop shared by the 2-D and the digits GANs, optionally class-conditional
+    (a one-hot label appended to G's noise and to D's input; Mirza & Osindero 2014).
+
+    Everything random comes from one generator seeded by ``cfg.seed``, drawn in fixed-size
+    chunks, so a run is the same however its steps are split between calls to ``train``.
+    ``cfg`` needs: loss, optimizer, lr_g, lr_d, d_steps, batch_size, latent_dim,
+    gp_weight, max_steps.
+    """
+
+    def __init__(self, cfg, data: torch.Tensor, labels: torch.Tensor | None, n_classes: int,
+                 G: MLP, D: MLP, gen: torch.Generator) -> None:
+        self.cfg, self.G, self.D, self.gen = cfg, G, D, gen
+        self.n_classes = n_classes if labels is not None else 0
+        # What D sees of a real example: the example, plus its label when conditional.
+        self.d_data = data if not self.n_classes else torch.cat([data, self.one_hot(labels)], 1)
+        self.g_opt = make_optimizer(cfg.optimizer, G, cfg.lr_g, cfg.loss)
+        self.d_opt = make_optimizer(cfg.optimizer, D, cfg.lr_d, cfg.loss)
+        self.step = 0
+        self.d_hist = torch.zeros(cfg.max_steps)
+        self.g_hist = torch.zeros(cfg.max_steps)
+        self.diverged_at: int | None = None
+        self._chunk_pos = CHUNK  # position in the current chunk of pre-drawn noise
+
+    def one_hot(self, labels: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(labels, self.n_classes).float()  # (..., n_classes)
+
+    @property
+    def done(self) -> bool:
+        return self.diverged_at is not None or self.step >= self.cfg.max_steps
+
+    def _draw_chunk(self) -> None:
+        cfg, gen = self.cfg, self.gen
+        shape = (CHUNK, cfg.d_steps, cfg.batch_size)
+        z = torch.randn(*shape, cfg.latent_dim, generator=gen)
+        self._real = self.d_data[torch.randint(0, len(self.d_data), shape, generator=gen)]
+        self._mix = torch.rand(*shape, 1, generator=gen)  # WGAN-GP's interpolation weights
+        self._labels = None
+        if self.n_classes:  # the digit each fake should be
+            self._labels = self.one_hot(torch.randint(0, self.n_classes, shape, generator=gen))
+            z = torch.cat([z, self._labels], -1)
+        self._g_input = z  # (CHUNK, d_steps, B, latent [+ classes])
+        self._chunk_pos = 0
+
+    def train(self, n_steps: int) -> int:
+        """Advance up to ``n_steps`` G updates (each after ``d_steps`` D updates); stop at
+        max_steps or on divergence. Returns the number of steps done."""
+        cfg, start = self.cfg, self.step
+        with torch.no_grad(), one_thread():
+            while self.step - start < n_steps and not self.done:
+                if self._chunk_pos == CHUNK:
+                    self._draw_chunk()
+                k = self._chunk_pos
+                for j in range(cfg.d_steps):
+                    g_outs = self.G.forward(self._g_input[k, j])
+                    fake = g_outs[-1] if self._labels is None else torch.cat(
+                        [g_outs[-1], self._labels[k, j]], 1)
+                    d_loss = d_step(self.D, self.d_opt, self._real[k, j], fake, cfg.loss,
+                                    cfg.gp_weight, self._mix[k, j])
+                # G's last samples are still current: only D changed since (DCGAN's loop)
+                g_loss = g_step(self.G, self.g_opt, self.D, g_outs, fake, cfg.loss)
+                self.d_hist[self.step] = d_loss
+                self.g_hist[self.step] = g_loss
+                self.step += 1
+                self._chunk_pos += 1
+                if self._chunk_pos == CHUNK:
+                    self._check_finite(self.step - CHUNK)
+            self._check_finite(start)
+        return self.step - start
+
+    def _check_finite(self, since: int) -> None:
+        """Find the first step whose losses went NaN/inf; stop the run there."""
+        since = max(0, since)
+        losses = torch.stack([self.d_hist[since:self.step], self.g_hist[since:self.step]])
+        bad = (~torch.isfinite(losses)).any(0).nonzero()
+        if self.diverged_at is None and (len(bad) or not torch.isfinite(self.G.flat).all()):
+            self.diverged_at = since + (int(bad[0]) + 1 if len(bad) else self.step - since)
+            self.step = self.diverged_at
+
+
+class GANRun(AdversarialRun):
+    """A 2-D GAN run: the nets, their optimizers, the target's data pool, the histories."""
+
+    def __init__(self, cfg: GANConfig, points: np.ndarray | None = None) -> None:
+        gen = torch.Generator().manual_seed(cfg.seed)
+        self.pool = sample_target(cfg.target, POOL, gen, points)  # (POOL, 2)
+        G = MLP([cfg.latent_dim] + [cfg.g_width] * cfg.g_layers + [2], cfg.activation, None, gen)
+        D = MLP([2] + [cfg.d_width] * cfg.d_layers + [1], cfg.activation, None, gen)
+        super().__init__(cfg, self.pool, None, 0, G, D, gen)
+        self.z_show = torch.randn(N_SHOW, cfg.latent_dim, generator=gen)
+        self.real_show = self.pool[:N_SHOW]
+        self.noise_floor = sliced_wasserstein(self.real_show, self.pool[N_SHOW:2 * N_SHOW])
+        extent = max(2.5, 1.2 * float(self.pool.abs().max()))
+        self.grid = torch.linspace(-extent, extent, GRID)
+        self.distance_steps: list[int] = []
+        self.distances: list[float] = []
+
+    def measure(self, fake: torch.Tensor) -> None:
+        """Record the distance of G's samples to the data at this step (once per step)."""
+        if not self.distance_steps or self.distance_steps[-1] != self.step:
+            self.distance_steps.append(self.step)
+            self.distances.append(sliced_wasserstein(fake, self.real_show))
+
+    def snapshot(self) -> GANSnapshot:
+        """A frozen picture of the run now. A diverged run carries no points to draw."""
+        cfg = self.cfg
+        empty = np.zeros((0, 2), np.float32)
+        fake, arrows, surface = empty, empty, np.zeros((0, 0), np.float32)
+        if self.diverged_at is None:
+            with torch.no_grad(), one_thread():
+                fake_t = self.G.forward(self.z_show)[-1]
+                self.measure(fake_t)
+                outs = self.D.forward(fake_t)
+                _, grad = generator_loss_grad(outs[-1], cfg.loss)
+                arrows = (-self.D.backward(outs, grad, param_grads=False)).numpy()
+                gx, gy = torch.meshgrid(self.grid, self.grid, indexing="xy")  # (GRID, GRID)
+                scores = self.D.forward(torch.stack([gx.flatten(), gy.flatten()], 1))[-1]
+                scores = scores.view(GRID, GRID)
+                surface = (scores if cfg.loss == "wgan-gp" else torch.sigmoid(scores)).numpy()
+                fake = fake_t.numpy().copy()
+        return GANSnapshot(
+            step=self.step, max_steps=cfg.max_steps, loss=cfg.loss,
+            real=self.real_show.numpy().copy(), fake=fake, arrows=arrows,
+            grid=self.grid.numpy().copy(), surface=surface,
+            d_loss=self.d_hist[:self.step].numpy().copy(),
+            g_loss=self.g_hist[:self.step].numpy().copy(),
+            distance_steps=np.asarray(self.distance_steps), distance=np.asarray(self.distances),
+            noise_floor=self.noise_floor, diverged_at=self.diverged_at,
+        )
+
+
+def train_gan(cfg: GANConfig, points: np.ndarray | None = None,
+              snapshot_every: int = 100) -> Iterator[GANSnapshot]:
+    """Train from scratch, yielding a snapshot at step 0, every ``snapshot_every`` steps
+    and at the end (max_steps or divergence)."""
+    run = GANRun(cfg, points)
+    yield run.snapshot()
+    while not run.done:
+        run.train(snapshot_every)
+        yield run.snapshot()
+
+
+# --- presets: a lesson each, and its fix -----------------------------------------------
+@dataclass(frozen=True)
+class Preset:
+    config: GANConfig
+    lesson: str  # what to watch for
+
+
+def _preset(lesson: str, **changes: object) -> Preset:
+    return Preset(replace(GANConfig(), **changes), lesson)
+
+
+STRONG_D = dict(d_layers=3, d_width=128, lr_d=3e-3)  # a bigger, faster-learning D
+# Each lesson and its fix differ in as few settings as possible; seed 0 shows the effect
+# (checked by tests/test_gan.py on the mode-collapse and strong-D pairs).
+PRESETS: dict[str, Preset] = {
+    "Healthy training": _preset(
+        "Balanced nets, non-saturating loss, Adam at 1e-3. Watch the purple points spread "
+        "onto all 8 green modes and the distance fall to the data's own noise floor; the D "
+        "loss settles near 2 ln 2, where D can no longer tell real from fake."),
+    "Mode collapse": _preset(
+        "G learns 5× faster than D (lr 5e-3 vs 1e-3). G jumps to whatever spot D currently "
+        "likes, and all its samples pile onto one or two modes: the distance stays high.",
+        lr_g=5e-3),
+    "Fix: mode collapse": _preset(
+        "Same G, but D learns as fast (lr 5e-3): D now punishes any pile of samples quickly, "
+        "so G must spread out over every mode.", lr_g=5e-3, lr_d=5e-3),
+    "D too strong (vanishing gradient)": _preset(
+        "A bigger D taking 5 steps per G step, with the original minimax loss log(1 − D(G(z))). "
+        "D rejects G's samples with confidence, and that loss is flat there: the gradient "
+        "arrows shrink to dots (see 'mean |G gradient|') and G stops learning.",
+        loss="standard", d_steps=5, **STRONG_D),
+    "Fix: D too strong": _preset(
+        "The non-saturating loss −log D(G(z)) (Goodfellow et al. 2014) is steep exactly where "
+        "D wins, and one D step per G step lets G keep up: the arrows are long again.",
+        loss="non-saturating", d_steps=1, d_layers=3, d_width=128),
+    "Learning rates too high (oscillation)": _preset(
+        "Adam at 0.02 for both nets: each overshoots the other's last move. The losses jump, "
+        "the samples swing around the ring and the distance goes up and down.",
+        lr_g=0.02, lr_d=0.02),
+    "Fix: learning rates too high": _preset(
+        "Back to 1e-3: small steps let each player respond to the other and the game settles.",
+        lr_g=1e-3, lr_d=1e-3),
+}
+
+
+def config_fields() -> list[str]:
+    """The GANConfig fields a student sets, in order (the tab builds one input each)."""
+    return [f.name for f in fields(GANConfig)]
