@@ -119,16 +119,22 @@ def heads_figure(weights: np.ndarray, tokens: Sequence[str]) -> go.Figure:
     fig.update_yaxes(showticklabels=len(t) <= 24, dtick=1, col=1)  # token names once per row
     fig.update_xaxes(type="category", showticklabels=False)
     return style(fig, f"All {n_heads} heads: each learns its own pattern (rows = queries)",
-                 int(260 * rows + 90))
+                 int((360 if rows == 1 else 280) * rows + 90))
 
 
-def output_figure(output: np.ndarray, tokens: Sequence[str], n_heads: int) -> go.Figure:
+def concat_figure(concat: np.ndarray, tokens: Sequence[str], n_heads: int) -> go.Figure:
+    """The heads' outputs side by side (T, H·d_k), a line between heads; W_O mixes them next."""
     t = labels(tokens)
-    shown = output[:, :MAX_SHOWN_DIMS]
-    cut = f" (first {MAX_SHOWN_DIMS} of {output.shape[1]} dimensions)" if output.shape[1] > MAX_SHOWN_DIMS else ""
-    return heatmap(shown, [f"d{j}" for j in range(shown.shape[1])], t,
-                   f"Output = concat(head 0…{n_heads - 1})·W_O",
-                   f"output dimension{cut}", "token", kind="activation", show_values=False)
+    shown = concat[:, :MAX_SHOWN_DIMS]
+    d_k = concat.shape[1] // n_heads
+    cut = f", first {MAX_SHOWN_DIMS} of {concat.shape[1]}" if concat.shape[1] > MAX_SHOWN_DIMS else ""
+    fig = heatmap(shown, [f"h{j // d_k}·{j % d_k}" for j in range(shown.shape[1])], t,
+                  f"concat(head 0…{n_heads - 1}): each token's {n_heads} head outputs side by side",
+                  f"head · dimension{cut}", "token", kind="activation", show_values=False)
+    for h in range(1, n_heads):
+        if h * d_k < shown.shape[1]:
+            fig.add_vline(x=h * d_k - 0.5, line=dict(color="#111827", width=2))
+    return fig
 
 
 # --- a real model ----------------------------------------------------------------------
@@ -141,8 +147,11 @@ def attention_map(weights: np.ndarray, tokens: Sequence[str], title: str,
     if shown < n:
         title += f" — first {shown} of {n} tokens shown"
     t = labels(tokens[:shown])
+    # Long texts spread attention thin: end the colour scale at the largest weight so the
+    # structure stays visible (the colour bar shows the scale).
+    top = float(max(0.05, min(1.0, weights[:shown, :shown].max())))
     fig = token_heatmap(weights[:shown, :shown], t, t, title, "key (attended-to token)",
-                        "query (token that looks)", show_values=shown <= 12,
+                        "query (token that looks)", zmax=top, show_values=shown <= 12,
                         height=min(1150, max(420, 18 * shown + 220)))
     if sentence_b_start is not None and sentence_b_start < shown:
         # A line between sentence A and B, in category coordinates (-0.5 = before the first).

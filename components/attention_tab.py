@@ -43,7 +43,8 @@ def _vectors(text: str, source: str) -> att.TokenVectors:
 
 def _hand_notes(vectors: att.TokenVectors, cfg: att.AttentionConfig, notes: list[str]) -> str:
     lines = [f"**{len(vectors.tokens)} tokens**, vectors: {vectors.source}. "
-             f"{cfg.n_heads} head(s) × d_k = {cfg.d_k} → concatenation {cfg.n_heads * cfg.d_k} wide."]
+             f"{cfg.n_heads} head(s) × d_k = {cfg.d_k} → concatenation {cfg.n_heads * cfg.d_k} wide; "
+             f"W_O maps it back to d_model = {vectors.vectors.shape[1]} (the layer's output)."]
     if vectors.truncated:
         lines.append(f"⚠️ The text has {vectors.n_tokens_full} tokens; the first {len(vectors.tokens)} "
                      "are used here (the heat-maps print a number per cell).")
@@ -92,7 +93,7 @@ def hand_code(text: str, source: str, cfg: att.AttentionConfig) -> str:
 @user_errors
 def on_hand(text: str, source: str, d_k: float, n_heads: float, causal: bool, seed: float,
             head: float) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str, str]:
-    """Self-attention by hand: (Q/K/V, scores, weights, all heads, output, notes, code)."""
+    """Self-attention by hand: (Q/K/V, scores, weights, all heads, concatenation, notes, code)."""
     cfg, notes = att.hand_config(d_k, n_heads, causal, seed)
     vectors = _vectors(text, source)
     projections = att.random_projections(vectors.vectors.shape[1], cfg)
@@ -105,7 +106,7 @@ def on_hand(text: str, source: str, d_k: float, n_heads: float, causal: bool, se
             figs.weights_figure(mh.weights[h].numpy(), tokens,
                                 f"Head {h}: softmax of each row → attention weights (rows sum to 1)"),
             figs.heads_figure(mh.weights.numpy(), tokens),
-            figs.output_figure(mh.output.numpy(), tokens, cfg.n_heads),
+            figs.concat_figure(mh.concat.numpy(), tokens, cfg.n_heads),
             _hand_notes(vectors, cfg, notes), hand_code(text, source, cfg))
 
 
@@ -274,23 +275,25 @@ def _build_by_hand() -> None:
             causal = gr.Checkbox(label="Causal mask (GPT-style: no looking ahead)", value=False)
             run = gr.Button("Compute attention", variant="primary", elem_id="attn-hand-btn")
     notes = gr.Markdown(elem_id="attn-hand-notes")
-    qkv = gr.Plot(label="Q, K, V", elem_id="attn-qkv")
+    press = empty("Press “Compute attention”.")
+    qkv = gr.Plot(press, label="Q, K, V", elem_id="attn-qkv")
     with gr.Row():
-        scores = gr.Plot(label="Scores", elem_id="attn-scores")
-        weights = gr.Plot(label="Weights", elem_id="attn-weights")
+        scores = gr.Plot(press, label="Scores", elem_id="attn-scores")
+        weights = gr.Plot(press, label="Weights", elem_id="attn-weights")
     with gr.Row():
-        heads = gr.Plot(label="All heads", elem_id="attn-heads")
-        output = gr.Plot(label="Output", elem_id="attn-output")
+        heads = gr.Plot(press, label="All heads", elem_id="attn-heads")
+        output = gr.Plot(press, label="Concatenation", elem_id="attn-output")
     code = code_panel(hand_code(EXAMPLE, "embeddings", att.AttentionConfig(8, 2)))
 
     gr.Markdown("### Does attention know word order?\nShuffle the words and compare each word's "
                 "output before and after. Then add positional encodings and shuffle again.")
     shuffle = gr.Button("Shuffle the words", elem_id="attn-shuffle-btn")
     shuffle_notes = gr.Markdown(elem_id="attn-shuffle-notes")
+    press = empty("Press “Shuffle the words”.")
     with gr.Row():
-        plain_fig = gr.Plot(label="Without positions", elem_id="attn-shuffle-plain")
-        pe_fig = gr.Plot(label="With positions", elem_id="attn-shuffle-pe")
-    change_fig = gr.Plot(label="Change per word", elem_id="attn-shuffle-change")
+        plain_fig = gr.Plot(press, label="Without positions", elem_id="attn-shuffle-plain")
+        pe_fig = gr.Plot(press, label="With positions", elem_id="attn-shuffle-pe")
+    change_fig = gr.Plot(press, label="Change per word", elem_id="attn-shuffle-change")
     shuffle_code_box = code_panel(shuffle_code(att.AttentionConfig(8, 2), (1, 0)))
 
     inputs = [text, source, d_k, n_heads, causal, seed, head]
@@ -327,8 +330,8 @@ def _build_real_model() -> None:
                          label="This layer's heads (Clark et al. 2019: many heads look at [SEP], "
                                "[CLS] or the next/previous token)",
                          interactive=False, elem_id="attn-heads-table")
-    grid = gr.Plot(label="Layers × heads", elem_id="attn-grid")
-    entropy = gr.Plot(label="Entropy", elem_id="attn-entropy")
+    grid = gr.Plot(empty("Press “Show attention”."), label="Layers × heads", elem_id="attn-grid")
+    entropy = gr.Plot(empty("Press “Show attention”."), label="Entropy", elem_id="attn-entropy")
     code = code_panel(model_code(models[0], EXAMPLE, "", 128, 0, AVERAGE))
 
     gr.Markdown("### bertviz (Vig 2019)\n**Head view**: lines from each token to what it attends "

@@ -108,8 +108,10 @@ def test_browser_real_model_and_bertviz_offline(page) -> None:
     page.page.locator("#attn-model-btn").wait_for(state="visible")
     page.page.get_by_label("Sentence B (optional, for BERT-style sentence pairs)").fill(PAIR_B)
     page.page.locator("#attn-model-btn").click()
-    page.page.locator("#attn-map .js-plotly-plot").wait_for(timeout=60_000)
-    page.page.locator("#attn-grid .js-plotly-plot").wait_for(timeout=30_000)
+    # The placeholders say "Press …"; after the run the plots carry real titles.
+    page.page.locator("#attn-map .gtitle", has_text="who attends to whom").wait_for(timeout=60_000)
+    page.page.locator("#attn-grid .gtitle", has_text="Every layer").wait_for(timeout=30_000)
+    page.page.locator("#attn-entropy .gtitle", has_text="Entropy per head").wait_for(timeout=30_000)
     assert "Sentence B starts" in page.page.locator("#attn-model-notes").inner_text()
     counts = {label: _draw(page, label) for label in ("Head view", "Model view", "Neuron view")}
     assert all(n > 10 for n in counts.values()), counts
@@ -122,9 +124,10 @@ def test_browser_real_model_and_bertviz_offline(page) -> None:
 def test_browser_by_hand(page) -> None:
     _open(page)
     page.page.locator("#attn-hand-btn").click()
-    page.page.locator("#attn-weights .js-plotly-plot").wait_for(timeout=60_000)
+    page.page.locator("#attn-weights .gtitle", has_text="softmax").wait_for(timeout=60_000)
+    page.page.locator("#attn-qkv .gtitle", has_text="query, key and value").wait_for(timeout=30_000)
     page.page.locator("#attn-shuffle-btn").click()
-    page.page.locator("#attn-shuffle-change .js-plotly-plot").wait_for(timeout=60_000)
+    page.page.locator("#attn-shuffle-change .gtitle", has_text="Shuffle the words").wait_for(timeout=60_000)
     assert "Shuffled sentence" in page.page.locator("#attn-shuffle-notes").inner_text()
     path = page.screenshot("attention-hand")
     assert_not_blank(path)
