@@ -1,9 +1,13 @@
 """Figures of the positional-encoding lab: heat-maps of positions, curves, clocks, PCA paths.
 
+Speed (the tab must answer in ~100 ms for 512 × 512): each figure is built from ONE dict
+with the house layout below. Plotly's update_layout/update_xaxes calls cost ~10 ms each,
+which is more than all the maths here. Arrays go out as float32, which plotly ships as
+compact binary.
+
 Big matrices are thinned before drawing: a browser cannot draw 2048 × 1024 cells quickly,
 so at most MAX_DRAWN rows and columns are sent, every s-th one, with the real indices on
-the axes (hover shows exact values at the drawn cells). Arrays go out as float32, which
-plotly ships as compact binary.
+the axes (hover shows exact values at the drawn cells); the tab says so in its note.
 """
 
 from __future__ import annotations
@@ -14,10 +18,22 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from components.figures import ACTIVATION_SCALE, PALETTE, lines, style
+from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, FONT, PALETTE
 
 MAX_DRAWN = 256  # rows or columns sent to the browser per heat-map
-POSITION_SCALE = "Viridis"  # colour = position index (PCA paths, clocks)
+POSITION_SCALE = "Viridis"  # colour = position index (PCA paths)
+GRID = "#e5e7eb"
+
+
+def figure(data: list[dict], title: str, height: int, xaxis: dict, yaxis: dict, **layout) -> go.Figure:
+    """The house style of components.figures.style (fonts, margins, white background), in one dict."""
+    axis_style = dict(gridcolor=GRID, zerolinecolor="#9ca3af")
+    house = dict(
+        title=dict(text=title, x=0.01, xanchor="left", font=dict(size=18)),
+        font=FONT, height=height, margin=dict(l=70, r=30, t=60 if title else 25, b=60),
+        paper_bgcolor="white", plot_bgcolor="white", colorway=PALETTE, hoverlabel=dict(font_size=15),
+        legend=dict(font=dict(size=14)), xaxis={**axis_style, **xaxis}, yaxis={**axis_style, **yaxis})
+    return go.Figure(dict(data=data, layout={**house, **layout}))
 
 
 def drawn_indices(n: int, max_drawn: int = MAX_DRAWN, keep_parity: bool = False) -> np.ndarray:
@@ -35,63 +51,74 @@ def thinning_note(rows: int, cols: int, drawn_rows: int, drawn_cols: int) -> str
     """Say what was left out so that nobody mistakes a thinned picture for the whole."""
     if (rows, cols) == (drawn_rows, drawn_cols):
         return ""
-    return (f"Drawn: {drawn_rows} × {drawn_cols} of {rows} × {cols} cells (every "
-            f"{math.ceil(rows / drawn_rows)}th row, every {math.ceil(cols / drawn_cols)}th column) "
-            "to keep the browser fast; fast-changing columns may show moiré. Lower the length "
-            "or d_model to see every cell.")
+
+    def every(n: int, drawn: int, unit: str) -> str:
+        stride = math.ceil(n / drawn)
+        return f"every {unit}" if stride == 1 else f"1 {unit} in {stride}"
+
+    return (f"Drawn: {drawn_rows} × {drawn_cols} of {rows} × {cols} cells ({every(rows, drawn_rows, 'row')}, "
+            f"{every(cols, drawn_cols, 'column')}) to keep the browser fast; fast-changing columns may show "
+            "moiré. Lower the length or d_model to see every cell.")
 
 
 def matrix_heatmap(z: np.ndarray, rows: np.ndarray, cols: np.ndarray, title: str, x_title: str,
-                   y_title: str, bound: float | None = None, height: int = 460,
-                   value_name: str = "value") -> go.Figure:
-    """A signed matrix on numeric axes (real row/column indices), diverging colours around 0."""
+                   y_title: str, bound: float | None = None, height: int = 460, value_name: str = "value",
+                   weights: bool = False, show_values: bool = False) -> go.Figure:
+    """A matrix on numeric axes (real row/column indices). Signed values: diverging colours
+    around 0 within ±bound; weights=True: attention weights 0..1 on the sequential scale."""
     z = np.asarray(z, dtype=np.float32)
-    finite = z[np.isfinite(z)]
-    bound = bound if bound is not None else (float(np.abs(finite).max()) if finite.size else 1.0)
-    fig = go.Figure(go.Heatmap(
-        z=z, x=np.asarray(cols), y=np.asarray(rows), colorscale=ACTIVATION_SCALE, zmid=0,
-        zmin=-bound, zmax=bound, colorbar=dict(thickness=14, title=dict(text=value_name, side="right")),
-        hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>{value_name} %{{z:.3f}}<extra></extra>",
-    ))
-    fig = style(fig, title, height)
-    fig.update_xaxes(title=x_title, showgrid=False, zeroline=False)
-    fig.update_yaxes(title=y_title, autorange="reversed", showgrid=False, zeroline=False)
-    return fig
+    if weights:
+        colours = dict(colorscale=ATTENTION_SCALE, zmin=0.0, zmax=1.0)
+    else:
+        finite = z[np.isfinite(z)]
+        bound = bound if bound is not None else (float(np.abs(finite).max()) if finite.size else 1.0)
+        colours = dict(colorscale=ACTIVATION_SCALE, zmid=0.0, zmin=-bound, zmax=bound)
+    trace = dict(type="heatmap", z=z, x=np.asarray(cols), y=np.asarray(rows), **colours,
+                 colorbar=dict(thickness=14, title=dict(text=value_name, side="right")),
+                 hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>{value_name} %{{z:.3f}}<extra></extra>")
+    if show_values:
+        trace.update(texttemplate="%{z:.2f}", textfont=dict(size=12))
+    axis = dict(showgrid=False, zeroline=False)
+    return figure([trace], title, height, xaxis=dict(title=dict(text=x_title), **axis),
+                  yaxis=dict(title=dict(text=y_title), autorange="reversed", **axis))
+
+
+def _line(x: np.ndarray, y: np.ndarray, name: str, colour: str, width: float = 3, **extra) -> dict:
+    trace = dict(type="scatter", x=np.asarray(x), y=np.asarray(y, dtype=np.float32), name=name, mode="lines",
+                 line=dict(width=width, color=colour))
+    return {**trace, **extra}
 
 
 def dimension_curves(pe: np.ndarray, dims: Sequence[int], wavelengths: np.ndarray) -> go.Figure:
     """Selected dimensions over position: sin/cos waves, slower and slower with the pair index."""
     positions = np.arange(pe.shape[0])
-    series = {}
-    for d in dims:
-        kind = "sin" if d % 2 == 0 else "cos"
-        series[f"dim {d} ({kind}, λ={wavelengths[d // 2]:.3g})"] = pe[:, d].astype(np.float32)
-    fig = lines(positions, series, title="Single dimensions over position: each pair is a wave of its own wavelength λ",
-                x_title="position", y_title="PE value", height=380,
-                markers=pe.shape[0] <= 64)
-    fig.update_yaxes(range=[-1.1, 1.1])
-    return fig
+    mode = dict(mode="lines+markers") if pe.shape[0] <= 64 else {}
+    data = [_line(positions, pe[:, d], f"dim {d} ({'sin' if d % 2 == 0 else 'cos'}, λ={wavelengths[d // 2]:.3g})",
+                  PALETTE[n % len(PALETTE)], **mode) for n, d in enumerate(dims)]
+    return figure(data, "Single dimensions over position: each pair is a wave of its own wavelength λ", 380,
+                  xaxis=dict(title=dict(text="position")), yaxis=dict(title=dict(text="PE value"), range=[-1.1, 1.1]))
 
 
 def wavelength_chart(wavelengths: np.ndarray, length: int) -> go.Figure:
     """λ_i = 2π·base^(2i/d) per pair on a log axis, against the sequence length."""
     pairs = np.arange(len(wavelengths))
     beyond = wavelengths > length
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=pairs[~beyond], y=wavelengths[~beyond], mode="markers", name="turns at least once",
-                             marker=dict(color=PALETTE[0], size=7)))
-    fig.add_trace(go.Scatter(x=pairs[beyond], y=wavelengths[beyond], mode="markers",
-                             name="never completes a turn within the length",
-                             marker=dict(color=PALETTE[3], size=7)))
-    fig.update_traces(hovertemplate="pair %{x}<br>λ = %{y:.4g} positions<extra></extra>")
-    # A trace, not add_hline: shapes and annotations on a log axis need log10 coordinates.
-    fig.add_trace(go.Scatter(x=[0, max(1, len(pairs) - 1)], y=[length, length], mode="lines",
-                             name=f"max length = {length}", line=dict(color=PALETTE[1], dash="dash"),
-                             hoverinfo="skip"))
-    fig.update_xaxes(title="pair index i (dimensions 2i, 2i+1)")
-    fig.update_yaxes(title="wavelength λ (positions, log)", type="log")
-    fig.update_layout(legend=dict(orientation="h", y=-0.25))
-    return style(fig, "Wavelength λ of each (sin, cos) pair", 420)
+    hover = "pair %{x}<br>λ = %{y:.4g} positions<extra></extra>"
+    data = [
+        dict(type="scatter", x=pairs[~beyond], y=wavelengths[~beyond], mode="markers", name="turns at least once",
+             marker=dict(color=PALETTE[0], size=7), hovertemplate=hover),
+        dict(type="scatter", x=pairs[beyond], y=wavelengths[beyond], mode="markers",
+             name="never completes a turn within the length", marker=dict(color=PALETTE[3], size=7),
+             hovertemplate=hover),
+        # A trace, not a shape: shapes and annotations on a log axis need log10 coordinates.
+        _line(np.array([0, max(1, len(pairs) - 1)]), np.array([length, length]), f"max length = {length}",
+              PALETTE[1], 2, hoverinfo="skip"),
+    ]
+    data[-1]["line"]["dash"] = "dash"
+    return figure(data, "Wavelength λ of each (sin, cos) pair", 420,
+                  xaxis=dict(title=dict(text="pair index i (dimensions 2i, 2i+1)")),
+                  yaxis=dict(title=dict(text="wavelength λ (positions, log)"), type="log"),
+                  legend=dict(orientation="h", y=-0.25, font=dict(size=14)))
 
 
 def clock_animation(pe: np.ndarray, pairs: Sequence[int], wavelengths: np.ndarray,
@@ -99,115 +126,105 @@ def clock_animation(pe: np.ndarray, pairs: Sequence[int], wavelengths: np.ndarra
     """Each pair (sin, cos) as a clock hand: x = sin, y = cos starts at 12 o'clock and turns
     clockwise by ω_i per position. Press play to walk through positions.
 
-    All hands are one trace (segments split by None) so that each frame is one small
-    object: building hundreds of plotly traces would cost seconds."""
+    All hands are one trace (segments split by None), so each frame is one small dict."""
     steps = drawn_indices(pe.shape[0], max_frames)
     centres = 3.0 * np.arange(len(pairs))
-    colours = [PALETTE[n % len(PALETTE)] for n in range(len(pairs))]
     circle = np.linspace(0, 2 * math.pi, 73)
 
     def hands(pos: int) -> dict:
         x, y = [], []
         for pair, cx in zip(pairs, centres):
-            x += [cx, cx + pe[pos, 2 * pair], None]
-            y += [0.0, pe[pos, 2 * pair + 1], None]
+            x += [float(cx), float(cx + pe[pos, 2 * pair]), None]
+            y += [0.0, float(pe[pos, 2 * pair + 1]), None]
         return dict(type="scatter", x=x, y=y)
 
-    dial_x = np.concatenate([np.append(cx + np.sin(circle), np.nan) for cx in centres])
-    dial_y = np.tile(np.append(np.cos(circle), np.nan), len(pairs))
-    dials = go.Scatter(x=dial_x, y=dial_y, mode="lines", hoverinfo="skip", showlegend=False,
-                       line=dict(color="#cbd5e1", width=2))
-    first = go.Scatter(**{k: v for k, v in hands(0).items() if k != "type"}, mode="lines+markers",
-                       line=dict(width=5, color="#334155"), showlegend=False, hoverinfo="skip",
-                       marker=dict(size=[0, 14, 0] * len(pairs), color=np.repeat(colours, 3)))
-    fig = go.Figure(data=[dials, first],
-                    frames=[dict(data=[hands(int(p))], name=str(int(p)), traces=[1]) for p in steps])
-    for pair, cx in zip(pairs, centres):
-        fig.add_annotation(x=cx, y=-1.35, text=f"pair {pair}<br>λ={wavelengths[pair]:.3g}",
-                           showarrow=False, font=dict(size=14))
-    fig.update_xaxes(visible=False, range=[-1.4, centres[-1] + 1.4])
-    fig.update_yaxes(visible=False, range=[-1.8, 1.3], scaleanchor="x", scaleratio=1)
+    dials = dict(type="scatter", x=np.concatenate([np.append(cx + np.sin(circle), np.nan) for cx in centres]),
+                 y=np.tile(np.append(np.cos(circle), np.nan), len(pairs)), mode="lines", hoverinfo="skip",
+                 showlegend=False, line=dict(color="#cbd5e1", width=2))
+    tips = [PALETTE[n % len(PALETTE)] for n in range(len(pairs))]
+    first = {**hands(0), "mode": "lines+markers", "line": dict(width=5, color="#334155"), "showlegend": False,
+             "hoverinfo": "skip", "marker": dict(size=[0, 14, 0] * len(pairs), color=list(np.repeat(tips, 3)))}
     still = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
-    fig.update_layout(
+    play = dict(frame=dict(duration=150, redraw=False), fromcurrent=True, transition=dict(duration=0))
+    hidden = dict(visible=False, scaleratio=1)
+    fig = figure(
+        [dials, first], "Pairs as clock hands (press ▶)", 420,
+        xaxis=dict(hidden, range=[-1.4, float(centres[-1]) + 1.4]),
+        yaxis=dict(hidden, range=[-1.8, 1.3], scaleanchor="x"),
+        annotations=[dict(x=float(cx), y=-1.35, text=f"pair {pair}<br>λ={wavelengths[pair]:.3g}", showarrow=False,
+                          font=dict(size=14)) for pair, cx in zip(pairs, centres)],
         updatemenus=[dict(type="buttons", x=0, y=-0.05, xanchor="left", yanchor="top", buttons=[
-            dict(label="▶ Play", method="animate",
-                 args=[None, dict(frame=dict(duration=150, redraw=False), fromcurrent=True,
-                                  transition=dict(duration=0))]),
-            dict(label="❚❚ Pause", method="animate", args=[[None], still]),
-        ])],
-        sliders=[dict(steps=[dict(method="animate", label=str(int(p)), args=[[str(int(p))], still])
-                             for p in steps],
+            dict(label="▶ Play", method="animate", args=[None, play]),
+            dict(label="❚❚ Pause", method="animate", args=[[None], still])])],
+        sliders=[dict(steps=[dict(method="animate", label=str(int(p)), args=[[str(int(p))], still]) for p in steps],
                       x=0.2, len=0.78, y=-0.02, currentvalue=dict(prefix="position "))],
     )
-    return style(fig, "Pairs as clock hands (press ▶)", 420)
+    fig.frames = [dict(data=[hands(int(p))], name=str(int(p)), traces=[1]) for p in steps]
+    return fig
 
 
 def offset_profiles(offsets: np.ndarray, profiles: np.ndarray, labels: Sequence[str], title: str,
                     y_title: str) -> go.Figure:
     """One curve per starting position against the offset k: identical curves = depends on k only."""
-    fig = go.Figure()
     widths = np.linspace(9, 3, len(labels))  # wide first, thin last: overlapping curves stay visible
-    for n, (label, row) in enumerate(zip(labels, profiles)):
-        fig.add_trace(go.Scatter(x=offsets, y=np.asarray(row, dtype=np.float32), name=label, mode="lines",
-                                 line=dict(width=float(widths[n]), color=PALETTE[n % len(PALETTE)]),
-                                 opacity=0.85, connectgaps=False))
-    fig.update_xaxes(title="offset k (positions)")
-    fig.update_yaxes(title=y_title)
-    return style(fig, title, 380)
+    data = [_line(offsets, row, label, PALETTE[n % len(PALETTE)], float(widths[n]), opacity=0.85)
+            for n, (label, row) in enumerate(zip(labels, profiles))]
+    return figure(data, title, 380, xaxis=dict(title=dict(text="offset k (positions)")),
+                  yaxis=dict(title=dict(text=y_title)))
 
 
 def shift_check(direct: np.ndarray, rotated: np.ndarray, pos: int, k: int, max_error: float) -> go.Figure:
-    """PE(pos+k) computed directly against M_k·PE(pos): the dots sit on the line."""
+    """PE(pos+k) computed directly against M_k·PE(pos): the dots sit in the rings."""
     dims = np.arange(len(direct))
-    fig = go.Figure([
-        go.Scatter(x=dims, y=direct.astype(np.float32), name=f"PE({pos + k}) computed directly",
-                   mode="markers", marker=dict(size=11, color="rgba(0,0,0,0)",
-                                               line=dict(width=2, color=PALETTE[0]))),
-        go.Scatter(x=dims, y=rotated.astype(np.float32), name=f"M_{k} · PE({pos}), rotated",
-                   mode="markers", marker=dict(size=5, color=PALETTE[1])),
-    ])
-    fig.update_xaxes(title="dimension")
-    fig.update_yaxes(title="value", range=[-1.15, 1.15])
-    fig.update_layout(legend=dict(orientation="h", y=-0.25))
-    return style(fig, f"M_{k}·PE({pos}) lands on PE({pos + k}) (max error {max_error:.0e})", 420)
+    data = [
+        dict(type="scatter", x=dims, y=direct.astype(np.float32), name=f"PE({pos + k}) computed directly",
+             mode="markers", marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color=PALETTE[0]))),
+        dict(type="scatter", x=dims, y=rotated.astype(np.float32), name=f"M_{k} · PE({pos}), rotated",
+             mode="markers", marker=dict(size=5, color=PALETTE[1])),
+    ]
+    return figure(data, f"M_{k}·PE({pos}) lands on PE({pos + k}) (max error {max_error:.0e})", 420,
+                  xaxis=dict(title=dict(text="dimension")),
+                  yaxis=dict(title=dict(text="value"), range=[-1.15, 1.15]),
+                  legend=dict(orientation="h", y=-0.25, font=dict(size=14)))
+
+
+def _position_colours(n: int) -> dict:
+    return dict(color=np.arange(n), colorscale=POSITION_SCALE,
+                colorbar=dict(title=dict(text="position", side="right"), thickness=14))
 
 
 def pca_path(coords: np.ndarray, explained: np.ndarray, title: str) -> go.Figure:
     """Positions projected to 2-D, joined in order and coloured by index (a path through space)."""
-    index = np.arange(len(coords))
-    fig = go.Figure([
-        go.Scatter(x=coords[:, 0], y=coords[:, 1], mode="lines", line=dict(color="#cbd5e1", width=1),
-                   hoverinfo="skip", showlegend=False),
-        go.Scatter(x=coords[:, 0], y=coords[:, 1], mode="markers", showlegend=False,
-                   marker=dict(color=index, colorscale=POSITION_SCALE, size=7,
-                               colorbar=dict(title=dict(text="position", side="right"), thickness=14)),
-                   text=index, hovertemplate="position %{text}<br>(%{x:.2f}, %{y:.2f})<extra></extra>"),
-    ])
-    fig.update_xaxes(title=f"PC 1 ({explained[0]:.0%} of variance)")
-    fig.update_yaxes(title=f"PC 2 ({explained[1]:.0%} of variance)", scaleanchor="x", scaleratio=1)
-    return style(fig, title, 440)
+    x, y = coords[:, 0], coords[:, 1]
+    data = [
+        dict(type="scatter", x=x, y=y, mode="lines", line=dict(color="#cbd5e1", width=1), hoverinfo="skip",
+             showlegend=False),
+        dict(type="scatter", x=x, y=y, mode="markers", showlegend=False, text=np.arange(len(coords)),
+             marker=dict(size=7, **_position_colours(len(coords))),
+             hovertemplate="position %{text}<br>(%{x:.2f}, %{y:.2f})<extra></extra>"),
+    ]
+    return figure(data, title, 440, xaxis=dict(title=dict(text=f"PC 1 ({explained[0]:.0%} of variance)")),
+                  yaxis=dict(title=dict(text=f"PC 2 ({explained[1]:.0%} of variance)"), scaleanchor="x",
+                             scaleratio=1))
 
 
 def pca_path_3d(coords: np.ndarray, explained: np.ndarray, title: str) -> go.Figure:
     """The same path with a third principal axis, to turn around with the mouse."""
-    index = np.arange(len(coords))
-    fig = go.Figure(go.Scatter3d(
-        x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], mode="lines+markers", text=index,
-        marker=dict(size=3, color=index, colorscale=POSITION_SCALE,
-                    colorbar=dict(title=dict(text="position", side="right"), thickness=14)),
-        line=dict(color="#94a3b8", width=2), hovertemplate="position %{text}<extra></extra>",
-    ))
-    fig.update_layout(scene=dict(xaxis_title=f"PC 1 ({explained[0]:.0%})", yaxis_title=f"PC 2 ({explained[1]:.0%})",
-                                 zaxis_title=f"PC 3 ({explained[2]:.0%})"))
-    return style(fig, title, 520)
+    trace = dict(type="scatter3d", x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], mode="lines+markers",
+                 text=np.arange(len(coords)), marker=dict(size=3, **_position_colours(len(coords))),
+                 line=dict(color="#94a3b8", width=2), hovertemplate="position %{text}<extra></extra>")
+    scene = dict(xaxis_title=f"PC 1 ({explained[0]:.0%})", yaxis_title=f"PC 2 ({explained[1]:.0%})",
+                 zaxis_title=f"PC 3 ({explained[2]:.0%})")
+    return figure([trace], title, 520, xaxis={}, yaxis={}, scene=scene)
 
 
 def alibi_curves(weights: np.ndarray, slopes: np.ndarray) -> go.Figure:
     """Attention of the last query over the keys behind it, one curve per head: its reach."""
     length = weights.shape[-1]
     distance = np.arange(length)[::-1]  # the last query is at distance 0 from the last key
-    series = {f"head {h + 1} (m={s:.3g})": weights[h, -1].astype(np.float32) for h, s in enumerate(slopes)}
-    fig = lines(distance, series, title="Each head's reach: attention of the last query when all content scores are equal",
-                x_title="distance to the query (positions back)", y_title="attention weight", height=400)
-    fig.update_xaxes(range=[0, min(length - 1, 40) or 1])
-    return fig
+    data = [_line(distance, weights[h, -1], f"head {h + 1} (m={s:.3g})", PALETTE[h % len(PALETTE)])
+            for h, s in enumerate(slopes)]
+    return figure(data, "Each head's reach: attention of the last query when all content scores are equal", 400,
+                  xaxis=dict(title=dict(text="distance to the query (positions back)"),
+                             range=[0, min(length - 1, 40) or 1]),
+                  yaxis=dict(title=dict(text="attention weight")))

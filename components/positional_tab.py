@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from components import positional_figures as pf
 from components.code_panel import code_panel
 from components.errors import user_errors
-from components.figures import empty, heatmap
+from components.figures import empty
 from components.lesson import lesson
 from playground import positional as P
 from playground.model_service import DEFAULT_ENCODER, get_service
@@ -212,11 +212,10 @@ def on_similarity(d_model: float, length: float, base: float, measure: str, pos:
                                      f"{measure} similarity")
     demo = P.shift_demo(n, d, int(step), int(p), b)
     shift = pf.shift_check(demo.pe_target.numpy(), demo.predicted.numpy(), demo.pos, demo.k, demo.max_error)
-    block = min(d, 12)
-    matrix = heatmap(demo.matrix[:block, :block].numpy(), [str(i) for i in range(block)],
-                     [str(i) for i in range(block)], kind="activation", show_values=block <= 12,
-                     title=f"M_{demo.k}, top-left {block}×{block}: 2×2 rotation blocks",
-                     x_title="input dimension", y_title="output dimension", zmin=-1, zmax=1)
+    block = np.arange(min(d, 12))
+    matrix = pf.matrix_heatmap(demo.matrix[:len(block), :len(block)].numpy(), block, block, bound=1.0,
+                               title=f"M_{demo.k}, top-left {len(block)}×{len(block)}: 2×2 rotation blocks",
+                               x_title="input dimension", y_title="output dimension", show_values=True)
     notes.append(f"✅ PE({demo.pos + demo.k}) = M_{demo.k}·PE({demo.pos}): the same matrix works for every "
                  f"position (largest error over all {n - demo.k} positions: {demo.max_error:.1e}). "
                  f"Pair 0 turns by {float(demo.angles[0]):.3f} rad, the last pair by {float(demo.angles[-1]):.2e} rad.")
@@ -238,32 +237,48 @@ def on_learned(n_positions: float, base: float, measure: str, three_d: bool
     sines = P.sinusoidal(n, d, b)
     rows, cols = pf.drawn_indices(n), pf.drawn_indices(d, keep_parity=True)
     notes.append(pf.thinning_note(n, d, len(rows), len(cols)))
-    figures = []
-    for name, values in (("Learned (all-MiniLM-L6-v2)", learned), (f"Sinusoidal (base {b:g})", sines)):
-        figures.append(pf.matrix_heatmap(values.numpy()[np.ix_(rows, cols)], rows, cols,
-                                         title=f"{name}: position × dimension", x_title="dimension",
-                                         y_title="position", value_name="value"))
+    # Position 0 and a few dimensions are outliers: saturate at the 99th percentile so the rest shows.
+    bound = float(np.percentile(learned.abs().numpy(), 99))
+    figures = [
+        pf.matrix_heatmap(learned.numpy()[np.ix_(rows, cols)], rows, cols, bound=bound, value_name="value",
+                          title="Learned (all-MiniLM-L6-v2): position × dimension", x_title="dimension",
+                          y_title="position"),
+        pf.matrix_heatmap(sines.numpy()[np.ix_(rows, cols)], rows, cols, bound=1.0, value_name="value",
+                          title=f"Sinusoidal (base {b:g}): position × dimension", x_title="dimension",
+                          y_title="position"),
+    ]
     for name, values in (("Learned", learned), ("Sinusoidal", sines)):
         figures.append(pf.matrix_heatmap(P.similarity(values[rows], measure).numpy(), rows, rows,
                                          title=f"{name}: {measure} similarity between positions",
                                          x_title="position j", y_title="position i", value_name=measure))
     path, k = (pf.pca_path_3d, 3) if three_d else (pf.pca_path, 2)
+    projections = []
     for name, values in (("Learned", learned), ("Sinusoidal", sines)):
         key = ("positional-pca", name, n, b, k)  # the learned table never changes: compute once
         proj = get_service().memo(key, lambda values=values: P.pca(values, k))
+        projections.append(proj)
         figures.append(path(proj.coords.numpy(), proj.explained.numpy(),
-                            f"{name} positions, PCA {'3' if three_d else '2'}-D, coloured by index"))
-    norms = table.norm(dim=1)
-    notes.append(f"ℹ️ Learned vectors do not all have one length: position 0 (always [CLS]) has norm "
-                 f"{norms[0]:.2f}, the median position {norms.median():.2f}. Neighbours are similar "
-                 f"(mean cosine of p and p+1: {_neighbour_cosine(learned):.2f}) because training made them so, "
-                 "not because a formula says so.")
+                            f"{name} positions, PCA {k}-D, coloured by index"))
+    notes.append(_learned_facts(learned, bound, projections[0]))
     return (*figures, _note(notes), code_learned(n))
 
 
-def _neighbour_cosine(table) -> float:
-    unit = table / table.norm(dim=1, keepdim=True)
-    return float((unit[:-1] * unit[1:]).sum(dim=1).mean())
+def _learned_facts(learned, bound: float, projection: P.PCA) -> str:
+    """What the shown part of the real table says, measured now rather than asserted."""
+    norms = learned.norm(dim=1)
+    facts = [f"ℹ️ Colours of the learned table saturate at ±{bound:.2f} (its 99th percentile). Lengths differ: "
+             f"position 0 (always [CLS]) has norm {norms[0]:.2f}, the median position {norms.median():.2f}"]
+    ends = [p for p in (127, 511) if p < len(norms)]
+    if ends:
+        facts.append(", ".join(f"position {p} {norms[p]:.2f}" for p in ends) + " (BERT-style pretraining "
+                     "used 128-token sequences for most steps, then 512: the last position of each stands out)")
+    text = "; ".join(facts) + "."
+    if len(learned) > 10:
+        step = math.degrees(float(P.turn_per_step(projection.coords[1:, :2]).abs().median()))
+        text += (f"\n\nℹ️ In the learned PCA plane one step forward turns about {step:.0f}° around the origin"
+                 + (": the model learned a fast clock hand by itself, like a sinusoidal pair." if step > 20 else
+                    ": here the top components follow slow drift, neighbours sit close together."))
+    return text
 
 
 @user_errors
@@ -315,9 +330,9 @@ def on_alibi(n_heads: float, length: float, head: float, causal: bool
                                  y_title="query position i",
                                  title=f"ALiBi bias of head {chosen}: −{slopes[chosen - 1]:.3g} × distance"
                                        + (" (blank: future, masked)" if causal else ""))
-    attention = heatmap(weights[chosen - 1], title=f"Head {chosen}: attention from the bias alone",
-                        x_title="key position j", y_title="query position i", show_values=False,
-                        x_labels=[str(i) for i in pos], y_labels=[str(i) for i in pos], height=460)
+    attention = pf.matrix_heatmap(weights[chosen - 1], pos, pos, weights=True, value_name="weight",
+                                  title=f"Head {chosen}: attention from the bias alone",
+                                  x_title="key position j", y_title="query position i")
     notes.append(f"ℹ️ Slopes of the {h} heads: " + ", ".join(f"{s:.3g}" for s in slopes.tolist())
                  + ". No position vectors at all: a penalty grows with distance, so the model "
                  "extrapolates to longer inputs than it was trained on.")
@@ -339,7 +354,7 @@ TRY_THIS = [
     "Lower the **base** to 100 and watch the wavelength ladder: do the slow pairs still reach the max length?",
     "**Similarity:** the stripes run parallel to the diagonal. Pick any start position: do the curves coincide?",
     "**Shift:** change k and position. The rotated vector (dots) always lands on PE(pos + k): one matrix for every position.",
-    "**Learned:** compare MiniLM's similarity matrix with the sinusoidal one. Where does the smooth band break (look near 128)?",
+    "**Learned:** MiniLM was never told about sines, yet its PCA is a ring. Hover neighbouring positions: how far round does one step go?",
     "**RoPE:** press through seeds. Are the diagonals still constant? Now look at the added-PE heat-map.",
     "**ALiBi:** compare head 1 with the last head: which one can see far back?",
 ]

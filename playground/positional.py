@@ -165,6 +165,15 @@ def pca(x: torch.Tensor, k: int = 2) -> PCA:
     return PCA(coords=(x @ axes).float(), explained=explained.float())
 
 
+def turn_per_step(coords: torch.Tensor) -> torch.Tensor:
+    """Angle (radians, in (−π, π]) from each 2-D point to the next around the origin, (n − 1,).
+
+    A steady angle means consecutive positions walk around a circle like a clock hand."""
+    angle = torch.atan2(coords[:, 1].double(), coords[:, 0].double())
+    step = torch.diff(angle)
+    return torch.remainder(step + math.pi, 2 * math.pi) - math.pi
+
+
 # --- RoPE ----------------------------------------------------------------------------------
 def rope_rotate(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
     """Rotate each pair (x_2i, x_2i+1) by the angle position·θ_i, θ_i = base^(-2i/d).

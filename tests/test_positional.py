@@ -124,6 +124,14 @@ def test_pca_of_sinusoidal_pair_zero_is_a_circle():
 
 
 # --- learned position embeddings of the shipped encoder ------------------------------------------
+def test_turn_per_step_of_a_pure_clock_hand_is_its_frequency():
+    pe = P.sinusoidal(200, 2)  # pair 0: ω = 1 rad per position; (x, y) = (sin, cos) turns clockwise
+    assert torch.allclose(P.turn_per_step(pe), torch.full((199,), -1.0, dtype=torch.float64), atol=1e-5)
+    # After PCA (centred on a mean that is almost 0) the steps stay close to 1 radian.
+    steps = P.turn_per_step(P.pca(pe, 2).coords).abs()
+    assert torch.allclose(steps, torch.ones(199, dtype=torch.float64), atol=0.05)
+
+
 def test_learned_positions_of_minilm():
     table = P.learned_positions()
     assert table.shape == (512, 384)
@@ -135,6 +143,9 @@ def test_learned_positions_of_minilm():
     neighbours = (unit[1:128] * unit[2:129]).sum(dim=1)
     assert neighbours.mean() > 0.7
     assert (unit[1:128] * unit[300:427]).sum(dim=1).mean() < neighbours.mean() - 0.3
+    # The lab's claim: in the top-2 PCA plane of the whole table, steps turn by a steady ~60°.
+    step = P.turn_per_step(P.pca(table, 2).coords[1:]).abs().median()
+    assert 0.8 < step < 1.4
 
 
 def test_learned_positions_unknown_model_is_a_clear_error():
