@@ -133,6 +133,11 @@ def make_setup(kind: str, mode: str, text: str, source: str, seed: float, hidden
     return setup, " ".join(n for n in (note_seed, note_edit) if n)
 
 
+def apply_edits() -> bool:
+    """Tick "Apply these edits" when the student moves an edit slider."""
+    return True
+
+
 # --- stepper views ----------------------------------------------------------------------------
 
 def view(stepper: Stepper, unit: float) -> tuple:
@@ -389,8 +394,10 @@ def build() -> None:
         control.change(**reset_args, api_visibility="private").then(**analysis)
     for control in (seed, text):
         control.submit(**reset_args, api_visibility="private").then(**analysis)
-    for control in (hidden, radius, forget_bias):
-        control.release(**reset_args, api_visibility="private").then(**analysis)
+    hidden.release(**reset_args, api_visibility="private").then(**analysis)
+    for control in (radius, forget_bias):  # moving an edit slider means "apply the edits"
+        control.release(apply_edits, None, edit, api_visibility="private").then(
+            **reset_args, api_visibility="private").then(**analysis)
     forward.click(on_step, [stepper, unit], view_out, api_name="recurrent_step")
     back.click(on_step_back, [stepper, unit], view_out, api_name="recurrent_step_back")
     to_end.click(on_run_to_end, [stepper, unit], view_out, api_name="recurrent_run_to_end")

@@ -9,9 +9,10 @@ their equations so that every intermediate number can be shown to a student.
 
 Weights use PyTorch's layout (gate blocks stacked in the order i, f, g, o for the LSTM and
 r, z, n for the GRU) so that the tests can prove these equations equal
-``torch.nn.RNNCell`` / ``LSTMCell`` / ``GRUCell`` with the same numbers. The stepping is
-plain numpy float64; only the gradient norms use torch autograd (imported on first use,
-so that the app starts without torch).
+``torch.nn.RNNCell`` / ``LSTMCell`` / ``GRUCell`` with the same numbers. The stepping and
+the backpropagation through time for ‖∂h_T/∂h_t‖ are plain numpy float64 (the tests check
+them against the torch cells and autograd); torch only makes PyTorch's default random
+initialisation, and is imported on first use so that the app starts without it.
 """
 
 from __future__ import annotations

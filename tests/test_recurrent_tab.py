@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from components import recurrent_tab as tab
@@ -157,3 +159,21 @@ def test_browser_steps_three_times_and_the_plots_change(page):
     assert_not_blank(path)
     assert not page.console_errors
     assert not page.outside_requests
+
+
+@pytest.mark.parametrize("changes", [
+    dict(), dict(kind="gru", edit=True, radius=1.5), dict(kind="rnn", mode="numbers", text="1, 0, -0.5, 2"),
+    dict(kind="lstm", source="shipped", edit=True, radius=0.9, forget_bias=-2.0),
+])
+def test_show_the_code_reproduces_the_step(changes, monkeypatch):
+    """Run the code panel's torch lines: they must land on the lab's numbers at step 3."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the code loads assets/... relative
+    stepper = reset(**changes)[1]
+    for _ in range(3):
+        stepper, *_rest, code = tab.on_step(stepper, 1)
+    scope: dict = {}
+    exec(compile(code, "show-the-code", "exec"), scope)  # noqa: S102 - our own generated code
+    np.testing.assert_allclose(scope["h"].detach().numpy()[0], stepper.trace.steps[2].h, atol=1e-6)
+    gates = stepper.trace.steps[2].gates
+    if stepper.trace.kind == "lstm":
+        np.testing.assert_allclose(scope["f"].sigmoid().detach().numpy()[0], gates["f"], atol=1e-6)
