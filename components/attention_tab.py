@@ -10,11 +10,14 @@ from components.bertviz_view import PLACEHOLDER, bertviz_html, bertviz_view
 from components.code_panel import code_panel
 from components.errors import user_errors
 from components.figures import empty
+from components.lazy import lazy_module
 from components.lesson import lesson
-from playground import attention as att
-from playground.bertviz_offline import VIEWS, build_page
 from playground.model_service import DEFAULT_ENCODER, get_service
 from playground.validate import clamp
+
+# torch is imported on the first click, not at app start-up.
+att = lazy_module("playground.attention")
+bv = lazy_module("playground.bertviz_offline")
 
 TAB_ID = "attention"
 TITLE = "Attention"
@@ -23,6 +26,8 @@ EXAMPLE_B = "It fell asleep on the pavement."
 SOURCES = [("Pretrained word embeddings (all-MiniLM-L6-v2)", "embeddings"),
            ("Toy random vectors (8 numbers per word)", "toy")]
 AVERAGE = -1  # head selector value for "average over heads"
+# Slider ranges; the core clamps to the same limits (attention.MAX_D_K, MAX_HEADS, MAX_CHARS).
+UI_MAX_D_K, UI_MAX_HEADS, UI_MAX_CHARS = 64, 8, 200_000
 PAPERS = [
     ("Vaswani et al. 2017: Attention Is All You Need", "https://arxiv.org/abs/1706.03762"),
     ("Devlin et al. 2019: BERT", "https://arxiv.org/abs/1810.04805"),
@@ -110,7 +115,7 @@ def on_hand(text: str, source: str, d_k: float, n_heads: float, causal: bool, se
             _hand_notes(vectors, cfg, notes), hand_code(text, source, cfg))
 
 
-def shuffle_code(cfg: att.AttentionConfig, order: tuple[int, ...]) -> str:
+def shuffle_code(order: tuple[int, ...]) -> str:
     return (
         "# x, W_q, W_k, W_v, W_o and split() as in the code above (no causal mask)\n"
         "from playground.positional import sinusoidal  # PE[pos, 2i] = sin(pos·ω_i), PE[pos, 2i+1] = cos(pos·ω_i)\n\n"
@@ -147,7 +152,7 @@ def on_shuffle(text: str, source: str, d_k: float, n_heads: float, seed: float
     return (figs.shuffle_outputs_figure(plain.output, plain.shuffled_back, vectors.tokens, False),
             figs.shuffle_outputs_figure(with_pe.output, with_pe.shuffled_back, vectors.tokens, True),
             figs.shuffle_change_figure(vectors.tokens, plain.change, with_pe.change),
-            summary, shuffle_code(cfg, order))
+            summary, shuffle_code(order))
 
 
 # --- a real model ----------------------------------------------------------------------
@@ -242,10 +247,10 @@ def on_select(model_id: str, text: str, text_b: str, max_tokens: float, layer: f
 def on_bertviz(view: str, model_id: str, text: str, text_b: str, max_tokens: float, layer: float,
                head: float) -> tuple[str, str]:
     """Build one bertviz view (head, model or neuron) into a sandboxed iframe."""
-    if view not in VIEWS:
-        raise ValueError(f"Choose a bertviz view: {', '.join(VIEWS)}.")
+    if view not in bv.VIEWS:
+        raise ValueError(f"Choose a bertviz view: {', '.join(bv.VIEWS)}.")
     head_index = 0 if head is None or int(head) == AVERAGE else int(head)
-    page = build_page(view, model_id, text, text_b or "", int(layer or 0), head_index,
+    page = bv.build_page(view, model_id, text, text_b or "", int(layer or 0), head_index,
                       int(max_tokens or 64))
     size = len(page.html.encode()) / 2**20
     lines = [f"bertviz **{view} view**: {page.n_tokens} tokens, layers "
@@ -263,14 +268,14 @@ def clear_bertviz() -> tuple[str, str]:
 def _build_by_hand() -> None:
     with gr.Row():
         with gr.Column(scale=3):
-            text = gr.Textbox(label="Sentence", value=EXAMPLE, lines=2, max_length=att.MAX_CHARS)
+            text = gr.Textbox(label="Sentence", value=EXAMPLE, lines=2, max_length=UI_MAX_CHARS)
             source = gr.Radio(SOURCES, value="embeddings", label="Word vectors X")
         with gr.Column(scale=2):
             with gr.Row():
-                d_k = gr.Slider(1, att.MAX_D_K, value=8, step=1, label="d_k (width of a head)")
-                n_heads = gr.Slider(1, att.MAX_HEADS, value=2, step=1, label="Heads")
+                d_k = gr.Slider(1, UI_MAX_D_K, value=8, step=1, label="d_k (width of a head)")
+                n_heads = gr.Slider(1, UI_MAX_HEADS, value=2, step=1, label="Heads")
             with gr.Row():
-                head = gr.Slider(0, att.MAX_HEADS - 1, value=0, step=1, label="Head to inspect")
+                head = gr.Slider(0, UI_MAX_HEADS - 1, value=0, step=1, label="Head to inspect")
                 seed = gr.Number(value=0, precision=0, label="Seed of the random W's")
             causal = gr.Checkbox(label="Causal mask (GPT-style: no looking ahead)", value=False)
             run = gr.Button("Compute attention", variant="primary", elem_id="attn-hand-btn")
@@ -283,7 +288,7 @@ def _build_by_hand() -> None:
     with gr.Row():
         heads = gr.Plot(press, label="All heads", elem_id="attn-heads")
         output = gr.Plot(press, label="Concatenation", elem_id="attn-output")
-    code = code_panel(hand_code(EXAMPLE, "embeddings", att.AttentionConfig(8, 2)))
+    code = code_panel("# Press “Compute attention”: the code for exactly what you see appears here.")
 
     gr.Markdown("### Does attention know word order?\nShuffle the words and compare each word's "
                 "output before and after. Then add positional encodings and shuffle again.")
@@ -294,7 +299,7 @@ def _build_by_hand() -> None:
         plain_fig = gr.Plot(press, label="Without positions", elem_id="attn-shuffle-plain")
         pe_fig = gr.Plot(press, label="With positions", elem_id="attn-shuffle-pe")
     change_fig = gr.Plot(press, label="Change per word", elem_id="attn-shuffle-change")
-    shuffle_code_box = code_panel(shuffle_code(att.AttentionConfig(8, 2), (1, 0)))
+    shuffle_code_box = code_panel(shuffle_code((1, 0)))
 
     inputs = [text, source, d_k, n_heads, causal, seed, head]
     outputs = [qkv, scores, weights, heads, output, notes, code]
@@ -312,9 +317,9 @@ def _build_real_model() -> None:
     models = get_service().available_ids("attention") or [DEFAULT_ENCODER]
     with gr.Row():
         with gr.Column(scale=3):
-            text = gr.Textbox(label="Sentence A", value=EXAMPLE, lines=2, max_length=att.MAX_CHARS)
+            text = gr.Textbox(label="Sentence A", value=EXAMPLE, lines=2, max_length=UI_MAX_CHARS)
             text_b = gr.Textbox(label="Sentence B (optional, for BERT-style sentence pairs)",
-                                value="", lines=1, max_length=att.MAX_CHARS)
+                                value="", lines=1, max_length=UI_MAX_CHARS)
         with gr.Column(scale=2):
             model = gr.Dropdown(models, value=models[0], allow_custom_value=True,
                                 label="Model (online: any hub encoder or decoder id, e.g. gpt2)")

@@ -6,9 +6,16 @@ lets the page run scripts but gives it no access to the app (no same-origin).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import gradio as gr
 
-from playground.bertviz_offline import BertvizPage, iframe
+from components.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from playground.bertviz_offline import BertvizPage
+
+bv = lazy_module("playground.bertviz_offline")  # torch loads on the first drawing
 
 PLACEHOLDER = ("<div class='bertviz-placeholder' style='padding:24px;color:#6b7280'>"
                "Choose a view and press <b>Draw bertviz view</b>.</div>")
@@ -17,7 +24,7 @@ TITLES = {"head": "bertviz head view", "model": "bertviz model view", "neuron": 
 
 def bertviz_html(page: BertvizPage) -> str:
     """The iframe markup for a built page."""
-    return iframe(page, TITLES.get(page.view, "bertviz"))
+    return bv.iframe(page, TITLES.get(page.view, "bertviz"))
 
 
 def bertviz_view(elem_id: str = "bertviz-view") -> gr.HTML:

@@ -14,6 +14,10 @@ from tests.conftest import assert_not_blank
 PAIR_B = "It fell asleep on the pavement."
 
 
+def test_ui_limits_match_the_core() -> None:
+    assert (tab.UI_MAX_D_K, tab.UI_MAX_HEADS, tab.UI_MAX_CHARS) == (att.MAX_D_K, att.MAX_HEADS, att.MAX_CHARS)
+
+
 def test_by_hand_returns_every_step() -> None:
     qkv, scores, weights, heads, output, notes, code = tab.on_hand(tab.EXAMPLE, "toy", 4, 3, True, 2, 1)
     assert len(qkv.data) == 3 and "Head 1" in qkv.layout.title.text
