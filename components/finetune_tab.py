@@ -265,6 +265,7 @@ def build() -> None:
                 load = gr.Button("Load & inspect", variant="primary", elem_id="ft-load")
             with gr.Column(scale=3):
                 preview = gr.Dataframe(headers=["text", "label"], label="First rows", wrap=True,
+                                       column_widths=["80%", "20%"],
                                        interactive=False, max_height=300)
                 data_summary = gr.Markdown("Press **Load & inspect** to look at the data.")
         with gr.Row():
@@ -277,12 +278,14 @@ def build() -> None:
                 mode = gr.Radio([(label, key) for key, label in ft.TRAIN_MODES.items()],
                                 value=DEFAULTS.train_mode, label="What trains", elem_id="ft-mode")
                 last_layers = gr.Slider(1, 6, value=DEFAULTS.last_layers, step=1, label="N (last layers)")
-                n_train = gr.Slider(16, ft.MAX_TRAIN, value=DEFAULTS.n_train, step=16, label="Training examples")
+                n_train = gr.Slider(16, ft.MAX_TRAIN, value=DEFAULTS.n_train, step=16, label="Training examples",
+                                    elem_id="ft-ntrain")
                 with gr.Row():
                     epochs = gr.Number(DEFAULTS.epochs, label="Epochs", precision=0, minimum=1)
                     learning_rate = gr.Number(DEFAULTS.learning_rate, label="Learning rate")
                 with gr.Row():
-                    max_length = gr.Slider(16, 256, value=DEFAULTS.max_length, step=8, label="Max length (tokens)")
+                    max_length = gr.Slider(16, 256, value=DEFAULTS.max_length, step=8, label="Max length (tokens)",
+                                           elem_id="ft-maxlen")
                     batch_size = gr.Dropdown([8, 16, 32, 64], value=DEFAULTS.batch_size, label="Batch size")
                 with gr.Row():
                     seed = gr.Number(DEFAULTS.seed, label="Seed", precision=0)
@@ -300,9 +303,14 @@ def build() -> None:
 
         gr.Markdown("### 3 · Before vs after")
         with gr.Row():
-            compare_plot = gr.Plot(ff.before_after(None, DEFAULTS.n_eval), show_label=False, elem_id="ft-compare")
-            compare_table = gr.Dataframe(headers=TABLE_HEADERS, wrap=True, interactive=False,
-                                         label="Held-out examples (✓ right, ✗ wrong, confidence)")
+            with gr.Column(scale=2):
+                compare_plot = gr.Plot(ff.before_after(None, DEFAULTS.n_eval), show_label=False,
+                                       elem_id="ft-compare")
+            with gr.Column(scale=3):
+                compare_table = gr.Dataframe(headers=TABLE_HEADERS, wrap=True, interactive=False,
+                                             column_widths=["46%", "14%", "20%", "20%"], max_height=420,
+                                             label="Held-out examples (✓ right, ✗ wrong, confidence)",
+                                             elem_id="ft-compare-table")
 
         gr.Markdown("### 4 · Save, download, share")
         with gr.Row():

@@ -110,7 +110,7 @@ class FinetuneSnapshot:
     eval_steps: np.ndarray  # (n_evals,) steps where held-out accuracy was measured (0 = before)
     eval_accuracy: np.ndarray  # (n_evals,) accuracy on the held-out examples
     elapsed_s: float
-    examples_per_s: float
+    examples_per_s: float  # training steps only, evaluation time excluded
     done: bool = False
     stop_reason: str = ""  # "finished", "stopped", "time limit"
 
@@ -341,6 +341,8 @@ class StreamProgress:
         self.step = 0
         self.epoch = 0.0
         self.stop_reason = "finished"
+        self.step_started = 0.0
+        self.train_seconds = 0.0  # time inside training steps only (evaluation excluded)
 
     def _snapshot(self, done: bool = False) -> FinetuneSnapshot:
         elapsed = time.monotonic() - self.start
@@ -348,7 +350,8 @@ class StreamProgress:
         return FinetuneSnapshot(
             self.step, self.run.cfg.total_steps, self.epoch, np.array(self.loss_steps),
             np.array(self.losses), np.array(self.eval_steps), np.array(self.accuracy),
-            elapsed, seen / elapsed if elapsed > 0 else 0.0, done, self.stop_reason if done else "")
+            elapsed, seen / self.train_seconds if self.train_seconds > 0 else 0.0, done,
+            self.stop_reason if done else "")
 
     def final(self, accuracy: float) -> FinetuneSnapshot:
         if not self.eval_steps or self.eval_steps[-1] != self.step:
@@ -356,7 +359,11 @@ class StreamProgress:
             self.accuracy.append(float(accuracy))
         return self._snapshot(done=True)
 
-    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001 - Trainer's signature
+    def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001 - Trainer's signature
+        self.step_started = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        self.train_seconds += time.monotonic() - self.step_started
         self.step, self.epoch = state.global_step, float(state.epoch or 0.0)
         if self.run.stop_event.is_set():
             self.stop_reason, control.should_training_stop = "stopped", True
