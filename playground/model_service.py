@@ -48,6 +48,7 @@ class ModelInfo:
     size_mb: float = 0.0
     description: str = ""
     format: str = "transformers"  # or "state": a safetensors state dict + config.json
+    # or "delta": config + tokenizer + delta.safetensors, applied over model_info.json's "base"
     session: str | None = None  # only for source == "session"
 
 
@@ -244,7 +245,7 @@ class ModelService:
         ``eager_attention`` is needed to get attention weights back (sdpa returns none).
         """
         info = self.resolve(model_id, task, session)
-        if info.format != "transformers":
+        if info.format not in ("transformers", "delta"):
             raise ModelUnavailable(f"{model_id} is not a transformers model.")
         key = (info.id, info.session, auto_class, eager_attention)
         return self._cached(key, lambda: self._load_transformers(info, auto_class, eager_attention))
@@ -326,13 +327,36 @@ class ModelService:
         kwargs: dict[str, Any] = {"trust_remote_code": False, "use_safetensors": True}
         if eager:
             kwargs["attn_implementation"] = "eager"
-        model = cls.from_pretrained(source, **kwargs).to(device()).eval()
+        if info.format == "delta":
+            model = self._load_delta(info, cls, kwargs)
+        else:
+            model = cls.from_pretrained(source, **kwargs)
+        model = model.to(device()).eval()
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(source, trust_remote_code=False)
         except (OSError, ValueError):
             tokenizer = None  # image models have a processor instead; pipelines load it
         nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
         return Loaded(info, model, tokenizer, device(), nbytes)
+
+    def _load_delta(self, info: ModelInfo, cls: Any, kwargs: dict[str, Any]) -> Any:
+        """Base weights (another available model) + the few tensors this folder trained.
+
+        Ships a fine-tuned model in a few MB: ``delta.safetensors`` replaces tensors of
+        the base; the folder's config.json sets the architecture (e.g. labels)."""
+        import transformers
+        from safetensors.torch import load_file
+
+        base_id = json.loads((info.path / "model_info.json").read_text())["base"]
+        base = self.resolve(base_id)
+        config = transformers.AutoConfig.from_pretrained(str(info.path))
+        model = cls.from_pretrained(str(base.path), config=config, **kwargs)
+        delta = load_file(str(info.path / "delta.safetensors"))
+        result = model.load_state_dict(delta, strict=False)
+        if result.unexpected_keys:
+            raise ModelUnavailable(f"{info.id}: its delta does not fit {base_id} "
+                                   f"({len(result.unexpected_keys)} unknown tensors).")
+        return model
 
     def _load_state(self, info: ModelInfo) -> Loaded:
         from safetensors.torch import load_file
