@@ -61,6 +61,7 @@ class Loaded:
     tokenizer: Any
     device: torch.device
     nbytes: int = 0
+    image_processor: Any = None  # for image models (they have no tokenizer)
 
 
 def _package_dir(package: str, *parts: str) -> Path | None:
@@ -336,8 +337,14 @@ class ModelService:
             tokenizer = transformers.AutoTokenizer.from_pretrained(source, trust_remote_code=False)
         except (OSError, ValueError):
             tokenizer = None  # image models have a processor instead; pipelines load it
+        image_processor = None
+        if tokenizer is None:
+            try:
+                image_processor = transformers.AutoImageProcessor.from_pretrained(source)
+            except (OSError, ValueError):
+                image_processor = None  # neither tokenizer nor image processor: model only
         nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
-        return Loaded(info, model, tokenizer, device(), nbytes)
+        return Loaded(info, model, tokenizer, device(), nbytes, image_processor)
 
     def _load_delta(self, info: ModelInfo, cls: Any, kwargs: dict[str, Any]) -> Any:
         """Base weights (another available model) + the few tensors this folder trained.
