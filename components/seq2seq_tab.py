@@ -118,7 +118,7 @@ def status_markdown(task_name: str, decoding: Decoding, shown: int, note: str) -
 def beams_markdown(decoding: Decoding, shown: int) -> str:
     """The hypotheses alive after this step, best first (greedy keeps exactly one)."""
     at = decoding.beams[shown - 1] if shown < len(decoding.steps) else decoding.beams[-1]
-    rows = ["| rank | hypothesis | log-probability | finished |", "|---|---|---|---|"]
+    rows = ["| # | hypothesis | log p | ended |", "|---|---|---|---|"]
     rows += [f"| {k + 1} | `{b.tokens or '∅'}` | {b.logprob:.3f} | {'yes' if b.finished else ''} |"
              for k, b in enumerate(at)]
     title = "**Greedy keeps one hypothesis**" if decoding.width == 1 else f"**Beams after step {shown}**"
@@ -313,7 +313,9 @@ def build() -> None:
              "becomes an anti-diagonal.",
              "Switch to **Fixed context**: every row of the context heat-map is identical. Now type "
              "20 letters: which model still gets it right?",
-             "Press **Compare**: where does the fixed-context curve fall, and why at long inputs?",
+             "Press **Compare** on *Reverse*: where does the fixed-context curve fall, and why at "
+             "long inputs? Then compare on *Sort digits*: why is one fixed vector enough there? "
+             "(Hint: what does a sorted output depend on?)",
              "Dates: try `Nov 28, 2026` and `28 November 2026`. Where does the model look while "
              "writing the month `11`?",
              "Beam search, width 4, on a long input to the fixed-context model: watch the beams. "
@@ -334,7 +336,7 @@ def build() -> None:
                               max_length=1000, elem_id="seq2seq-input")
             shuffle = gr.Button("Random input", scale=1)
             method = gr.Radio([GREEDY, BEAM], value=GREEDY, label="Decoding", scale=1)
-            width = gr.Slider(1, MAX_BEAM, value=3, step=1, label="Beam width", scale=1)
+            width = gr.Slider(1, MAX_BEAM, value=3, step=1, label="Beam width", scale=1, interactive=False)
         with gr.Row():
             step = gr.Button("Step ▶", variant="primary", elem_id="seq2seq-step")
             run = gr.Button("Run ▶▶", variant="secondary", elem_id="seq2seq-run")
@@ -383,6 +385,7 @@ def build() -> None:
     run.click(on_run, decode_inputs, decode_outputs, api_name="seq2seq_run")
     text.submit(on_run, decode_inputs, decode_outputs, api_visibility="private")
     shuffle.click(on_random, [task], [text], api_name="seq2seq_random")
+    method.change(lambda m: gr.Slider(interactive=m == BEAM), [method], [width], api_visibility="private")
     task.change(on_task_change, [task, variant], [info, text, compare_task, train_task],
                 api_visibility="private")
     variant.change(on_model_change, [task, variant], [info], api_visibility="private")
