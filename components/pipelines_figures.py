@@ -98,19 +98,22 @@ def _prob_colour(p: float) -> str:
     return f"hsl({hue:.0f}, 75%, 85%)"
 
 
+CHIP = "padding:2px 1px;border-radius:4px;white-space:pre-wrap"  # inline: the tab needs no CSS file
+
+
 def generation_html(result: GenerationResult) -> str:
     """The prompt, then each generated token on a background coloured by its probability."""
     chips = []
     for k, (token, p) in enumerate(zip(result.tokens, result.probs), start=1):
         shown = html.escape(token).replace("\n", "↵<br>")
-        chips.append(f'<span class="np-gen-token" style="background:{_prob_colour(p)}" '
+        chips.append(f'<span class="np-gen-token" style="background:{_prob_colour(p)};{CHIP}" '
                      f'title="step {k}: p = {p:.3f}">{shown}</span>')
-    legend = ('<div class="np-gen-legend">background = probability the sampler gave the token: '
-              f'<span style="background:{_prob_colour(0.05)}">0.05 surprising</span> '
-              f'<span style="background:{_prob_colour(0.5)}">0.5</span> '
-              f'<span style="background:{_prob_colour(0.95)}">0.95 expected</span></div>')
-    return (f'<div class="np-gen"><span class="np-gen-prompt">{html.escape(result.prompt)}</span>'
-            f'{"".join(chips)}</div>{legend}')
+    legend = "".join(f'<span style="background:{_prob_colour(p)};{CHIP}">&nbsp;{label}&nbsp;</span> '
+                     for p, label in ((0.05, "p = 0.05 surprising"), (0.5, "0.5"), (0.95, "0.95 expected")))
+    return (f'<div class="np-gen" style="font-size:1.25em;line-height:2">'
+            f'<b>{html.escape(result.prompt)}</b>{"".join(chips)}</div>'
+            f'<div style="margin-top:6px">Background = the probability the sampler gave each new '
+            f'token (hover for the number): {legend}</div>')
 
 
 def generation_figure(result: GenerationResult) -> go.Figure:
@@ -135,10 +138,14 @@ def generation_figure(result: GenerationResult) -> go.Figure:
 
 
 def image_figure(result: ImageResult) -> go.Figure:
-    title = f"Class scores ({result.run.model_id})"
-    return bars(result.scored.labels, result.scored.scores, title=title, x_title="class",
-                y_title="probability", range_=(0, 1),
-                colors=[PALETTE[1] if k == 0 else PALETTE[0] for k in range(len(result.scored.labels))])
+    """Class probabilities; digits stay in 0–9 order so a student can compare runs."""
+    labels, scores = result.scored.labels, result.scored.scores
+    best = labels[0]
+    if all(label.isdigit() for label in labels):
+        labels, scores = zip(*sorted(zip(labels, scores), key=lambda pair: int(pair[0])))
+    return bars(labels, scores, title=f"Class probabilities — prediction: {best} ({result.run.model_id})",
+                x_title="class", y_title="probability", range_=(0, 1),
+                colors=[PALETTE[1] if label == best else PALETTE[0] for label in labels])
 
 
 def attention_figure(result: ImageResult) -> go.Figure:
@@ -156,8 +163,8 @@ def attention_figure(result: ImageResult) -> go.Figure:
         fig.add_trace(go.Heatmap(z=grid, colorscale="Blues", zmin=0, zmax=top, showscale=k == len(titles),
                                  colorbar=dict(title="weight", thickness=12),
                                  hovertemplate="patch row %{y}, col %{x}: %{z:.3f}<extra></extra>"), 1, k)
-    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x")
-    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     return style(fig, "Where the [CLS] token looks: attention to each image patch", height=300)
 
 

@@ -540,8 +540,8 @@ def model_card(model_id: str, session: str | None = None) -> str:
         info = get_service().resolve(model_id, None, session)
     except ModelUnavailable as err:
         return str(err)
-    card = info.path / "card.md" if info.path else None
-    if card is not None and card.is_file():
-        return card.read_text()
+    for name in ("card.md", "README.md"):  # README.md: fine-tuned and packaged models
+        if info.path is not None and (info.path / name).is_file():
+            return (info.path / name).read_text()[:20_000]
     return (f"**{info.id}** — {info.description or 'no description'}\n\n"
             f"Source: {info.source} · license: {info.license} · size: {info.size_mb:g} MB")

