@@ -237,6 +237,18 @@ def guess_columns(table: RawTable) -> tuple[str, str]:
     return text, min(others, key=n_values)
 
 
+def columns_code(text_column: str, label_column: str, names: Sequence[str], skipped: int) -> str:
+    """Lines that turn the loaded table into text + integer label, as ``choose_columns`` does."""
+    code = f"dataset = dataset.select_columns([{text_column!r}, {label_column!r}])\n"
+    if (text_column, label_column) != ("text", "label"):
+        code += f'dataset = dataset.rename_columns({{{text_column!r}: "text", {label_column!r}: "label"}})\n'
+    if skipped:
+        code += 'dataset = dataset.filter(lambda row: bool(row["text"]) and row["label"] is not None)\n'
+    return (code + "from datasets import ClassLabel, Value\n\n"
+            f"label_names = {list(names)!r}  # label k means label_names[k]\n"
+            'dataset = dataset.cast_column("label", Value("string")).cast_column("label", ClassLabel(names=label_names))\n')
+
+
 def _label_names(values: Sequence[str]) -> tuple[str, ...]:
     names = set(values)
     if all(re.fullmatch(r"-?\d+", v) for v in names):
@@ -279,11 +291,7 @@ def choose_columns(table: RawTable, text_column: str, label_column: str) -> Labe
     loader = "json" if table.kind == "jsonl" else "csv"
     code = ("from datasets import load_dataset\n\n"
             f'dataset = load_dataset({loader!r}, data_files={table.name!r}, split="train")\n'
-            f"dataset = dataset.rename_columns({{{text_column!r}: \"text\", {label_column!r}: \"label\"}})"
-            if (text_column, label_column) != ("text", "label") else
-            "from datasets import load_dataset\n\n"
-            f'dataset = load_dataset({loader!r}, data_files={table.name!r}, split="train")')
-    code += f"\nlabel_names = {list(names)!r}  # label k means label_names[k]\n"
+            + columns_code(text_column, label_column, names, skipped))
     return LabelledData(dataset, names, f"your file: {table.name}", code, notes)
 
 
@@ -306,17 +314,19 @@ def load_hub_dataset(name: str, text_column: str = "text", label_column: str = "
     except Exception as err:  # noqa: BLE001 - the hub raises many kinds; the student needs one line
         raise ValueError(f"Could not stream '{name}' from the hub ({type(err).__name__}).") from None
     columns = tuple(records[0]) if records else ()
-    if label_column in columns and all(isinstance(r[label_column], int) for r in records):
-        features = stream.features or {}
-        names = getattr(features.get(label_column), "names", None)
-        if names:  # a ClassLabel: show "neg"/"pos" rather than 0/1
-            for r in records:
-                r[label_column] = names[r[label_column]]
+    class_names = getattr((stream.features or {}).get(label_column), "names", None)
+    if class_names and all(isinstance(r.get(label_column), int) for r in records):
+        for r in records:  # a ClassLabel: show "neg"/"pos" rather than 0/1
+            r[label_column] = class_names[r[label_column]]
     table = RawTable(name, columns, tuple(records), "hub")
     data = choose_columns(table, text_column, label_column)
-    code = ("from datasets import load_dataset\n\n"
-            f'dataset = load_dataset({name!r}, split="train", streaming=True)\n'
-            f"dataset = dataset.shuffle(seed=0, buffer_size=10_000).take({rows})\n")
+    code = ("from datasets import Dataset, load_dataset\n\n"
+            f'stream = load_dataset({name!r}, split="train", streaming=True)\n'
+            f"dataset = Dataset.from_list(list(stream.shuffle(seed=0, buffer_size=10_000).take({rows})))\n")
+    if class_names:
+        code += (f"names = stream.features[{label_column!r}].names  # ids to names, as this app shows them\n"
+                 f"dataset = dataset.map(lambda row: {{{label_column!r}: names[row[{label_column!r}]]}})\n")
+    code += columns_code(text_column, label_column, data.label_names, len(records) - len(data))
     return LabelledData(data.dataset, data.label_names, f"hub: {name}", code, data.notes)
 
 

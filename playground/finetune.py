@@ -211,6 +211,7 @@ class FinetuneRun:
         self.session = session
         self.stop_event = threading.Event()
         self.work_dir = get_service().session_dir(session)
+        self.work_dir.touch()  # a session that trains is alive: the age sweep measures from here
         shuffled = data.dataset.shuffle(seed=cfg.seed, keep_in_memory=True)
         self.eval_set = shuffled.select(range(cfg.n_eval), keep_in_memory=True)
         self.train_set = shuffled.select(range(cfg.n_eval, cfg.n_eval + cfg.n_train), keep_in_memory=True)

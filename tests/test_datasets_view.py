@@ -39,10 +39,24 @@ def test_upload_is_parsed_with_the_chosen_columns():
     assert data.label_names == ("neg", "pos")
     assert data.dataset["text"][:2] == ["Great film, loved it", "Boring.\nTwo hours lost."]
     assert data.dataset["label"][:2] == [1, 0]
-    assert "rename_columns" in data.load_code and "'review'" in data.load_code
+    assert "rename_columns" in data.load_code and "ClassLabel(names=label_names)" in data.load_code
     # The other way round is a different (and useless) dataset: the ids become the texts.
     swapped = dv.choose_columns(raw, "sentiment", "id")
     assert swapped.dataset["text"][0] == "pos" and len(swapped.label_names) == 12
+
+
+def test_the_shown_load_code_runs_and_gives_the_same_rows(tmp_path, monkeypatch):
+    import datasets
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    (tmp_path / "reviews.csv").write_text(CSV + '13,"",pos\n')
+    data = dv.choose_columns(table(CSV + '13,"",pos\n'), "review", "sentiment")
+    scope: dict = {}
+    exec(data.load_code, scope)  # the student's notebook
+    assert scope["dataset"].column_names == ["text", "label"]
+    assert list(scope["dataset"]["text"]) == list(data.dataset["text"])
+    assert list(scope["dataset"]["label"]) == list(data.dataset["label"])
 
 
 def test_jsonl_upload_and_numeric_labels_in_numeric_order():

@@ -197,6 +197,26 @@ def test_sessions_are_cleaned_up_on_end_and_after_a_time_limit(trained):
     assert cache_dir().exists()
 
 
+def test_show_the_code_reproduces_the_run(trained, tmp_path, monkeypatch):
+    """Run the code panel's text as a student would (model read from the pip package)."""
+    import datasets
+
+    from components.finetune_code import run_code
+
+    run, snaps, _ = trained
+    code = run_code(run, snaps[-1], "my-model")
+    local = str(get_service().resolve(DEFAULT_ENCODER).path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    scope: dict = {}
+    exec(code.replace(repr(DEFAULT_ENCODER), repr(local)), scope)
+    assert scope["trainer"].state.global_step == run.cfg.total_steps
+    assert scope["args"].learning_rate == run.cfg.learning_rate
+    assert sum(p.numel() for p in scope["model"].parameters() if p.requires_grad) == run.trainable
+    assert list(scope["held_out"]["text"]) == list(run.eval_set["text"])  # the same split
+    assert (tmp_path / "my-model" / "model.safetensors").is_file()
+
+
 def test_snapshots_are_numbers_only(trained):
     _, snaps, _ = trained
     for snap in islice(snaps, 3):

@@ -126,6 +126,8 @@ def test_handlers_without_a_model_say_what_to_do():
         T.on_save(SimpleNamespace(last=SimpleNamespace(done=True)), "Bad Name!")
     with pytest.raises(gr.Error, match="no id"):
         next(T.on_train(None, DEFAULT_ENCODER, *TINY, request=request("../x")))
+    with pytest.raises(gr.Error, match="not reachable"):  # a hub model, offline
+        next(T.on_train(None, "bert-base-uncased", *TINY, request=request("tab-c")))
 
 
 # --- the API ----------------------------------------------------------------------------------
