@@ -8,11 +8,11 @@ import json
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 from gradio.components.plot import PlotData
-from plotly.subplots import make_subplots
 
-from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, PALETTE, empty, lines, style
+from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, PALETTE, style
 from playground.recurrent import CELL_NAMES, GATES, Step
 
 if TYPE_CHECKING:  # memory_task imports torch; the app must start without it
@@ -21,6 +21,10 @@ if TYPE_CHECKING:  # memory_task imports torch; the app must start without it
 GATE_NAMES = {"h": "h (tanh)", "i": "i input gate", "f": "f forget gate", "g": "g candidate",
               "o": "o output gate", "r": "r reset gate", "z": "z update gate", "n": "n candidate"}
 CURRENT = "#f59e0b"  # amber outline of the current step
+# plotly.js does not know plotly.py's names ("RdBu_r") and its "Blues" runs the other way:
+# send the house colour scales as explicit lists.
+ACTIVATION_COLORS = plotly.colors.get_colorscale(ACTIVATION_SCALE)
+ATTENTION_COLORS = plotly.colors.get_colorscale(ATTENTION_SCALE)
 
 
 def time_labels(labels: Sequence[str]) -> list[str]:
@@ -126,8 +130,9 @@ def states_figure(h: np.ndarray, c: np.ndarray | None, labels: Sequence[str], t:
         bound = 1.0 if k == 0 else max(1.0, float(np.max(np.abs(values))))  # tanh keeps |h| ≤ 1
         data.append({"type": "heatmap", "z": _cells(shown), "x": list(range(steps)),
                      "y": unit_labels(size), "xaxis": f"x{axis}", "yaxis": f"y{axis}",
-                     "colorscale": ACTIVATION_SCALE, "zmid": 0, "zmin": -bound, "zmax": bound,
-                     "showscale": k == 0, "colorbar": {"thickness": 14},
+                     "colorscale": ACTIVATION_COLORS, "zmid": 0, "zmin": -bound, "zmax": bound,
+                     "showscale": True,  # one colour bar per panel: c_t is not bounded by 1
+                     "colorbar": {"thickness": 14, "len": span, "y": top - span / 2, "yanchor": "middle"},
                      "texttemplate": "%{z:.2f}" if size * steps <= 120 else None,
                      "hovertemplate": "%{y}, step %{x}<br>%{z:.3f}<extra>" + name + "</extra>"})
         last = k == len(panels) - 1
@@ -154,7 +159,7 @@ def readout_figure(probs: np.ndarray | None, labels: Sequence[str], signals: str
     shown = np.full((len(signals), steps), np.nan)
     shown[:, :t] = probs[:t].T
     data = [{"type": "heatmap", "z": _cells(shown), "x": list(range(steps)),
-             "y": [f"'{s}'" for s in signals], "colorscale": ATTENTION_SCALE, "zmin": 0, "zmax": 1,
+             "y": [f"'{s}'" for s in signals], "colorscale": ATTENTION_COLORS, "zmin": 0, "zmax": 1,
              "colorbar": {"thickness": 14, "title": {"text": "P"}},
              "texttemplate": "%{z:.2f}" if steps <= 30 else None,
              "hovertemplate": "after step %{x}: P(first = %{y}) = %{z:.3f}<extra></extra>"}]
@@ -164,58 +169,84 @@ def readout_figure(probs: np.ndarray | None, labels: Sequence[str], signals: str
     return fast_figure(data, layout, "Read-out of h_t: which letter came first?", 300)
 
 
-def bidirectional_figure(forward: np.ndarray, backward: np.ndarray, labels: Sequence[str]) -> go.Figure:
+def _panel_title(text: str, x: float) -> dict:
+    return {"text": f"<b>{text}</b>", "showarrow": False, "xref": "paper", "yref": "paper", "x": x,
+            "y": 1.0, "yanchor": "bottom", "xanchor": "center", "font": {"size": 15}}
+
+
+def bidirectional_figure(forward: np.ndarray, backward: np.ndarray, labels: Sequence[str]) -> PlotData:
     """Forward states, backward states (re-aligned to the sequence) and their concatenation."""
     size = forward.shape[1]
-    concat = np.concatenate([forward, backward], axis=1)
-    fig = make_subplots(rows=1, cols=3, shared_yaxes=False, horizontal_spacing=0.07,
-                        column_widths=[1, 1, 2],
-                        subplot_titles=["→ forward h_t (read left to right)",
-                                        "← backward h_t (read right to left)",
-                                        "[forward ; backward] concatenated"])
-    x = time_labels(labels)
-    y_concat = [f"→{j + 1}" for j in range(size)] + [f"←{j + 1}" for j in range(size)]
-    for col, (values, y) in enumerate(((forward, unit_labels(size)), (backward, unit_labels(size)),
-                                       (concat, y_concat)), start=1):
-        fig.add_trace(go.Heatmap(z=values.T, x=x, y=y, colorscale=ACTIVATION_SCALE, zmid=0,
-                                 zmin=-1, zmax=1, showscale=col == 3, colorbar=dict(thickness=14),
-                                 hovertemplate="%{y}, %{x}<br>%{z:.3f}<extra></extra>"), row=1, col=col)
-        fig.update_yaxes(autorange="reversed", type="category", row=1, col=col)
-        fig.update_xaxes(type="category", tickangle=-45 if len(labels) > 24 else 0, title="symbol, step t",
-                         row=1, col=col)
-    fig.update_yaxes(title="unit", row=1, col=1)
-    return style(fig, "Bidirectional: both reading directions at every position",
-                 height=min(720, 260 + 30 * size))
+    panels = [("→ forward h_t (left to right)", forward.T, unit_labels(size), (0.0, 0.25)),
+              ("← backward h_t (right to left)", backward.T, unit_labels(size), (0.33, 0.58)),
+              ("[forward ; backward]", np.concatenate([forward, backward], axis=1).T,
+               [f"→{j + 1}" for j in range(size)] + [f"←{j + 1}" for j in range(size)], (0.66, 1.0))]
+    data, layout, notes = [], {}, []
+    for k, (name, z, rows, domain) in enumerate(panels):
+        axis = "" if k == 0 else str(k + 1)
+        data.append({"type": "heatmap", "z": _cells(z), "x": list(range(len(labels))), "y": rows,
+                     "xaxis": f"x{axis}", "yaxis": f"y{axis}", "colorscale": ACTIVATION_COLORS,
+                     "zmid": 0, "zmin": -1, "zmax": 1, "showscale": k == 2, "colorbar": {"thickness": 14},
+                     "hovertemplate": "%{y}, step %{x}<br>%{z:.3f}<extra>" + name + "</extra>"})
+        layout[f"xaxis{axis}"] = {**_time_axis(labels, "symbol, step t"), "domain": list(domain),
+                                  "anchor": f"y{axis}"}
+        layout[f"yaxis{axis}"] = {**_axis_style(), "autorange": "reversed", "anchor": f"x{axis}",
+                                  "title": {"text": "unit" if k == 0 else ""}, "showgrid": False}
+        notes.append(_panel_title(name, sum(domain) / 2))
+    layout.update(annotations=notes, margin={"t": 90})
+    return fast_figure(data, layout, "Bidirectional: both reading directions at every position",
+                       min(720, 280 + 30 * size))
 
 
-def gradient_figure(norms: Mapping[str, np.ndarray], labels: Sequence[str]) -> go.Figure:
+def _curves(x: Sequence[float], series: Mapping[str, Sequence[float]], markers: bool = False) -> list[dict]:
+    return [{"type": "scatter", "x": list(x), "y": [float(v) for v in values], "name": name,
+             "mode": "lines+markers" if markers else "lines", "line": {"width": 3}}
+            for name, values in series.items()]
+
+
+def _reference_line(y: float, text: str, log_axis: bool = False) -> tuple[dict, dict]:
+    """A dotted horizontal line across the plot, and its label."""
+    # on a log axis plotly places shapes in data units but annotations in log10 units
+    label_y = float(np.log10(y)) if log_axis else y
+    return ({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y,
+             "line": {"color": "#9ca3af", "dash": "dot", "width": 2}},
+            {"text": text, "showarrow": False, "xref": "paper", "x": 1, "xanchor": "right", "yref": "y",
+             "y": label_y, "yanchor": "bottom", "font": {"size": 14, "color": "#6b7280"}})
+
+
+def gradient_figure(norms: Mapping[str, np.ndarray], labels: Sequence[str]) -> PlotData:
     """‖∂h_T/∂h_t‖ against t on a log scale, one line per cell type."""
     steps = len(labels)
-    fig = lines(list(range(1, steps + 1)),
-                {CELL_NAMES[k]: np.maximum(v, 1e-300) for k, v in norms.items()},
-                title=f"How much h_{steps} still depends on earlier states: ‖∂h_T/∂h_t‖₂",
-                x_title="symbol read, step t", y_title="‖∂h_T/∂h_t‖₂ (log scale)",
-                log_y=True, markers=True, height=420)
-    fig.update_xaxes(tickmode="array", tickvals=list(range(1, steps + 1)), ticktext=time_labels(labels),
-                     tickangle=-45 if steps > 12 else 0)
-    fig.add_hline(y=1.0, line=dict(color="#9ca3af", dash="dot"),
-                  annotation_text="1 = no loss", annotation_position="top left")
-    return fig
+    # a norm of exactly 0 (underflow) cannot sit on a log axis; 1e-300 is "nothing left"
+    data = _curves(range(steps), {CELL_NAMES[k]: np.maximum(v, 1e-300) for k, v in norms.items()},
+                   markers=True)
+    line, note = _reference_line(1.0, "1 = nothing lost", log_axis=True)
+    smallest = min((float(np.min(v)) for v in norms.values()), default=1.0)
+    decades = -np.log10(max(smallest, 1e-300))
+    layout = {"xaxis": _time_axis(labels, "symbol read, step t"),
+              # labels at powers of ten (at most ~12) when the curves span decades; 1-2-5 otherwise
+              "yaxis": {"type": "log", "exponentformat": "power",
+                        "dtick": int(np.ceil(decades / 12)) if decades >= 2 else "D2",
+                        "automargin": True, "title": {"text": "‖∂h_T/∂h_t‖₂ (log scale)"}},
+              "shapes": [line], "annotations": [note]}
+    return fast_figure(data, layout, f"How much h_{steps} still depends on earlier states: "
+                                     "‖∂h_T/∂h_t‖₂", 440)
 
 
-def race_figures(snap: RaceSnapshot | None) -> tuple[go.Figure, go.Figure]:
+def race_figures(snap: RaceSnapshot | None) -> tuple[PlotData, PlotData]:
     """Training loss and held-out accuracy curves of the memory race."""
     if snap is None:
         message = "Press Train to race an RNN against an LSTM."
-        return empty(message), empty(message)
-    names = {k: CELL_NAMES[k] for k in snap.loss}
-    loss = lines(snap.steps, {names[k]: v for k, v in snap.loss.items()},
-                 title=f"Training loss (N = {snap.distractors} distractors)", x_title="training step",
-                 y_title="cross-entropy (log scale)", log_y=True, height=360)
-    acc = lines(snap.steps, {names[k]: v for k, v in snap.accuracy.items()},
-                title="Accuracy on 256 held-out sequences", x_title="training step",
-                y_title="accuracy", height=360)
-    acc.update_yaxes(range=[0, 1.05], tickformat=".0%")
-    acc.add_hline(y=0.25, line=dict(color="#9ca3af", dash="dot"), annotation_text="chance (25 %)",
-                  annotation_position="bottom right")
+        return message_figure(message), message_figure(message)
+    axis = {"title": {"text": "training step"}}
+    loss = fast_figure(
+        _curves(snap.steps, {CELL_NAMES[k]: v for k, v in snap.loss.items()}),
+        {"xaxis": axis, "yaxis": {"type": "log", "title": {"text": "cross-entropy (log scale)"}}},
+        f"Training loss (N = {snap.distractors} distractors)", 360)
+    line, note = _reference_line(0.25, "chance (25 %)")
+    acc = fast_figure(
+        _curves(snap.steps, {CELL_NAMES[k]: v for k, v in snap.accuracy.items()}),
+        {"xaxis": axis, "yaxis": {"range": [0, 1.05], "tickformat": ".0%", "title": {"text": "accuracy"}},
+         "shapes": [line], "annotations": [note]},
+        "Accuracy on 256 held-out sequences", 360)
     return loss, acc

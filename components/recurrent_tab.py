@@ -394,9 +394,10 @@ def build() -> None:
         control.change(**reset_args, api_visibility="private").then(**analysis)
     for control in (seed, text):
         control.submit(**reset_args, api_visibility="private").then(**analysis)
-    hidden.release(**reset_args, api_visibility="private").then(**analysis)
+    # .input: dragging or typing a number; always_last drops the intermediate values
+    hidden.input(**reset_args, api_visibility="private", trigger_mode="always_last").then(**analysis)
     for control in (radius, forget_bias):  # moving an edit slider means "apply the edits"
-        control.release(apply_edits, None, edit, api_visibility="private").then(
+        control.input(apply_edits, None, edit, api_visibility="private", trigger_mode="always_last").then(
             **reset_args, api_visibility="private").then(**analysis)
     forward.click(on_step, [stepper, unit], view_out, api_name="recurrent_step")
     back.click(on_step_back, [stepper, unit], view_out, api_name="recurrent_step_back")

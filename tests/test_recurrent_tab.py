@@ -75,8 +75,10 @@ def test_edits_are_applied_and_announced():
 def test_analysis_gives_three_gradient_curves_and_both_directions():
     stepper = reset()[1]
     bidir, grads, note, code = tab.on_analysis(stepper, None)
-    assert len(grads.data) == 3 and grads.layout.yaxis.type == "log"
-    assert len(bidir.data) == 3 and "autograd" in code
+    grads, bidir = plot_json(grads), plot_json(bidir)
+    assert len(grads["data"]) == 3 and grads["layout"]["yaxis"]["type"] == "log"
+    assert all(len(curve["y"]) == len(SEQ) and curve["y"][-1] == pytest.approx(1.0) for curve in grads["data"])
+    assert len(bidir["data"]) == 3 and "autograd" in code
 
 
 def test_session_cells_need_a_race_first():
@@ -112,7 +114,7 @@ def test_race_streams_and_feeds_the_stepper():
     updates = list(itertools.islice(stream, 50))
     loss, acc, status, cells, code = updates[-1]
     assert "finished" in status and set(cells) == {"rnn", "lstm"} and "train_race" in code
-    assert len(acc.data) == 2
+    assert len(plot_json(acc)["data"]) == 2
     note, stepper, *_ = reset(source="session", session_cells=cells)
     assert "trained in this session" in note and stepper.weights.hidden_size == 4
 
