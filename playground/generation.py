@@ -219,24 +219,31 @@ def generate(model: Any, tokenizer: Any, prompt: str, cfg: SamplingConfig) -> Ge
     )
 
 
-def perplexity(model: Any, tokenizer: Any, texts: Iterable[str], max_tokens: int = 128) -> float:
+def perplexity(model: Any, tokenizer: Any, texts: Iterable[str], max_tokens: int = 128,
+               batch_size: int = 32) -> float:
     """exp(mean next-token cross-entropy) over ``texts``; lower = less surprised.
 
     Each text is read from <|endoftext|> (as in training) and cut to ``max_tokens``.
+    Texts are scored in padded batches; padding is masked out of attention and loss.
     """
-    total_nll, total_tokens = 0.0, 0
     start = tokenizer.eos_token_id
-    with torch.no_grad():
-        for text in texts:
-            ids = ([start] + tokenizer(text, add_special_tokens=False)["input_ids"])[:max_tokens]
-            if len(ids) < 2:
-                continue
-            batch = torch.tensor([ids], device=next(model.parameters()).device)  # (1, T)
-            loss = model(input_ids=batch, labels=batch).loss  # mean over T - 1 predictions
-            total_nll += float(loss) * (len(ids) - 1)
-            total_tokens += len(ids) - 1
-    if total_tokens == 0:
+    rows = [([start] + tokenizer(t, add_special_tokens=False)["input_ids"])[:max_tokens] for t in texts]
+    rows = [r for r in rows if len(r) >= 2]
+    if not rows:
         raise ValueError("No text to score: please give at least one non-empty text.")
+    total_nll, total_tokens = 0.0, 0
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        for k in range(0, len(rows), batch_size):
+            chunk = rows[k:k + batch_size]
+            width = max(len(r) for r in chunk)
+            ids = torch.tensor([r + [start] * (width - len(r)) for r in chunk], device=device)  # (B, T)
+            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in chunk], device=device)
+            labels = ids.masked_fill(mask == 0, -100)  # -100: ignored by the loss
+            n_predicted = int(mask[:, 1:].sum())  # each token after the first is predicted once
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss  # mean over them
+            total_nll += float(loss) * n_predicted
+            total_tokens += n_predicted
     return math.exp(total_nll / total_tokens)
 
 

@@ -140,9 +140,12 @@ def test_held_out_perplexity_beats_the_unigram_baseline(lm) -> None:
     # The baseline scores exactly the tokens perplexity() predicts: each text from <|endoftext|>, cut to 128.
     targets = np.concatenate([([tok.eos_token_id] + tok(t, add_special_tokens=False)["input_ids"])[1:128]
                               for t in texts])
-    unigram = train_gpt.unigram_perplexity(train_gpt.encode_stream(tok, train_texts[:3000]), targets, len(tok))
+    unigram = train_gpt.unigram_perplexity(train_gpt.encode_stream(tok, train_texts[:1000]), targets, len(tok))
     assert ppl < 0.6 * unigram, (ppl, unigram)
     assert ppl == pytest.approx(card()["val_perplexity"], rel=0.35)
+    one_by_one = np.exp(np.average([np.log(perplexity(model, tok, [t])) for t in texts[:5]],
+                                   weights=[min(128, len(tok(t)["input_ids"]) + 1) - 1 for t in texts[:5]]))
+    assert perplexity(model, tok, texts[:5], batch_size=2) == pytest.approx(one_by_one, rel=1e-4)
 
 
 def test_the_tokenizer_is_listed_for_the_tokenizers_tab() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import importlib.util
 import json
 import math
@@ -21,7 +22,7 @@ import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -80,17 +81,18 @@ def clean_review(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("<br />", " ")).strip()
 
 
-def split_reviews(seed: int, held_out: int = 1000) -> tuple[list[str], list[str]]:
+@functools.lru_cache(maxsize=2)  # parsing the 34 MB CSV takes seconds; tests ask several times
+def split_reviews(seed: int, held_out: int = 1000) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(training reviews, held-out reviews), a fixed shuffle from the seed."""
     csv.field_size_limit(10**8)
     with reviews_csv().open(newline="", encoding="utf-8") as handle:
         texts = [clean_review(row["text"]) for row in csv.DictReader(handle)]
     order = np.random.default_rng(seed).permutation(len(texts))
-    texts = [texts[i] for i in order if texts[i]]
+    texts = tuple(texts[i] for i in order if texts[i])
     return texts[held_out:], texts[:held_out]
 
 
-def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
+def train_tokenizer(texts: Sequence[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """Byte-level BPE: every byte is a base token (no unknowns), merges learned from ``texts``."""
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -103,10 +105,10 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> PreTrainedTokenizerFas
                                    unk_token=EOS, model_max_length=1_000_000)
 
 
-def encode_stream(tokenizer: PreTrainedTokenizerFast, texts: list[str]) -> np.ndarray:
+def encode_stream(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str]) -> np.ndarray:
     """All reviews as one token stream, each preceded by <|endoftext|>."""
     eos = tokenizer.eos_token_id
-    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
     return np.fromiter((t for review in ids for t in [eos, *review]), dtype=np.int64)
 
 
