@@ -122,45 +122,45 @@ def wavelength_chart(wavelengths: np.ndarray, length: int) -> go.Figure:
 
 
 def clock_animation(pe: np.ndarray, pairs: Sequence[int], wavelengths: np.ndarray,
-                    max_frames: int = 48) -> go.Figure:
+                    max_steps: int = 64) -> go.Figure:
     """Each pair (sin, cos) as a clock hand: x = sin, y = cos starts at 12 o'clock and turns
-    clockwise by ω_i per position. Press play to walk through positions.
+    clockwise by ω_i per position. Dragging the slider under the clocks walks through positions.
 
-    All hands are one trace (segments split by None), so each frame is one small dict."""
-    steps = drawn_indices(pe.shape[0], max_frames)
+    Gradio draws plotly figures with Plotly.react, which drops animation frames, so each
+    slider step restyles the hands' trace in the browser instead (no server round trip).
+    All hands are one trace, segments split by None."""
+    steps = drawn_indices(pe.shape[0], max_steps)
     centres = 3.0 * np.arange(len(pairs))
     circle = np.linspace(0, 2 * math.pi, 73)
 
-    def hands(pos: int) -> dict:
+    def hands(pos: int) -> tuple[list, list]:
         x, y = [], []
         for pair, cx in zip(pairs, centres):
-            x += [float(cx), float(cx + pe[pos, 2 * pair]), None]
-            y += [0.0, float(pe[pos, 2 * pair + 1]), None]
-        return dict(type="scatter", x=x, y=y)
+            x += [float(cx), round(float(cx + pe[pos, 2 * pair]), 4), None]
+            y += [0.0, round(float(pe[pos, 2 * pair + 1]), 4), None]
+        return x, y
 
     dials = dict(type="scatter", x=np.concatenate([np.append(cx + np.sin(circle), np.nan) for cx in centres]),
                  y=np.tile(np.append(np.cos(circle), np.nan), len(pairs)), mode="lines", hoverinfo="skip",
                  showlegend=False, line=dict(color="#cbd5e1", width=2))
     tips = [PALETTE[n % len(PALETTE)] for n in range(len(pairs))]
-    first = {**hands(0), "mode": "lines+markers", "line": dict(width=5, color="#334155"), "showlegend": False,
-             "hoverinfo": "skip", "marker": dict(size=[0, 14, 0] * len(pairs), color=list(np.repeat(tips, 3)))}
-    still = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
-    play = dict(frame=dict(duration=150, redraw=False), fromcurrent=True, transition=dict(duration=0))
+    x0, y0 = hands(0)
+    first = dict(type="scatter", x=x0, y=y0, mode="lines+markers", line=dict(width=5, color="#334155"),
+                 showlegend=False, hoverinfo="skip",
+                 marker=dict(size=[0, 14, 0] * len(pairs), color=list(np.repeat(tips, 3))))
+    slider_steps = []
+    for p in steps:
+        x, y = hands(int(p))
+        slider_steps.append(dict(method="restyle", label=str(int(p)), args=[dict(x=[x], y=[y]), [1]]))
     hidden = dict(visible=False, scaleratio=1)
-    fig = figure(
-        [dials, first], "Pairs as clock hands (press ▶)", 420,
+    return figure(
+        [dials, first], "Pairs as clock hands: drag the position slider", 420,
         xaxis=dict(hidden, range=[-1.4, float(centres[-1]) + 1.4]),
         yaxis=dict(hidden, range=[-1.8, 1.3], scaleanchor="x"),
         annotations=[dict(x=float(cx), y=-1.35, text=f"pair {pair}<br>λ={wavelengths[pair]:.3g}", showarrow=False,
                           font=dict(size=14)) for pair, cx in zip(pairs, centres)],
-        updatemenus=[dict(type="buttons", x=0, y=-0.05, xanchor="left", yanchor="top", buttons=[
-            dict(label="▶ Play", method="animate", args=[None, play]),
-            dict(label="❚❚ Pause", method="animate", args=[[None], still])])],
-        sliders=[dict(steps=[dict(method="animate", label=str(int(p)), args=[[str(int(p))], still]) for p in steps],
-                      x=0.2, len=0.78, y=-0.02, currentvalue=dict(prefix="position "))],
+        sliders=[dict(steps=slider_steps, x=0.02, len=0.96, y=-0.02, currentvalue=dict(prefix="position "))],
     )
-    fig.frames = [dict(data=[hands(int(p))], name=str(int(p)), traces=[1]) for p in steps]
-    return fig
 
 
 def offset_profiles(offsets: np.ndarray, profiles: np.ndarray, labels: Sequence[str], title: str,

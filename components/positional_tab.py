@@ -31,6 +31,9 @@ BASE = (2, 100_000, 10_000)
 MAX_DIMS = 8  # curves drawn at once; more is unreadable
 DEFAULT_DIMS = "0, 20, 40, 60"  # pairs 0, 10, 20, 30: wavelengths 6, 26, 112, 471 at d_model 128
 CLOCK_PAIRS = 5
+# Sliders update on .change (dragging, or typing a number and pressing Enter; .release misses
+# typing). always_last: while one update runs, only the newest pending one is kept.
+LIVE = dict(trigger_mode="always_last")
 PAPERS = [
     ("Vaswani et al. 2017: Attention Is All You Need (§3.5)", "https://arxiv.org/abs/1706.03762"),
     ("Devlin et al. 2019: BERT (learned positions)", "https://arxiv.org/abs/1810.04805"),
@@ -391,8 +394,8 @@ def _sinusoidal_section(shared: list[gr.Slider]) -> None:
         curves = gr.Plot(curves0, elem_id="pos-sin-curves", show_label=False)
         wave, clocks = _plots(2, "pos-wavelengths", (wave0, clocks0))
         code = code_panel(code0)
-    gr.on([slider.release for slider in shared] + [dims.submit], on_sinusoidal, shared + [dims],
-          [heat, curves, wave, clocks, note, code], api_name="positional_sinusoidal")
+    gr.on([slider.change for slider in shared] + [dims.submit], on_sinusoidal, shared + [dims],
+          [heat, curves, wave, clocks, note, code], api_name="positional_sinusoidal", **LIVE)
 
 
 def _similarity_section(shared: list[gr.Slider]) -> None:
@@ -405,9 +408,9 @@ def _similarity_section(shared: list[gr.Slider]) -> None:
             pos = gr.Slider(0, LENGTH[1] - 2, value=10, step=1, label="Position pos")
             k = gr.Slider(1, 256, value=5, step=1, label="Shift k")
         outputs = _outputs(4, "pos-sim-heat")
-    triggers = [slider.release for slider in shared] + [tab.select, measure.change, pos.release, k.release]
+    triggers = [slider.change for slider in shared] + [tab.select, measure.change, pos.change, k.change]
     gr.on(triggers, on_similarity, shared + [measure, pos, k], outputs,
-          api_name="positional_similarity")
+          api_name="positional_similarity", **LIVE)
 
 
 def _learned_section(base: gr.Slider) -> None:
@@ -421,8 +424,8 @@ def _learned_section(base: gr.Slider) -> None:
             three_d = gr.Checkbox(label="PCA in 3-D (drag to turn)", value=False)
         outputs = _outputs(6, "pos-learned-heat", "Loading all-MiniLM-L6-v2 (a few seconds the first time)…",
                            code_learned(512))
-    gr.on([tab.select, n_positions.release, measure.change, three_d.change, base.release], on_learned,
-          [n_positions, base, measure, three_d], outputs, api_name="positional_learned")
+    gr.on([tab.select, n_positions.change, measure.change, three_d.change, base.change], on_learned,
+          [n_positions, base, measure, three_d], outputs, api_name="positional_learned", **LIVE)
 
 
 def _rope_section(base: gr.Slider) -> None:
@@ -436,8 +439,8 @@ def _rope_section(base: gr.Slider) -> None:
             length = gr.Slider(2, 256, value=64, step=1, label="Length")
             seed = gr.Number(value=0, precision=0, label="Seed (random q and k; press Enter)")
         outputs = _outputs(4, "pos-rope-heat")
-    gr.on([tab.select, d_head.release, length.release, seed.submit, base.release], on_rope,
-          [d_head, length, base, seed], outputs, api_name="positional_rope")
+    gr.on([tab.select, d_head.change, length.change, seed.submit, base.change], on_rope,
+          [d_head, length, base, seed], outputs, api_name="positional_rope", **LIVE)
 
 
 def _alibi_section() -> None:
@@ -450,8 +453,8 @@ def _alibi_section() -> None:
             head = gr.Slider(1, 16, value=1, step=1, label="Head to draw")
             causal = gr.Checkbox(value=True, label="Causal (decoder)")
         outputs = _outputs(3, "pos-alibi-heat")
-    gr.on([tab.select, heads.release, length.release, head.release, causal.change], on_alibi,
-          [heads, length, head, causal], outputs, api_name="positional_alibi")
+    gr.on([tab.select, heads.change, length.change, head.change, causal.change], on_alibi,
+          [heads, length, head, causal], outputs, api_name="positional_alibi", **LIVE)
 
 
 def build() -> None:

@@ -10,18 +10,12 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
+from tests.bench import percentiles
 
 
-def _ms(samples: list[float]) -> dict:
-    arr = np.asarray(samples) * 1000
-    return {"p50_ms": round(float(np.percentile(arr, 50)), 1), "p95_ms": round(float(np.percentile(arr, 95)), 1),
-            "n": len(samples)}
-
-
-def _timed(fn, *args, **kwargs) -> float:
+def _api_seconds(client, name: str, args: tuple) -> float:
     start = time.perf_counter()
-    fn(*args, **kwargs)
+    client.predict(*args, api_name=f"/{name}")
     return time.perf_counter() - start
 
 
@@ -37,7 +31,7 @@ def _server_side(handler, args: tuple) -> tuple[float, float]:
 def _server_stats(handler, args: tuple, repeats: int) -> dict:
     handler(*args)  # warm up
     wall, cpu = zip(*[_server_side(handler, args) for _ in range(repeats)])
-    return {**_ms(list(wall)), "cpu_p50_ms": _ms(list(cpu))["p50_ms"]}
+    return {**percentiles(list(wall)), "cpu_p50_ms": percentiles(list(cpu))["p50_ms"]}
 
 
 CASES = {  # api name: arguments at the size (d_model=512, length=512)
@@ -59,10 +53,10 @@ def run(base_url: str, repeats: int = 20) -> dict:
     result: dict = {}
     for name, args in CASES.items():
         result[f"{name}_server"] = _server_stats(handlers[name], args, repeats)
-        result[f"{name}_api"] = _ms([_timed(client.predict, *args, api_name=f"/{name}") for _ in range(repeats)])
+        result[f"{name}_api"] = percentiles([_api_seconds(client, name, args) for _ in range(repeats)])
     result["positional_sinusoidal_2048x1024_server"] = _server_stats(T.on_sinusoidal, (1024, 2048, 10000, "0"), 5)
-    learned = ("/positional_learned", (512, 10000, "cosine", False))
-    result["positional_learned_first_api_ms"] = round(_timed(client.predict, *learned[1], api_name=learned[0]) * 1000)
-    result["positional_learned_api"] = _ms([_timed(client.predict, *learned[1], api_name=learned[0])
-                                            for _ in range(5)])
+    learned = (512, 10000, "cosine", False)
+    result["positional_learned_first_api_ms"] = round(_api_seconds(client, "positional_learned", learned) * 1000)
+    result["positional_learned_api"] = percentiles([_api_seconds(client, "positional_learned", learned)
+                                                    for _ in range(5)])
     return result

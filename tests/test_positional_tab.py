@@ -26,7 +26,9 @@ def test_sinusoidal_handler_draws_every_cell_of_a_small_table():
     assert [t.name.split(" (")[0] for t in curves.data] == ["dim 0", "dim 1", "dim 62"]
     assert "√(d_model/2) = 5.657" in note and "Drawn" not in note
     assert "length, d_model, base = 100, 64, 10000" in code
-    assert len(clocks.frames) > 10  # the animation walks through positions
+    steps = clocks.layout.sliders[0].steps  # the clock slider restyles the hands, position by position
+    position = int(steps[1].label)  # pair 0's hand tip is (sin, cos) of the position
+    assert len(steps) > 10 and steps[1].args[0]["y"][0][1] == pytest.approx(np.cos(position), abs=1e-4)
 
 
 def test_sinusoidal_handler_clamps_extremes_and_thins_what_it_draws():
@@ -144,6 +146,10 @@ def test_browser_sinusoidal_dims_and_rope(page):
     page.page.wait_for_function(
         "() => [...document.querySelectorAll('#pos-sin-curves .legendtext')].some(e => e.textContent.startsWith('dim 7'))",
         timeout=30_000)
+    length = page.page.locator("#pos-length input[type=number]")
+    length.fill("2000")
+    length.press("Enter")
+    page.page.get_by_text("Drawn: 250 × 128 of 2000 × 128").wait_for(timeout=30_000)
     assert_not_blank(page.screenshot("positional"))
     page.page.get_by_role("tab", name="4 · RoPE").click()
     page.page.locator("#pos-rope-heat .hm, #pos-rope-heat .heatmaplayer image").first.wait_for(
