@@ -70,7 +70,9 @@ def fast_figure(data: list[dict], layout: dict, title: str, height: int) -> Plot
 
 def _cells(values: np.ndarray) -> list:
     """A matrix as JSON lists: NaN (a step not taken yet) becomes an empty cell."""
-    return [[None if not np.isfinite(v) else round(float(v), 4) for v in row] for row in values]
+    cells = np.round(np.asarray(values, dtype=float), 4).astype(object)
+    cells[~np.isfinite(values)] = None
+    return cells.tolist()
 
 
 def message_figure(message: str, height: int = 300) -> PlotData:

@@ -149,7 +149,7 @@ def view(stepper: Stepper, unit: float) -> tuple:
     probs = (stepper.readout.probabilities(trace.h) if stepper.readout is not None else None)
     return (
         stepper,
-        gr.Slider(minimum=0, maximum=len(enc.labels), value=t),
+        gr.update(minimum=0, maximum=len(enc.labels), value=t),  # cheaper than building a gr.Slider
         equations_markdown(trace.kind, current, t, len(enc.labels), label, enc.vocab, int(unit_value)),
         gates_figure(current, trace.kind, t, label),
         states_figure(trace.h, trace.c, enc.labels, t),

@@ -17,6 +17,7 @@ initialisation, and is imported on first use so that the app starts without it.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Mapping
@@ -139,11 +140,11 @@ class Trace:
     labels: tuple[str, ...]  # one label per time step (the symbol read)
     steps: tuple[Step, ...]
 
-    @property
+    @functools.cached_property  # every redraw of the stepper reads these
     def h(self) -> np.ndarray:
         return np.stack([s.h for s in self.steps])  # (T, H)
 
-    @property
+    @functools.cached_property
     def c(self) -> np.ndarray | None:
         return np.stack([s.c for s in self.steps]) if self.kind == "lstm" else None  # (T, H)
 
