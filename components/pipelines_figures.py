@@ -130,11 +130,14 @@ def generation_figure(result: GenerationResult) -> go.Figure:
         colorbar=dict(title="p", thickness=14),
         hovertemplate="step %{y}<br>rank %{x}: %{text}<br>p = %{z:.3f}<extra></extra>"))
     fig.update_yaxes(title="step: token drawn", autorange="reversed", type="category")
-    fig.update_xaxes(title="candidate rank (best first)", side="top")
+    fig.update_xaxes(side="top")
     s = result.settings
     how = ("greedy" if s.greedy else
            f"temperature {s.temperature:g}, top-k {s.top_k or 'off'}, top-p {s.top_p:g}")
-    return style(fig, f"Next-token distribution at each step ({how})", height=min(1400, 140 + 30 * steps))
+    title = f"Next-token candidates at each step, best first (▶ = drawn; {how})"
+    fig = style(fig, title, height=min(1400, 160 + 30 * steps))
+    fig.update_layout(margin=dict(t=100))  # room for the title above the top axis labels
+    return fig
 
 
 def image_figure(result: ImageResult) -> go.Figure:

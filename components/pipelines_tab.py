@@ -45,6 +45,7 @@ SOURCES = {"assets": "trained by this repo (assets/models, offline)",
            "session": "the model you fine-tuned in this session",
            "hub": "the Hugging Face hub (online)"}
 MAX_SUMMARY_LINES = 8
+INPUT_LABELS = {"text": "Input (one text per line)", "prompt": "Prompt", "image": ""}
 
 
 # --- model list --------------------------------------------------------------------------------
@@ -94,7 +95,8 @@ def on_task(task: str, request: gr.Request = None) -> tuple:
     spec = pl.task_spec(task)
     session = _session(request)
     return (gr.Dropdown(choices=model_choices(task, session), value=default_model(task, session)),
-            task_markdown(task), gr.Textbox(value=EXAMPLES[task], visible=spec.input_kind != "image"),
+            task_markdown(task), gr.Textbox(value=EXAMPLES[task], visible=spec.input_kind != "image",
+                                            label=INPUT_LABELS[spec.input_kind]),
             gr.Group(visible=task == "zero-shot-classification"),
             gr.Group(visible=task == "text-generation"), gr.Group(visible=spec.input_kind == "image"))
 
@@ -270,9 +272,9 @@ def build() -> None:
                 summary = gr.Markdown("Press **Run the pipeline**.", elem_id="pl-summary")
                 with gr.Accordion("Model card", open=False):
                     card = gr.Markdown(pl.model_card(default_model(first)))
+        detail_html = gr.HTML(visible=False, elem_id="pl-html")
         main_plot = gr.Plot(empty("Run a pipeline to see its results here."), elem_id="pl-plot",
                             show_label=False)
-        detail_html = gr.HTML(visible=False, elem_id="pl-html")
         detail_plot = gr.Plot(visible=False, elem_id="pl-detail", show_label=False)
         code = code_panel("# Run a pipeline: the code that reproduces it appears here.")
 

