@@ -121,15 +121,21 @@ def wavelength_chart(wavelengths: np.ndarray, length: int) -> go.Figure:
                   legend=dict(orientation="h", y=-0.25, font=dict(size=14)))
 
 
-def clock_animation(pe: np.ndarray, pairs: Sequence[int], wavelengths: np.ndarray,
-                    max_steps: int = 64) -> go.Figure:
+def clock_positions(length: int, consecutive: int = 16, spread: int = 20) -> np.ndarray:
+    """Slider stops: 0..15 one by one (watch the fast hands), then geometric steps up to the
+    last position (watch the slow hands). Fewer stops also keep the figure cheap to build."""
+    far = np.geomspace(consecutive, max(consecutive, length - 1), spread).round().astype(int)
+    return np.unique(np.concatenate([np.arange(min(consecutive, length)), far[far < length]]))
+
+
+def clock_animation(pe: np.ndarray, pairs: Sequence[int], wavelengths: np.ndarray) -> go.Figure:
     """Each pair (sin, cos) as a clock hand: x = sin, y = cos starts at 12 o'clock and turns
     clockwise by ω_i per position. Dragging the slider under the clocks walks through positions.
 
     Gradio draws plotly figures with Plotly.react, which drops animation frames, so each
     slider step restyles the hands' trace in the browser instead (no server round trip).
     All hands are one trace, segments split by None."""
-    steps = drawn_indices(pe.shape[0], max_steps)
+    steps = clock_positions(pe.shape[0])
     centres = 3.0 * np.arange(len(pairs))
     circle = np.linspace(0, 2 * math.pi, 73)
 
