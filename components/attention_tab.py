@@ -179,9 +179,9 @@ def model_code(model_id: str, text: str, text_b: str, max_tokens: int, layer: in
 
 def _selected_map(m: att.ModelAttention, layer: int, head: int | None) -> go.Figure:
     if head is None:
-        weights, what = att.average_heads(m.attentions, layer), f"Layer {layer}, average over {m.n_heads} heads"
+        weights, what = att.average_heads(m, layer), f"Layer {layer}, average over {m.n_heads} heads"
     else:
-        weights, what = m.attentions[layer, head], f"Layer {layer}, head {head}"
+        weights, what = m.layer(layer)[head], f"Layer {layer}, head {head}"
     return figs.attention_map(weights, m.tokens, f"{what}: who attends to whom", m.sentence_b_start)
 
 

@@ -229,7 +229,7 @@ def shuffle_test(x: torch.Tensor, p: Projections, n_heads: int, order: tuple[int
 class ModelAttention:
     model_id: str
     tokens: tuple[str, ...]  # the tokenizer's own strings, specials included
-    attentions: np.ndarray  # (L, H, T, T) float32; row = query, column = key
+    attentions: np.ndarray  # (L, H, T, T) float16 (halves the cache); row = query, column = key
     sentence_b_start: int | None  # first token of sentence B, for pairs
     causal: bool  # True when no token attends to a later one (GPT-style decoder)
     n_tokens_full: int  # tokens the whole input needs
@@ -243,6 +243,10 @@ class ModelAttention:
     @property
     def n_heads(self) -> int:
         return self.attentions.shape[1]
+
+    def layer(self, index: int) -> np.ndarray:
+        """(H, T, T) one layer's weights as float32, ready for arithmetic and plotting."""
+        return self.attentions[index].astype(np.float32)
 
 
 def model_limit(loaded) -> int:
@@ -295,12 +299,12 @@ def _forward(model_id: str, text: str, text_b: str, max_tokens: int) -> ModelAtt
                              "model?). Choose an encoder (BERT-like) or decoder (GPT-like) model.") from err
     if not getattr(out, "attentions", None):
         raise ValueError(f"{model_id} returned no attention weights.")
-    # float32 on the CPU: small enough to cache, and plotly/json want plain numbers.
     att = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # (L, H, T, T)
     ids = enc["input_ids"][0].tolist()
     b_start = _sentence_b_start(enc) if text_b else None
     causal = bool(np.allclose(np.triu(att, k=1), 0.0, atol=1e-6)) and len(ids) > 1
-    return ModelAttention(model_id, tuple(tokenizer.convert_ids_to_tokens(ids)), att, b_start,
+    # float16 in the shared cache: 3 digits are plenty to draw, and 512 tokens take 38 MB, not 75.
+    return ModelAttention(model_id, tuple(tokenizer.convert_ids_to_tokens(ids)), att.astype(np.float16), b_start,
                           causal, n_full, len(ids), tuple(notes))
 
 
@@ -313,13 +317,14 @@ def _sentence_b_start(enc) -> int | None:
 def head_entropy(attentions: np.ndarray) -> np.ndarray:
     """(L, H) mean entropy in bits of each head's rows: 0 = every query looks at one
     token; log2(T) = attention spread evenly over all T tokens."""
+    attentions = np.asarray(attentions, dtype=np.float32)  # float16 would underflow at 1e-12
     p = np.clip(attentions, 1e-12, 1.0)
     return -(attentions * np.log2(p)).sum(-1).mean(-1)
 
 
-def average_heads(attentions: np.ndarray, layer: int) -> np.ndarray:
+def average_heads(model_att: ModelAttention, layer: int) -> np.ndarray:
     """(T, T) one layer's attention averaged over its heads."""
-    return attentions[layer].mean(0)
+    return model_att.layer(layer).mean(0)
 
 
 @dataclass(frozen=True)
@@ -349,7 +354,7 @@ def head_patterns(weights: np.ndarray, tokens: tuple[str, ...]) -> dict[str, flo
 
 def top_attended(model_att: ModelAttention, layer: int, k: int = 3) -> list[HeadSummary]:
     """For each head of a layer: its main pattern and the k tokens it attends to most."""
-    weights = model_att.attentions[layer]  # (H, T, T)
+    weights = model_att.layer(layer)  # (H, T, T)
     received = weights.mean(1)  # (H, T) average attention each key token receives
     entropy = head_entropy(weights[None])[0]
     tokens = [display_token(t) for t in model_att.tokens]
