@@ -19,7 +19,8 @@ from playground.gan_digits import DigitsSnapshot
 REAL_COLOUR = "#047857"  # green: the data (GAN Lab's convention)
 FAKE_COLOUR = "#7c3aed"  # purple: the generator's samples
 SURFACE_SCALE = "PRGn"  # purple = "fake" side of D, green = "real" side
-N_ARROWS = 160  # arrows on the first N fake points: enough to see the flow, not a blur
+N_ARROWS = 128  # arrows on the first N fake points: enough to see the flow, not a blur
+N_POINTS = 256  # points drawn per cloud: SVG stays light enough for 12 redraws a second
 ARROW_SCALE = 0.3  # data units per unit of gradient: fixed, so a vanishing gradient shows
 ARROW_MAX = 0.8  # longest arrow, in data units
 MAX_CURVE_POINTS = 400
@@ -106,20 +107,21 @@ def field_figure(snap: GANSnapshot, height: int = 560) -> go.Figure:
         spread = (float(np.abs(snap.surface - centre).max()) or 1.0) if wgan else 0.5
         traces.append(dict(
             type="heatmap", x=_r(snap.grid), y=_r(snap.grid), z=_r(snap.surface),
-            colorscale=SURFACE_SCALE, zsmooth="best", zmin=centre - spread, zmax=centre + spread,
+            colorscale=SURFACE_SCALE, zsmooth="fast", zmin=centre - spread, zmax=centre + spread,
             opacity=0.75, hoverinfo="skip", colorbar=dict(
                 title=dict(text="critic score" if wgan else "D: P(real)", side="right"),
                 thickness=14, len=0.8)))
-    traces.append(dict(type="scattergl", x=_r(snap.real[:, 0]), y=_r(snap.real[:, 1]),
+    real, fake = snap.real[:N_POINTS], snap.fake[:N_POINTS]
+    traces.append(dict(type="scatter", x=_r(real[:, 0]), y=_r(real[:, 1]),
                        mode="markers", name="real data",
                        marker=dict(size=5, color=REAL_COLOUR, opacity=0.6)))
     grad = float("nan")
     if len(snap.fake):
         grad = float(np.linalg.norm(snap.arrows, axis=1).mean())
         xs, ys = arrow_segments(_r(snap.fake[:N_ARROWS]), snap.arrows[:N_ARROWS])
-        traces.append(dict(type="scattergl", x=xs, y=ys, mode="lines", hoverinfo="skip",
+        traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip",
                            name="G's gradient (where G moves)", line=dict(color="#111827", width=1.5)))
-        traces.append(dict(type="scattergl", x=_r(snap.fake[:, 0]), y=_r(snap.fake[:, 1]),
+        traces.append(dict(type="scatter", x=_r(fake[:, 0]), y=_r(fake[:, 1]),
                            mode="markers", name="generated G(z)", marker=dict(
                                size=6, color=FAKE_COLOUR, line=dict(width=0.5, color="white"))))
     if snap.diverged_at is not None:

@@ -29,6 +29,7 @@ TITLE = "GANs"
 CHECKPOINT_ID = "neural-playground/gan-digits"
 FRAME_S = 0.08  # one frame every 80 ms: about 12 frames a second
 SLOW_FRAME_S = 0.35  # slow motion: one training step per frame, slow enough to follow
+CURVES_EVERY = 4  # redraw the loss and distance curves every 4th frame (about 3 a second)
 TRAIN_SHARE = 0.6  # of each frame's time spent training; the rest draws and sends the frame
 MAX_PLAY_S = 120.0  # one Play streams at most this long; press Play again to go on
 TRAINING_QUEUE = "gan-training"  # both GAN trainings share this queue slot
@@ -78,8 +79,12 @@ def status_text(lab: Lab2D, state: str, speed: str = "") -> str:
     return "\n\n".join(lines)
 
 
-def frame(lab: Lab2D, state: str, speed: str = "") -> tuple:
+def frame(lab: Lab2D, state: str, speed: str = "", curves: bool = True) -> tuple:
+    """(field, losses, distance, status). ``curves=False`` leaves the two curve plots as
+    they are (gr.skip): the browser redraws fewer plots, the curves still move 3×/s."""
     snap = lab.run.snapshot()
+    if not curves:
+        return field_figure(snap), gr.skip(), gr.skip(), status_text(lab, state, speed)
     return (field_figure(snap), loss_figure(snap.d_loss, snap.g_loss, snap.loss),
             distance_figure(snap), status_text(lab, state, speed))
 
@@ -152,7 +157,7 @@ def on_play(lab: Lab2D | None, slow_motion: bool, points_text: str, *settings):
     (slow motion: one step per frame). Bounded by max_steps and MAX_PLAY_S."""
     lab = _lab_for_play(lab, points_text, settings)
     code = code_for(lab.run.cfg)
-    started, trained = time.monotonic(), 0
+    started, trained, frames = time.monotonic(), 0, 0
     step_s = 1e-3  # running estimate of one step's time, sizes the next batch of steps
     while not lab.run.done and time.monotonic() - started < MAX_PLAY_S:
         t0 = time.monotonic()
@@ -164,7 +169,10 @@ def on_play(lab: Lab2D | None, slow_motion: bool, points_text: str, *settings):
             step_s = 0.5 * step_s + 0.5 * (time.monotonic() - t0) / done
         rate = trained / max(1e-6, time.monotonic() - started)
         speed = "slow motion" if slow_motion else f"{rate:,.0f} steps/s"
-        yield (lab, *frame(lab, "Training", speed), code)
+        frames += 1
+        # The code panel changes only with the run: send it once, not with every frame.
+        yield (lab, *frame(lab, "Training", speed, curves=frames % CURVES_EVERY == 1),
+               code if frames == 1 else gr.skip())
         time.sleep(max(0.0, (SLOW_FRAME_S if slow_motion else 0.0) - (time.monotonic() - t0)))
     state = "Finished" if lab.run.done else f"Paused after {MAX_PLAY_S:.0f} s (press Play to go on)"
     yield (lab, *frame(lab, state), code)
@@ -214,7 +222,8 @@ def on_sketch(sketch: dict | None) -> tuple[str, str]:
 
 
 # --- digits handlers ----------------------------------------------------------------------
-def digits_frame(run: DigitsRun, state: str) -> tuple:
+def digits_frame(run: DigitsRun, state: str, curves: bool = True) -> tuple:
+    """(sample grid, losses, quality, status); ``curves=False`` skips the two curve plots."""
     snap = run.snapshot()
     cfg = run.cfg
     lines = [f"**{state}** · {snap.source} · step {snap.step:,} / {snap.max_steps:,} · seed {cfg.seed}"
@@ -226,6 +235,8 @@ def digits_frame(run: DigitsRun, state: str) -> tuple:
                          "as the digit asked for" if cfg.conditional else ""))
     if snap.diverged_at is not None:
         lines.append(f"⚠️ Diverged at step {snap.diverged_at:,} (NaN losses): press Reset.")
+    if not curves:
+        return digits_grid_figure(snap), gr.skip(), gr.skip(), "\n\n".join(lines)
     return (digits_grid_figure(snap), loss_figure(snap.d_loss, snap.g_loss, cfg.loss),
             digits_curves_figure(snap), "\n\n".join(lines))
 
@@ -273,12 +284,13 @@ def on_digits_play(run: DigitsRun | None, conditional: bool, lr: float, batch_si
     if run is None or run.done or run.source.startswith("trained"):
         run = DigitsRun(cfg, "your run")
     run.source = "your run"
-    started, step_s = time.monotonic(), 2e-3
+    started, step_s, frames = time.monotonic(), 2e-3, 0
     while not run.done and time.monotonic() - started < MAX_PLAY_S:
         t0 = time.monotonic()
         done = run.train(max(1, int(TRAIN_SHARE * FRAME_S / step_s)))
         step_s = 0.5 * step_s + 0.5 * (time.monotonic() - t0) / max(1, done)
-        yield (run, *digits_frame(run, "Training"))
+        frames += 1
+        yield (run, *digits_frame(run, "Training", curves=frames % CURVES_EVERY == 1))
     yield (run, *digits_frame(run, "Finished" if run.done else "Paused (time limit): press Play"))
 
 
@@ -357,6 +369,8 @@ def build_settings() -> list[gr.components.Component]:
 
 
 def build_2d() -> None:
+    first = Lab2D(GANRun(PRESETS["Healthy training"].config), [])
+    field0, losses0, distance0, status0 = frame(first, "Ready: press Play, or Step for one step")
     with gr.Row():
         with gr.Column(scale=1, min_width=330):
             preset = gr.Dropdown(list(PRESETS), value="Healthy training", label="Lesson preset")
@@ -372,23 +386,23 @@ def build_2d() -> None:
         with gr.Column(scale=2):
             with gr.Row():
                 play = gr.Button("▶ Play", variant="primary", elem_id="gan-play")
-                pause = gr.Button("⏸ Pause", elem_id="gan-pause")
+                pause = gr.Button("Pause", elem_id="gan-pause")
                 step = gr.Button("Step", elem_id="gan-step")
-                stop = gr.Button("⏹ Stop", variant="stop", elem_id="gan-stop")
+                stop = gr.Button("Stop", variant="stop", elem_id="gan-stop")
                 reset = gr.Button("↺ Reset", elem_id="gan-reset")
-                slow = gr.Checkbox(False, label="Slow motion (1 step per frame)")
-            status = gr.Markdown(elem_id="gan-status")
-            field = gr.Plot(elem_id="gan-field", show_label=False)
+                slow = gr.Checkbox(False, label="Slow motion (1 step per frame)", elem_id="gan-slow")
+            status = gr.Markdown(status0, elem_id="gan-status")
+            field = gr.Plot(field0, elem_id="gan-field", show_label=False)
             with gr.Row():
-                losses = gr.Plot(elem_id="gan-losses", show_label=False)
-                distance = gr.Plot(elem_id="gan-distance", show_label=False)
+                losses = gr.Plot(losses0, elem_id="gan-losses", show_label=False)
+                distance = gr.Plot(distance0, elem_id="gan-distance", show_label=False)
     code = code_panel(code_for(PRESETS["Healthy training"].config))
     lab = gr.State(None)
     views = [field, losses, distance, status]
     reset.click(on_reset, [points, *settings], [lab, *views, code], api_name="gan_reset")
     play_event = play.click(on_play, [lab, slow, points, *settings], [lab, *views, code],
                             api_name="gan_play", concurrency_limit=MAX_TRAININGS,
-                            concurrency_id=TRAINING_QUEUE)
+                            concurrency_id=TRAINING_QUEUE, show_progress="minimal")
     step.click(on_step, [lab, points, *settings], [lab, *views, code], api_name="gan_step",
                cancels=[play_event])
     pause.click(on_pause, [lab], [status], cancels=[play_event], api_visibility="private")
@@ -411,7 +425,7 @@ def build_digits() -> gr.State:
             seed = gr.Number(0, label="Seed", precision=0)
             with gr.Row():
                 play = gr.Button("▶ Play", variant="primary", elem_id="gan-digits-play")
-                pause = gr.Button("⏸ Pause")
+                pause = gr.Button("Pause")
             with gr.Row():
                 reset = gr.Button("↺ Reset", elem_id="gan-digits-reset")
                 trained = gr.Button("Show trained checkpoint", elem_id="gan-digits-checkpoint")
@@ -437,7 +451,7 @@ def build_digits() -> gr.State:
     reset.click(on_digits_reset, settings, [run, *views], api_name="gan_digits_reset")
     play_event = play.click(on_digits_play, [run, *settings], [run, *views],
                             api_name="gan_digits_play", concurrency_limit=MAX_TRAININGS,
-                            concurrency_id=TRAINING_QUEUE)
+                            concurrency_id=TRAINING_QUEUE, show_progress="minimal")
     pause.click(None, cancels=[play_event])
     walk.click(on_interpolate, [run, digit_a, col_a, digit_b, col_b], [strip],
                api_name="gan_digits_interpolate")

@@ -56,12 +56,20 @@ def make_digits_config(**values: object) -> tuple[DigitsConfig, list[str]]:
 
 
 @lru_cache(maxsize=1)
-def digit_classifier():
-    """Logistic regression on all 1,797 real digits: the judge of generated samples."""
-    from sklearn.linear_model import LogisticRegression
-
-    images, labels = load_digits_data()
-    return LogisticRegression(max_iter=2000).fit(images, labels)
+def digit_classifier() -> torch.nn.Linear:
+    """Softmax regression on all 1,797 real digits (about 99 % right on them): the judge
+    of generated samples. Full-batch Adam from zeros, so it is the same every time."""
+    images, labels = (torch.as_tensor(a) for a in load_digits_data())
+    judge = torch.nn.Linear(PIXELS, N_CLASSES)
+    torch.nn.init.zeros_(judge.weight)
+    torch.nn.init.zeros_(judge.bias)
+    opt = torch.optim.Adam(judge.parameters(), lr=0.05)
+    with one_thread():
+        for _ in range(150):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(judge(images), labels).backward()
+            opt.step()
+    return judge.requires_grad_(False)
 
 
 def nearest_real_distance(samples: np.ndarray) -> float:
@@ -82,7 +90,8 @@ def data_nearest_distance() -> float:
 
 def classifier_agreement(samples: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of samples the classifier reads as the digit they were asked to be."""
-    return float((digit_classifier().predict(samples) == labels).mean())
+    predicted = digit_classifier()(torch.as_tensor(samples, dtype=torch.float32)).argmax(1)
+    return float((predicted.numpy() == labels).mean())
 
 
 @dataclass(frozen=True)

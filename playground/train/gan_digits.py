@@ -56,7 +56,7 @@ scaled to [-1, 1]. No download.
 one CPU thread, {seconds:.0f} s on a shared 2-core machine). Deterministic from the seed.
 
 **Metrics** (80 samples: the fixed latent grid, 8 per digit):
-- classifier agreement: a logistic regression trained on the real digits reads
+- classifier agreement: a softmax regression trained on the real digits reads
   **{run.agreements[-1]:.0%}** of the samples as the digit that was asked for (step 0: {run.agreements[0]:.0%});
 - nearest-real distance (RMS pixel difference to the closest real image, 0..1 scale):
   **{run.nn_distances[-1]:.3f}** (step 0: {run.nn_distances[0]:.3f}; real digits against
