@@ -289,7 +289,7 @@ def on_train(task_name: str, variant_label: str, steps: float, max_len: float, s
         stopped = " (time limit reached)" if snap.done and snap.step < steps else ""
         status = (f"**Step {snap.step} of {steps}**{stopped} · loss {snap.loss:.3f} · "
                   f"{snap.token_accuracy:.0%} of characters right (teacher forcing) · "
-                  f"{snap.seconds:.0f} s · model output for `{probe}`: `{snap.probe_output}` "
+                  f"{snap.seconds:.0f} s · model output for `{probe}`: `{snap.probe_output or ' '}` "
                   f"{'(correct)' if answer(task, probe) == snap.probe_output else ''}")
         if notes:
             status += f"\n\n**Note:** {notes}"
