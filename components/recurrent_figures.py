@@ -96,8 +96,8 @@ def gates_figure(s: Step | None, kind: str, t: int, label: str) -> PlotData:
                      "text": [f"{v:.2f}" for v in values] if len(units) <= 6 else None,
                      "textposition": "outside", "cliponaxis": False,
                      "hovertemplate": "%{x}: %{y:.3f}<extra>" + GATE_NAMES[gate] + "</extra>"})
-    layout = {"barmode": "group", "bargap": 0.2, "margin": {"b": 110},
-              "legend": {"orientation": "h", "y": -0.32, "x": 0},
+    layout = {"barmode": "group", "bargap": 0.2, "margin": {"t": 95},
+              "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},  # under the title
               "xaxis": {"title": {"text": "hidden unit"}, "type": "category"},
               "yaxis": {"title": {"text": "activation"}, "range": [-1.15, 1.15], "zeroline": True}}
     return fast_figure(data, layout, f"{CELL_NAMES[kind]} gates at step {t} (reading '{label}')", 380)
