@@ -9,6 +9,9 @@ import os
 
 # Gradio otherwise calls outside hosts at start; the app must start fast and offline.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# One torch thread per request: with a classroom on 2 cores, requests run side by side and
+# more threads per op only oversubscribe the CPU (small models ran ~5x slower under load).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import gradio as gr  # noqa: E402
 
@@ -28,9 +31,10 @@ MAX_CONCURRENT_EVENTS = int(os.environ.get("NP_CONCURRENCY", "4"))
 def on_load(request: gr.Request) -> tuple[gr.Tabs, bool]:
     """Open the tab named by ?tab=... and switch presenter mode on with ?presenter=1."""
     params = request.query_params if request else {}
-    tab = params.get("tab", overview_tab.TAB_ID)
+    tab = params.get("tab")
     presenter = params.get("presenter", "0").lower() in ("1", "true", "yes", "on")
-    return gr.Tabs(selected=tab if tab in TAB_IDS else overview_tab.TAB_ID), presenter
+    # Without a valid ?tab=, leave the tabs alone: the student may already have clicked one.
+    return gr.Tabs(selected=tab) if tab in TAB_IDS else gr.Tabs(), presenter
 
 
 def build_app() -> gr.Blocks:

@@ -13,6 +13,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as app.py: one torch thread per request
 os.environ.setdefault("NP_CACHE_DIR", tempfile.mkdtemp(prefix="np-test-cache-"))
 
 CHROMIUM = "/usr/bin/chromium"

@@ -21,8 +21,8 @@ class _Request:
 
 
 @pytest.mark.parametrize("params, tab, presenter", [
-    ({}, "overview", False), ({"tab": "attention"}, "attention", True),
-    ({"tab": "nope", "presenter": "0"}, "overview", False)])
+    ({}, None, False), ({"tab": "attention"}, "attention", True),
+    ({"tab": "nope", "presenter": "0"}, None, False)])
 def test_query_params_select_tab_and_presenter(params, tab, presenter):
     if presenter:
         params["presenter"] = "1"
