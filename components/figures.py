@@ -18,16 +18,29 @@ ACTIVATION_SCALE = "RdBu_r"  # signed values: blue < 0 < red, centred on 0
 PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"]
 
 
-def style(fig: go.Figure, title: str = "", height: int = 420) -> go.Figure:
-    """The house layout: big fonts, white background, a title that says what is shown."""
-    fig.update_layout(
+def house_layout(title: str = "", height: int = 420, **overrides: object) -> dict:
+    """The house layout as a plain dict: big fonts, white background, a title that says
+    what is shown. Passing a dict to ``go.Figure`` once is ~10x faster than a chain of
+    ``update_*`` calls, which matters at 10+ figures a second."""
+    axis = dict(gridcolor="#e5e7eb", zerolinecolor="#9ca3af")
+    layout = dict(
         title=dict(text=title, x=0.01, xanchor="left", font=dict(size=18)),
         font=FONT, height=height, margin=dict(l=70, r=30, t=60 if title else 25, b=60),
         paper_bgcolor="white", plot_bgcolor="white", colorway=PALETTE,
         hoverlabel=dict(font_size=15), legend=dict(font=dict(size=14)),
+        xaxis=dict(axis), yaxis=dict(axis),
     )
-    fig.update_xaxes(gridcolor="#e5e7eb", zerolinecolor="#9ca3af")
-    fig.update_yaxes(gridcolor="#e5e7eb", zerolinecolor="#9ca3af")
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(layout.get(key), dict):
+            layout[key] = {**layout[key], **value}
+        else:
+            layout[key] = value
+    return layout
+
+
+def style(fig: go.Figure, title: str = "", height: int = 420) -> go.Figure:
+    """Apply the house layout to a figure built elsewhere."""
+    fig.update_layout(house_layout(title, height))
     return fig
 
 
@@ -67,25 +80,25 @@ def heatmap(z: np.ndarray, x_labels: Sequence[str] | None = None, y_labels: Sequ
         colorbar=dict(thickness=14),
         texttemplate="%{z:.2f}" if show_values else None, textfont=dict(size=12),
     )
-    fig = go.Figure(trace)
-    fig.update_xaxes(title=x_title, type="category", tickangle=-45 if cols > 8 else 0,
-                     showgrid=False)
-    fig.update_yaxes(title=y_title, type="category", autorange="reversed", showgrid=False)
     auto_height = min(900, max(300, 28 * rows + 160))
-    return style(fig, title, height or auto_height)
+    layout = house_layout(
+        title, height or auto_height,
+        xaxis=dict(title=x_title, type="category", tickangle=-45 if cols > 8 else 0, showgrid=False),
+        yaxis=dict(title=y_title, type="category", autorange="reversed", showgrid=False))
+    return go.Figure(trace, layout)
 
 
 def lines(x: Sequence[float], series: Mapping[str, Sequence[float]], title: str = "",
           x_title: str = "", y_title: str = "", log_y: bool = False, height: int = 380,
           markers: bool = False) -> go.Figure:
     """Several named curves over a shared x axis (losses, accuracies, norms)."""
-    fig = go.Figure()
-    for name, values in series.items():
-        fig.add_trace(go.Scatter(x=list(x), y=list(values), name=name,
-                                 mode="lines+markers" if markers else "lines", line=dict(width=3)))
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title, type="log" if log_y else "linear")
-    return style(fig, title, height)
+    x = list(x)
+    traces = [go.Scatter(x=x, y=list(values), name=name, line=dict(width=3),
+                         mode="lines+markers" if markers else "lines")
+              for name, values in series.items()]
+    layout = house_layout(title, height, xaxis=dict(title=x_title),
+                          yaxis=dict(title=y_title, type="log" if log_y else "linear"))
+    return go.Figure(traces, layout)
 
 
 def bars(labels: Sequence[str], values: Sequence[float], title: str = "", x_title: str = "",
@@ -100,38 +113,32 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str = "", x_titl
         textposition="auto", marker_color=list(colors) if colors else PALETTE[0],
         hovertemplate="%{x}: %{y:.3f}<extra></extra>" if not horizontal else "%{y}: %{x:.3f}<extra></extra>",
     )
-    fig = go.Figure(trace)
-    value_axis = fig.update_xaxes if horizontal else fig.update_yaxes
-    category_axis = fig.update_yaxes if horizontal else fig.update_xaxes
-    value_axis(title=y_title if not horizontal else x_title, range=list(range_) if range_ else None)
-    category_axis(title=x_title if not horizontal else y_title, type="category")
+    value_axis = dict(title=x_title if horizontal else y_title, range=list(range_) if range_ else None)
+    category_axis = dict(title=y_title if horizontal else x_title, type="category")
     if horizontal:
-        fig.update_yaxes(autorange="reversed")
-    return style(fig, title, height)
+        category_axis["autorange"] = "reversed"
+    layout = house_layout(title, height, xaxis=value_axis if horizontal else category_axis,
+                          yaxis=category_axis if horizontal else value_axis)
+    return go.Figure(trace, layout)
 
 
 def scatter(points: Mapping[str, np.ndarray], title: str = "", x_title: str = "", y_title: str = "",
             height: int = 460, equal_axes: bool = True, text: Mapping[str, Sequence[str]] | None = None
             ) -> go.Figure:
     """Named 2-D point clouds (real vs generated, PCA of positions)."""
-    fig = go.Figure()
+    traces = []
     for name, xy in points.items():
         xy = np.asarray(xy, dtype=float).reshape(-1, 2)
         labels = list(text[name]) if text and name in text else None
-        fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], name=name, mode="markers",
+        traces.append(go.Scattergl(x=xy[:, 0], y=xy[:, 1], name=name, mode="markers",
                                    marker=dict(size=7, opacity=0.75), text=labels))
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title=y_title)
-    if equal_axes:
-        fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return style(fig, title, height)
+    y_axis = dict(title=y_title, scaleanchor="x", scaleratio=1) if equal_axes else dict(title=y_title)
+    return go.Figure(traces, house_layout(title, height, xaxis=dict(title=x_title), yaxis=y_axis))
 
 
 def empty(message: str, height: int = 300) -> go.Figure:
     """A blank figure that tells the student what to do to fill it."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, font=dict(size=18, color="#6b7280"),
-                       xref="paper", yref="paper", x=0.5, y=0.5)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return style(fig, "", height)
+    note = dict(text=message, showarrow=False, font=dict(size=18, color="#6b7280"),
+                xref="paper", yref="paper", x=0.5, y=0.5)
+    return go.Figure(layout=house_layout("", height, annotations=[note], xaxis=dict(visible=False),
+                                         yaxis=dict(visible=False)))
