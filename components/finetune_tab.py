@@ -221,9 +221,11 @@ def _lesson() -> None:
         "data comes through 🤗 Datasets: load it, check the label balance and token lengths, and "
         "`dataset.map(tokenize, batched=True)` turns the text into token ids. Then `Trainer` runs "
         "the loop while you watch the loss and the accuracy on held-out reviews.",
-        ["Train **head only**, then **last N layers** with N = 2 and the same seed: which reaches "
-         "the higher held-out accuracy, and how many weights did each train?",
-         "Set the learning rate to 0.01 with **all layers**: does the loss still fall?",
+        ["Train **head only**, then **last N layers** with N = 1 and the same seed: which reaches "
+         "the higher held-out accuracy, and how many weights did each train? (This encoder was "
+         "trained to average its tokens, so its `[CLS]` vector must adapt before the head can use it.)",
+         "Choose **all layers** with learning rate 0.001, then 0.00005: which one ruins the "
+         "pretrained knowledge?",
          "Choose the IMDb reviews and look at the token-length histogram: how much of a review "
          "does max length 64 keep?",
          "Press **Stop** halfway: the model keeps what it learned. Compare its accuracy with a full run.",
