@@ -261,7 +261,7 @@ def build() -> None:
                         seed = gr.Number(0, label="Seed", precision=0, minimum=0)
                 with gr.Group(visible=False) as img_group:
                     with gr.Row():
-                        sketch = gr.Sketchpad(label="Draw a digit (0–9): pick the brush ✏️ on the left first", type="numpy", image_mode="RGBA",
+                        sketch = gr.Sketchpad(label="Draw a digit (brush ✏️ first)", type="numpy", image_mode="RGBA",
                                               canvas_size=(280, 280), elem_id="pl-sketch",
                                               brush=gr.Brush(default_size=22, colors=["#111111"],
                                                              color_mode="fixed"))
