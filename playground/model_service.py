@@ -22,9 +22,10 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import torch
+if TYPE_CHECKING:  # torch is imported on first load, so that app start-up stays fast
+    import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ASSET_MODELS = REPO_ROOT / "assets" / "models"
@@ -113,6 +114,8 @@ def cache_dir() -> Path:
 
 
 def device() -> torch.device:
+    import torch
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -366,6 +369,7 @@ class ModelService:
         return model
 
     def _load_state(self, info: ModelInfo) -> Loaded:
+        import torch
         from safetensors.torch import load_file
 
         state = load_file(str(info.path / "model.safetensors"))
