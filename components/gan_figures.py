@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 
 from components.figures import PALETTE, style
 from playground.gan import GANSnapshot
@@ -18,7 +19,10 @@ from playground.gan_digits import DigitsSnapshot
 
 REAL_COLOUR = "#047857"  # green: the data (GAN Lab's convention)
 FAKE_COLOUR = "#7c3aed"  # purple: the generator's samples
-SURFACE_SCALE = "PRGn"  # purple = "fake" side of D, green = "real" side
+# Colour scales as explicit lists: without plotly's validation, names like "PRGn" are not
+# expanded and plotly.js would fall back to its default.
+SURFACE_SCALE = get_colorscale("PRGn")  # purple = "fake" side of D, green = "real" side
+INK_SCALE = [[0.0, "white"], [1.0, "black"]]  # digits: ink dark on white paper
 N_ARROWS = 128  # arrows on the first N fake points: enough to see the flow, not a blur
 N_POINTS = 256  # points drawn per cloud: SVG stays light enough for 12 redraws a second
 ARROW_SCALE = 0.3  # data units per unit of gradient: fixed, so a vanishing gradient shows
@@ -168,7 +172,7 @@ def image_grid_figure(images: np.ndarray, title: str, row_labels: list[str],
                       col_labels: list[str], height: int = 520) -> go.Figure:
     """A grid of 8×8 images (rows, cols, 8, 8) in [0, 1], ink dark, labelled rows/columns."""
     rows, cols = images.shape[:2]
-    trace = dict(type="heatmap", z=_r(_tile(images), 2), colorscale="Greys", zmin=0, zmax=1,
+    trace = dict(type="heatmap", z=_r(_tile(images), 2), colorscale=INK_SCALE, zmin=0, zmax=1,
                  showscale=False, hovertemplate="ink %{z:.2f}<extra></extra>")
     xaxis = dict(tickvals=[c * 9 + 3.5 for c in range(cols)], ticktext=col_labels,
                  showgrid=False, zeroline=False, constrain="domain")
@@ -184,9 +188,10 @@ def digits_grid_figure(snap: DigitsSnapshot, height: int = 560) -> go.Figure:
                            height, {}, {})
     rows = [f"digit {d}" for d in range(10)] if snap.conditional else [f"row {r + 1}" for r in range(10)]
     cols = [f"z{c + 1}" for c in range(snap.images.shape[1])]
-    what = "each row asks for one digit, each column is one noise vector" if snap.conditional \
-        else "unconditional: 80 fixed noise vectors"
-    return image_grid_figure(snap.images, f"Step {snap.step:,} ({snap.source}): {what}",
+    what = "rows: digit asked for · columns: noise z" if snap.conditional \
+        else "80 fixed noise vectors"
+    source = "checkpoint" if snap.source.startswith("trained") else snap.source
+    return image_grid_figure(snap.images, f"Step {snap.step:,} ({source}): {what}",
                              rows, cols, height)
 
 

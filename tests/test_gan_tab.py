@@ -133,7 +133,7 @@ def test_browser_trains_live_and_stops(page):
     first = page.page.locator("#gan-status").inner_text()
     time.sleep(2)
     assert page.page.locator("#gan-status").inner_text() != first  # frames keep arriving
-    page.page.locator("#gan-stop").click()
+    page.page.locator("#gan-stop").dispatch_event("click")  # no scroll/settle wait: plots are redrawing
     wait_for_text(page, "#gan-status", "Stopped")
     assert page.page.locator("#gan-field .js-plotly-plot").count() == 1
     assert_not_blank(page.screenshot("gan-2d"))
