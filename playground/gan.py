@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Iterator
 
@@ -536,8 +536,3 @@ PRESETS: dict[str, Preset] = {
         "Back to 1e-3: small steps let each player respond to the other and the game settles.",
         lr_g=1e-3, lr_d=1e-3),
 }
-
-
-def config_fields() -> list[str]:
-    """The GANConfig fields a student sets, in order (the tab builds one input each)."""
-    return [f.name for f in fields(GANConfig)]

@@ -72,7 +72,7 @@ def test_custom_drawing_and_digits_handlers():
     text, target = tab.on_sketch({"composite": canvas})
     assert target == "custom" and len(text.splitlines()) > 10
     run, grid, losses, quality, status = tab.on_digits_checkpoint()
-    assert "checkpoint" in status and "100%" in status or "9" in status
+    assert "checkpoint" in status and "of the samples as the digit asked for" in status
     strip = tab.on_interpolate(run, "3", 1, "8", 5)
     assert "digit 3" in strip.layout.title.text
     run2, *_, status2 = tab.on_digits_reset(True, 1e-3, 32, 30, 0)
