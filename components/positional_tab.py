@@ -17,10 +17,12 @@ from components import positional_figures as pf
 from components.code_panel import code_panel
 from components.errors import user_errors
 from components.figures import empty
+from components.lazy import lazy_module
 from components.lesson import lesson
-from playground import positional as P
 from playground.model_service import DEFAULT_ENCODER, get_service
 from playground.validate import clamp
+
+P = lazy_module("playground.positional")  # torch loads on first use, not at app start
 
 TAB_ID = "positional"
 TITLE = "Positional encoding"

@@ -5,25 +5,23 @@ from __future__ import annotations
 
 import random
 import time
-from contextlib import contextmanager
 from typing import Iterator
 
 import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
-import torch
 
 from components import seq2seq_figures as figs
 from components.code_panel import code_panel
 from components.errors import user_errors
+from components.lazy import lazy_module
 from components.lesson import lesson
 from playground.model_service import get_service
-from playground.seq2seq import (
-    Decoding, Seq2Seq, TrainConfig, accuracy_by_length, beam_search, from_state, new_model, train,
-)
 from playground.seq2seq_data import TASKS, answer, check_input, get_task, make_pairs, shorter
-from playground.train.seq2seq import TEST_PAIRS
 from playground.validate import clamp
+
+s2s = lazy_module("playground.seq2seq")  # torch loads on first use, not at app start
+s2s_training = lazy_module("playground.train.seq2seq")
 
 TAB_ID = "seq2seq"
 TITLE = "Encoder–decoder"
@@ -38,30 +36,6 @@ LIVE_BATCH = 32
 KEEP_RUNS = 3  # earlier runs of the session drawn as dotted curves
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run these tiny models on one torch thread: on a busy 2-core Space, two threads per
-    request made a training step ~10x slower (measured). Restored afterwards, since
-    Gradio's worker threads are shared with the other tabs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def single_threaded(snapshots: Iterator) -> Iterator:
-    """Pull each item of a generator under one_thread() (each pull may run in another
-    worker thread)."""
-    while True:
-        with one_thread():
-            item = next(snapshots, None)
-        if item is None:
-            return
-        yield item
-
-
 def model_id(task: str, variant: str) -> str:
     return f"neural-playground/seq2seq-{task}-{variant}"
 
@@ -74,16 +48,16 @@ def variant_key(label: str) -> str:
     return VARIANTS[label]
 
 
-def load_model(task: str, variant: str) -> tuple[Seq2Seq, dict]:
+def load_model(task: str, variant: str) -> tuple[s2s.Seq2Seq, dict]:
     """The shipped model (built once per process and shared read-only) and its config."""
     service = get_service()
     mid = model_id(task, variant)
     state, config = service.load_state(mid)
-    return service.memo(("seq2seq-module", mid), lambda: from_state(state, config)), config
+    return service.memo(("seq2seq-module", mid), lambda: s2s.from_state(state, config)), config
 
 
 def decode(task_name: str, variant_label: str, text: str, method: str, width: float
-           ) -> tuple[Decoding, str]:
+           ) -> tuple[s2s.Decoding, str]:
     """Validate the inputs and decode (cached per model, input and width); returns a note
     when a value had to be clamped."""
     task = get_task(task_name)
@@ -92,11 +66,10 @@ def decode(task_name: str, variant_label: str, text: str, method: str, width: fl
     width, note = clamp(width, 1, MAX_BEAM, "Beam width", integer=True) if method == BEAM else (1, "")
     model, _ = load_model(task.name, variant)
     key = ("seq2seq-decode", model_id(task.name, variant), text, int(width))
-    with one_thread():
-        return get_service().memo(key, lambda: beam_search(model, task, text, int(width))), note
+    return get_service().memo(key, lambda: s2s.beam_search(model, task, text, int(width))), note
 
 
-def status_markdown(task_name: str, decoding: Decoding, shown: int, note: str) -> str:
+def status_markdown(task_name: str, decoding: s2s.Decoding, shown: int, note: str) -> str:
     step = decoding.steps[shown - 1]
     so_far = "".join(s.token for s in decoding.steps[:shown] if s.token != "</s>")
     method = "greedy" if decoding.width == 1 else f"beam search, width {decoding.width}"
@@ -115,7 +88,7 @@ def status_markdown(task_name: str, decoding: Decoding, shown: int, note: str) -
     return "\n\n".join(lines)
 
 
-def beams_markdown(decoding: Decoding, shown: int) -> str:
+def beams_markdown(decoding: s2s.Decoding, shown: int) -> str:
     """The hypotheses alive after this step, best first (greedy keeps exactly one)."""
     at = decoding.beams[shown - 1] if shown < len(decoding.steps) else decoding.beams[-1]
     rows = ["| # | hypothesis | log p | ended |", "|---|---|---|---|"]
@@ -143,7 +116,7 @@ def code_for_decode(task: str, variant: str, text: str, width: int) -> str:
     )
 
 
-def render(task_name: str, decoding: Decoding, shown: int, note: str
+def render(task_name: str, decoding: s2s.Decoding, shown: int, note: str
            ) -> tuple[str, go.Figure, go.Figure, go.Figure, str]:
     """Everything the decoder did up to output step `shown` (1-based)."""
     steps = decoding.steps[:shown]
@@ -157,7 +130,7 @@ def render(task_name: str, decoding: Decoding, shown: int, note: str
             beams_markdown(decoding, shown))
 
 
-def _view_key(task_name: str, variant_label: str, decoding: Decoding) -> list:
+def _view_key(task_name: str, variant_label: str, decoding: s2s.Decoding) -> list:
     return [task_name, variant_key(variant_label), decoding.source, decoding.width]
 
 
@@ -206,7 +179,7 @@ def model_info(task_name: str, variant_label: str) -> str:
     m = config["metrics"]
     return (f"**{model_id(task.name, variant_key(variant_label))}** · trained weights, "
             f"{m['parameters']:,} parameters · **{m['accuracy']:.1%}** exact match on "
-            f"{TEST_PAIRS:,} fresh test inputs · inputs of {task.min_len}–{task.max_len} characters "
+            f"{s2s_training.TEST_PAIRS:,} fresh test inputs · inputs of {task.min_len}–{task.max_len} characters "
             f"from `{task.src.chars}`")
 
 
@@ -230,12 +203,11 @@ def on_compare(task_name: str) -> tuple[go.Figure, str]:
         results = {}
         for label, variant in VARIANTS.items():
             model, _ = load_model(task.name, variant)
-            acc = accuracy_by_length(model, task, n=1000, seed=777)
+            acc = s2s.accuracy_by_length(model, task, n=1000, seed=777)
             results[label] = (acc.lengths, acc.accuracy)
         return results
 
-    with one_thread():
-        results = get_service().memo(("seq2seq-compare", task.name), compute)
+    results = get_service().memo(("seq2seq-compare", task.name), compute)
     lines = []
     for label, (lengths, acc) in results.items():
         third = max(1, len(lengths) // 3)
@@ -271,15 +243,15 @@ def on_train(task_name: str, variant_label: str, steps: float, max_len: float, s
     seed, seed_note = clamp(seed, 0, 2**31 - 1, "Seed", integer=True)
     task = shorter(get_task(task_name), max_len)
     probe = task.example if task.name == "dates" else make_pairs(task, 1, seed + 1, length=task.max_len)[0][0]
-    model = new_model(task, variant == "attention", seed)
-    cfg = TrainConfig(steps=steps, batch_size=LIVE_BATCH, snapshot_every=5,
+    model = s2s.new_model(task, variant == "attention", seed)
+    cfg = s2s.TrainConfig(steps=steps, batch_size=LIVE_BATCH, snapshot_every=5,
                       max_seconds=LIVE_MAX_SECONDS, probe=probe)
     label = f"{task.name}, {variant}, seed {seed}"
     earlier = dict(list((runs or {}).items())[-(KEEP_RUNS - 1):]) if KEEP_RUNS > 1 else {}
     notes = " ".join(n for n in (steps_note, len_note, seed_note) if n)
     curve: tuple[list[int], list[float]] = ([], [])
     code = code_for_train(task.name, variant, steps, max_len, seed)
-    for snap in single_threaded(train(model, task, cfg, seed)):
+    for snap in s2s.train(model, task, cfg, seed):
         curve[0].append(snap.step)
         curve[1].append(snap.loss)
         plots = earlier | {label: curve}
