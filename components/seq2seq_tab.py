@@ -21,7 +21,7 @@ from playground.seq2seq_data import TASKS, answer, check_input, get_task, make_p
 from playground.validate import clamp
 
 s2s = lazy_module("playground.seq2seq")  # torch loads on first use, not at app start
-s2s_training = lazy_module("playground.train.seq2seq")
+TEST_PAIRS = 1000  # fresh inputs each shipped model was scored on (playground.train.seq2seq)
 
 TAB_ID = "seq2seq"
 TITLE = "Encoder–decoder"
@@ -173,13 +173,13 @@ def model_info(task_name: str, variant_label: str) -> str:
     """What the chosen shipped model is (or why it cannot be loaded)."""
     task = get_task(task_name)
     try:
-        _, config = load_model(task.name, variant_key(variant_label))
+        config = get_service().model_config(model_id(task.name, variant_key(variant_label)))
     except ValueError as err:
         return f"**Not available:** {err}"
     m = config["metrics"]
     return (f"**{model_id(task.name, variant_key(variant_label))}** · trained weights, "
             f"{m['parameters']:,} parameters · **{m['accuracy']:.1%}** exact match on "
-            f"{s2s_training.TEST_PAIRS:,} fresh test inputs · inputs of {task.min_len}–{task.max_len} characters "
+            f"{TEST_PAIRS:,} fresh test inputs · inputs of {task.min_len}–{task.max_len} characters "
             f"from `{task.src.chars}`")
 
 

@@ -268,6 +268,13 @@ class ModelService:
         loaded = self._cached(key, lambda: self._load_state(info))
         return loaded.model, loaded.tokenizer
 
+    def model_config(self, model_id: str) -> dict:
+        """A local model's config.json, read without loading its weights (for model cards)."""
+        info = self.resolve(model_id)
+        if info.path is None:
+            raise ModelUnavailable(f"{model_id} has no local config.")
+        return json.loads((info.path / "config.json").read_text())
+
     def memo(self, key: tuple, compute: Callable[[], Any], max_items: int = 64) -> Any:
         """Small LRU for derived results (e.g. one forward pass per (model, text))."""
         with self._lock:

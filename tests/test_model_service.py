@@ -164,3 +164,9 @@ def test_eager_attention_returns_attention_weights():
     assert len(out.attentions) == 6
     assert torch.allclose(out.attentions[0].sum(-1), torch.ones(1, 12, batch["input_ids"].shape[1]),
                           atol=1e-5)
+
+
+def test_model_config_reads_metadata_without_loading_weights():
+    service = ModelService(hub=Offline())
+    config = service.model_config(DEFAULT_ENCODER)
+    assert config["num_hidden_layers"] == 6 and service.loads == 0
