@@ -22,7 +22,6 @@ frozen snapshots (train every step, draw every N steps, like GAN Lab's VIS_INTER
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Iterator
@@ -32,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from playground.gan_data import TARGETS, sample_target
+from playground.threads import one_thread
 from playground.validate import clamp
 
 LOSSES = ("non-saturating", "standard", "wgan-gp")
@@ -98,20 +98,6 @@ def validated(defaults, limits: dict, choices: dict, values: dict) -> tuple[obje
 def make_config(**values: object) -> tuple[GANConfig, list[str]]:
     """A validated GANConfig from raw values (see ``validated``)."""
     return validated(GANConfig(), LIMITS, CHOICES, values)
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on this thread only, then restore. The ops here are tiny: waking a second
-    thread costs more than it saves, and on a shared 2-core server the other core belongs
-    to other students (measured: a snapshot took 100-360 ms on 2 threads, 15-55 ms on 1).
-    torch's thread count is per calling thread, so other handlers are not affected."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 # --- the networks -------------------------------------------------------------------

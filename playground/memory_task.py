@@ -11,7 +11,6 @@ RNN and an LSTM side by side on the same batches shows the difference in seconds
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from playground.recurrent import CELL_KINDS, CellWeights, check_hidden_size, weights_from_torch
+from playground.threads import one_thread
 from playground.validate import clamp
 
 SIGNALS = "ABCD"  # the class to remember: chance is 1 / 4
@@ -201,18 +201,6 @@ def accuracy(net: MemoryNet, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((net(x).argmax(dim=-1) == y).float().mean())
 
 
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Tiny nets on one torch thread: deterministic, and on a busy 2-core server two
-    threads per request made each step many times slower. Restored for other users."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_race(cfg: MemoryConfig, seed: int) -> Iterator[RaceSnapshot]:
     """Train one net per kind on the same batches; yield a snapshot every few steps.
     Bounded by cfg.max_steps and cfg.max_seconds; deterministic for a seed (one thread)."""
@@ -231,7 +219,7 @@ def train_race(cfg: MemoryConfig, seed: int) -> Iterator[RaceSnapshot]:
     acc: dict[str, list[float]] = {k: [] for k in cfg.kinds}
     start = time.perf_counter()
     for n in range(1, cfg.max_steps + 1):
-        with one_torch_thread():  # not held across the yield: the caller may be another thread
+        with one_thread():  # not held across the yield: the caller may be another thread
             x, y = make_batch(cfg.batch_size, _sample_length(cfg, data), data)
             step_loss = {kind: train_step(nets[kind], optimizers[kind], x, y) for kind in cfg.kinds}
         seconds = time.perf_counter() - start
@@ -240,7 +228,7 @@ def train_race(cfg: MemoryConfig, seed: int) -> Iterator[RaceSnapshot]:
             steps.append(n)
             for kind in cfg.kinds:
                 loss[kind].append(step_loss[kind])
-                with one_torch_thread():
+                with one_thread():
                     acc[kind].append(accuracy(nets[kind], eval_x, eval_y))
             yield RaceSnapshot(
                 step=n, seconds=seconds, steps=tuple(steps),
