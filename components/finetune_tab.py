@@ -14,6 +14,7 @@ from components.code_panel import code_panel
 from components.errors import user_errors
 from components.finetune_code import data_code, run_code
 from components.lesson import lesson
+from components.page import page
 from playground import datasets_view as dv
 from playground import finetune as ft
 from playground.model_service import DEFAULT_ENCODER, get_service
@@ -351,6 +352,4 @@ def build() -> None:
     save.click(on_save, [run_state, model_name], [saved_state, save_info, code], api_name="finetune_save")
     make_zip.click(on_zip, saved_state, zip_file, api_name="finetune_zip")
     push.click(on_push, [saved_state, repo_id, token], [push_info, token], api_name="finetune_push")
-    root = gr.context.Context.root_block
-    if root is not None:
-        root.unload(on_unload)
+    page().unload(on_unload)

@@ -19,6 +19,7 @@ from components.errors import user_errors
 from components.figures import empty
 from components.lazy import lazy_module
 from components.lesson import lesson
+from components.page import page
 from playground.model_service import DEFAULT_ENCODER, get_service
 from playground.validate import clamp
 
@@ -365,15 +366,14 @@ TRY_THIS = [
 ]
 
 
-def _plots(count: int, elem_id: str, first: tuple = ()) -> list[gr.Plot]:
-    """`count` plots two to a row; the first gets elem_id so tests and CSS can find it.
-    `first` holds initial figures, the rest say they are on their way."""
+def _plots(count: int, elem_id: str) -> list[gr.Plot]:
+    """`count` plots two to a row, saying they are on their way; the first gets elem_id so
+    tests and CSS can find it."""
     plots = []
     for start in range(0, count, 2):
         with gr.Row():
             for i in range(start, min(count, start + 2)):
-                value = first[i] if i < len(first) else empty("Opening…")
-                plots.append(gr.Plot(value, show_label=False, elem_id=elem_id if i == 0 else None))
+                plots.append(gr.Plot(empty("Opening…"), show_label=False, elem_id=elem_id if i == 0 else None))
     return plots
 
 
@@ -384,19 +384,20 @@ def _outputs(count: int, elem_id: str, note: str = "", code: str = "") -> list:
 
 
 def _sinusoidal_section(shared: list[gr.Slider]) -> None:
-    heat0, curves0, wave0, clocks0, note0, code0 = on_sinusoidal(D_MODEL[2], LENGTH[2], BASE[2], DEFAULT_DIMS)
     with gr.Tab("1 · Sinusoidal", id="pos-sin"):
         gr.Markdown("Each **row** is the vector added to the token at that position; each **column** one "
                     "dimension. Left columns change fast, right columns slowly: read a row like the digits "
                     "of a number.")
         dims = gr.Textbox(value=DEFAULT_DIMS, label="Dimensions to plot as curves (comma-separated, up to 8; "
                           "press Enter)", elem_id="pos-dims")
-        note = gr.Markdown(note0, elem_classes=["note"])
-        heat = gr.Plot(heat0, elem_id="pos-sin-heat", show_label=False)
-        curves = gr.Plot(curves0, elem_id="pos-sin-curves", show_label=False)
-        wave, clocks = _plots(2, "pos-wavelengths", (wave0, clocks0))
-        code = code_panel(code0)
-    gr.on([slider.change for slider in shared] + [dims.submit], on_sinusoidal, shared + [dims],
+        note = gr.Markdown(elem_classes=["note"])
+        heat = gr.Plot(empty("Opening…"), elem_id="pos-sin-heat", show_label=False)
+        curves = gr.Plot(empty("Opening…"), elem_id="pos-sin-curves", show_label=False)
+        wave, clocks = _plots(2, "pos-wavelengths")
+        code = code_panel()
+    # First figures on page load, not at app start-up (that would import torch for everyone).
+    triggers = [page().load] + [slider.change for slider in shared] + [dims.submit]
+    gr.on(triggers, on_sinusoidal, shared + [dims],
           [heat, curves, wave, clocks, note, code], api_name="positional_sinusoidal", **LIVE)
 
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 import gradio as gr
-from gradio.context import Context
 
 from components.code_panel import code_panel
 from components.errors import user_errors
 from components.lazy import lazy_module
 from components.lesson import lesson
+from components.page import page
 from components.recurrent_code import gradient_code, race_code, step_code
 from components.recurrent_equations import LATEX, equations_markdown
 from components.recurrent_figures import (
@@ -389,7 +389,7 @@ def build() -> None:
     reset.click(**reset_args, api_name="recurrent_reset").then(
         **dict(analysis, api_visibility="public"), api_name="recurrent_analysis")
     # Fill the plots when the page opens, so that nobody meets an empty lab.
-    Context.root_block.load(**reset_args, api_visibility="private").then(**analysis)
+    page().load(**reset_args, api_visibility="private").then(**analysis)
     for control in (kind, mode, source, edit):
         control.change(**reset_args, api_visibility="private").then(**analysis)
     for control in (seed, text):
