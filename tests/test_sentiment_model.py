@@ -16,9 +16,10 @@ from playground.train import sentiment as train
 
 FOLDER = ASSET_MODELS / "minilm-sentiment"
 HELDOUT_ROWS = 600  # a fixed slice of the 1,000 held-out Rotten Tomatoes snippets: fast, still tight
-# The target is 80 %; the shipped model reaches 78.3 % on this slice (77.5 % on all
-# 1,000). This guards what ships: a worse model, a broken delta or a wrong label order fails.
-MIN_ACCURACY = 0.775
+# The target is 80 %; the shipped model (top 2 layers fine-tuned) reaches 83.2 % on
+# this slice (82.4 % on all 1,000 through the pipeline, float16 delta). This guards what
+# ships: a worse model, a broken delta or a wrong label order fails.
+MIN_ACCURACY = 0.83
 
 
 @pytest.fixture(scope="module")
