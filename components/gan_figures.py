@@ -8,14 +8,17 @@ curves are thinned to a few hundred points."""
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
 from components.figures import PALETTE, style
-from playground.gan import GANSnapshot
-from playground.gan_digits import DigitsSnapshot
+
+if TYPE_CHECKING:  # annotations only: importing these would load torch at app start-up
+    from playground.gan import GANSnapshot
+    from playground.gan_digits import DigitsSnapshot
 
 REAL_COLOUR = "#047857"  # green: the data (GAN Lab's convention)
 FAKE_COLOUR = "#7c3aed"  # purple: the generator's samples

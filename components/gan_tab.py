@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gradio as gr
 import numpy as np
@@ -17,12 +18,20 @@ from components.code_panel import code_panel
 from components.errors import user_errors
 from components.gan_figures import (digits_curves_figure, digits_grid_figure, distance_figure,
                                     field_figure, interpolation_figure, loss_figure)
+from components.lazy import lazy_module
 from components.lesson import lesson
-from playground.gan import (ACTIVATIONS, LIMITS, LOSSES, OPTIMIZERS, PRESETS, GANConfig, GANRun,
-                            make_config)
-from playground.gan_data import TARGETS, parse_points, points_from_sketch
-from playground.gan_digits import GRID_COLS, DigitsRun, make_digits_config
+from components.page import page
+from playground.gan_config import (ACTIVATIONS, DIGITS_GRID_COLS, LIMITS, LOSSES, OPTIMIZERS, PRESETS,
+                                   TARGETS, GANConfig, make_config)
 from playground.model_service import get_service
+
+if TYPE_CHECKING:  # annotations only; the modules themselves load lazily below
+    from playground.gan import GANRun
+    from playground.gan_digits import DigitsRun
+
+gan = lazy_module("playground.gan")  # torch loads on first use, not at app start
+gan_data = lazy_module("playground.gan_data")
+gan_digits = lazy_module("playground.gan_digits")
 
 TAB_ID = "gan"
 TITLE = "GANs"
@@ -60,8 +69,8 @@ def settings_config(settings: tuple) -> tuple[GANConfig, list[str]]:
 
 def new_lab(points_text: str, settings: tuple) -> Lab2D:
     cfg, notes = settings_config(settings)
-    points = parse_points(points_text) if cfg.target == "custom" else None
-    return Lab2D(GANRun(cfg, points), notes)
+    points = gan_data.parse_points(points_text) if cfg.target == "custom" else None
+    return Lab2D(gan.GANRun(cfg, points), notes)
 
 
 def status_text(lab: Lab2D, state: str, speed: str = "") -> str:
@@ -217,7 +226,7 @@ def on_sketch(sketch: dict | None) -> tuple[str, str]:
     image = sketch.get("composite") if isinstance(sketch, dict) else sketch
     if image is None:
         raise ValueError("The drawing is empty: draw a shape on the canvas first.")
-    points = points_from_sketch(np.asarray(image))
+    points = gan_data.points_from_sketch(np.asarray(image))
     return "\n".join(f"{x:.2f}, {y:.2f}" for x, y in points), "custom"
 
 
@@ -243,7 +252,7 @@ def digits_frame(run: DigitsRun, state: str, curves: bool = True) -> tuple:
 
 def load_checkpoint() -> DigitsRun:
     tensors, config = get_service().load_state(CHECKPOINT_ID)
-    return DigitsRun.from_state(tensors, config, f"trained checkpoint {CHECKPOINT_ID}")
+    return gan_digits.DigitsRun.from_state(tensors, config, f"trained checkpoint {CHECKPOINT_ID}")
 
 
 @user_errors
@@ -263,7 +272,7 @@ def on_digits_show(run: DigitsRun | None) -> tuple:
 
 def digits_settings(conditional: bool, lr: float, batch_size: float, max_steps: float,
                     seed: float):
-    return make_digits_config(conditional=conditional, lr_g=lr, lr_d=lr, batch_size=batch_size,
+    return gan_digits.make_digits_config(conditional=conditional, lr_g=lr, lr_d=lr, batch_size=batch_size,
                               max_steps=max_steps, seed=seed)
 
 
@@ -271,7 +280,7 @@ def digits_settings(conditional: bool, lr: float, batch_size: float, max_steps: 
 def on_digits_reset(conditional: bool, lr: float, batch_size: float, max_steps: float,
                     seed: float) -> tuple:
     cfg, notes = digits_settings(conditional, lr, batch_size, max_steps, seed)
-    run = DigitsRun(cfg, "your run (random init: untrained)")
+    run = gan_digits.DigitsRun(cfg, "your run (random init: untrained)")
     grid, losses, quality, status = digits_frame(run, "Ready: press Play")
     return (run, grid, losses, quality, "\n\n".join([status] + [f"ℹ️ {n}" for n in notes]))
 
@@ -282,7 +291,7 @@ def on_digits_play(run: DigitsRun | None, conditional: bool, lr: float, batch_si
     """Train the digits GAN live: the same fixed noise grid turns into digits."""
     cfg, notes = digits_settings(conditional, lr, batch_size, max_steps, seed)
     if run is None or run.done or run.source.startswith("trained"):
-        run = DigitsRun(cfg, "your run")
+        run = gan_digits.DigitsRun(cfg, "your run")
     run.source = "your run"
     started, step_s, frames = time.monotonic(), 2e-3, 0
     while not run.done and time.monotonic() - started < MAX_PLAY_S:
@@ -369,8 +378,6 @@ def build_settings() -> list[gr.components.Component]:
 
 
 def build_2d() -> None:
-    first = Lab2D(GANRun(PRESETS["Healthy training"].config), [])
-    field0, losses0, distance0, status0 = frame(first, "Ready: press Play, or Step for one step")
     with gr.Row():
         with gr.Column(scale=1, min_width=330):
             preset = gr.Dropdown(list(PRESETS), value="Healthy training", label="Lesson preset")
@@ -391,15 +398,17 @@ def build_2d() -> None:
                 stop = gr.Button("Stop", variant="stop", elem_id="gan-stop")
                 reset = gr.Button("↺ Reset", elem_id="gan-reset")
                 slow = gr.Checkbox(False, label="Slow motion (1 step per frame)", elem_id="gan-slow")
-            status = gr.Markdown(status0, elem_id="gan-status")
-            field = gr.Plot(field0, elem_id="gan-field", show_label=False)
+            status = gr.Markdown("Opening…", elem_id="gan-status")
+            field = gr.Plot(elem_id="gan-field", show_label=False)
             with gr.Row():
-                losses = gr.Plot(losses0, elem_id="gan-losses", show_label=False)
-                distance = gr.Plot(distance0, elem_id="gan-distance", show_label=False)
+                losses = gr.Plot(elem_id="gan-losses", show_label=False)
+                distance = gr.Plot(elem_id="gan-distance", show_label=False)
     code = code_panel(code_for(PRESETS["Healthy training"].config))
     lab = gr.State(None)
     views = [field, losses, distance, status]
     reset.click(on_reset, [points, *settings], [lab, *views, code], api_name="gan_reset")
+    # The step-0 picture is drawn on page load, so app start-up never loads torch.
+    page().load(on_reset, [points, *settings], [lab, *views, code], api_visibility="private")
     play_event = play.click(on_play, [lab, slow, points, *settings], [lab, *views, code],
                             api_name="gan_play", concurrency_limit=MAX_TRAININGS,
                             concurrency_id=TRAINING_QUEUE, show_progress="minimal")
@@ -439,9 +448,9 @@ def build_digits() -> gr.State:
                 "(a digit row and a noise column z1-z8 each).")
     with gr.Row():
         digit_a = gr.Dropdown([str(d) for d in range(10)], value="3", label="From digit")
-        col_a = gr.Slider(1, GRID_COLS, value=1, step=1, label="From noise column")
+        col_a = gr.Slider(1, DIGITS_GRID_COLS, value=1, step=1, label="From noise column")
         digit_b = gr.Dropdown([str(d) for d in range(10)], value="8", label="To digit")
-        col_b = gr.Slider(1, GRID_COLS, value=5, step=1, label="To noise column")
+        col_b = gr.Slider(1, DIGITS_GRID_COLS, value=5, step=1, label="To noise column")
         walk = gr.Button("Interpolate", elem_id="gan-digits-walk")
     strip = gr.Plot(show_label=False, elem_id="gan-digits-strip")
     run = gr.State(None)

@@ -20,11 +20,12 @@ import numpy as np
 import torch
 
 from playground.gan import MLP, AdversarialRun, validated
+from playground.gan_config import DIGITS_GRID_COLS
 from playground.gan_data import load_digits_data
 from playground.threads import one_thread
 
 N_CLASSES = 10
-GRID_COLS = 8  # the fixed latent batch: one row per digit, GRID_COLS noise vectors
+GRID_COLS = DIGITS_GRID_COLS
 PIXELS = 64
 
 

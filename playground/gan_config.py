@@ -1,0 +1,117 @@
+"""What a student can set for the GAN lab, and the lesson presets: plain data, no torch,
+so the tab can lay out its controls at app start-up without loading torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from playground.validate import clamp
+
+TARGETS = ("ring", "grid", "two moons", "spiral", "line", "custom")
+DIGITS_GRID_COLS = 8  # the digits lab's fixed latent batch: one row per digit, 8 noise vectors
+LOSSES = ("non-saturating", "standard", "wgan-gp")
+ACTIVATIONS = ("relu", "leaky_relu", "tanh")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    target: str = "ring"  # one of gan_data.TARGETS
+    loss: str = "non-saturating"  # one of LOSSES
+    g_layers: int = 2  # hidden layers of G
+    g_width: int = 64  # units per hidden layer of G
+    d_layers: int = 2
+    d_width: int = 64
+    activation: str = "relu"  # hidden activation of both nets
+    optimizer: str = "adam"
+    lr_g: float = 1e-3
+    lr_d: float = 1e-3
+    d_steps: int = 1  # D updates per G update (WGAN-GP uses 5)
+    batch_size: int = 256
+    latent_dim: int = 2  # size of the noise z
+    gp_weight: float = 0.1  # λ of the gradient penalty (WGAN-GP only)
+    max_steps: int = 3000  # G updates before the run stops
+    seed: int = 0
+
+
+# (name, low, high, integer) for every number a student can set; outside → clamped + note.
+LIMITS = {
+    "g_layers": (1, 4, True), "g_width": (1, 256, True),
+    "d_layers": (1, 4, True), "d_width": (1, 256, True),
+    "lr_g": (1e-5, 1.0, False), "lr_d": (1e-5, 1.0, False),
+    "d_steps": (1, 10, True), "batch_size": (8, 1024, True), "latent_dim": (1, 16, True),
+    "gp_weight": (0.0, 100.0, False), "max_steps": (1, 20_000, True),
+    "seed": (0, 2**31 - 1, True),
+}
+CHOICES = {"target": TARGETS, "loss": LOSSES, "activation": ACTIVATIONS, "optimizer": OPTIMIZERS}
+
+
+def validated(defaults, limits: dict, choices: dict, values: dict) -> tuple[object, list[str]]:
+    """``defaults`` (a frozen config) with ``values`` applied: unknown choices and NaN are
+    refused (ValueError), out-of-range numbers are clamped with a note for the student."""
+    notes: list[str] = []
+    clean: dict[str, object] = {}
+    for name, value in values.items():
+        if name in choices:
+            if value not in choices[name]:
+                raise ValueError(f"{name} must be one of: {', '.join(map(str, choices[name]))}.")
+            clean[name] = value
+        elif name in limits:
+            low, high, integer = limits[name]
+            clean[name], note = clamp(value, low, high, name.replace("_", " "), integer)
+            notes += [note] if note else []
+        else:
+            raise ValueError(f"Unknown setting '{name}'.")
+    return replace(defaults, **clean), notes
+
+
+def make_config(**values: object) -> tuple[GANConfig, list[str]]:
+    """A validated GANConfig from raw values (see ``validated``)."""
+    return validated(GANConfig(), LIMITS, CHOICES, values)
+
+
+
+# --- presets: a lesson each, and its fix -----------------------------------------------
+@dataclass(frozen=True)
+class Preset:
+    config: GANConfig
+    lesson: str  # what to watch for
+
+
+def _preset(lesson: str, **changes: object) -> Preset:
+    return Preset(replace(GANConfig(), **changes), lesson)
+
+
+STRONG_D = dict(d_layers=3, d_width=128, lr_d=3e-3)  # a bigger, faster-learning D
+# Each lesson and its fix differ in as few settings as possible; seed 0 shows the effect
+# (checked by tests/test_gan.py on the mode-collapse and strong-D pairs).
+PRESETS: dict[str, Preset] = {
+    "Healthy training": _preset(
+        "Balanced nets, non-saturating loss, Adam at 1e-3. Watch the purple points spread "
+        "onto all 8 green modes and the distance fall to the data's own noise floor; the D "
+        "loss settles near 2 ln 2, where D can no longer tell real from fake."),
+    "Mode collapse": _preset(
+        "G learns 5× faster than D (lr 5e-3 vs 1e-3). G jumps to whatever spot D currently "
+        "likes, and all its samples pile onto one or two modes: the distance stays high.",
+        lr_g=5e-3),
+    "Fix: mode collapse": _preset(
+        "Same G, but D learns as fast (lr 5e-3): D now punishes any pile of samples quickly, "
+        "so G must spread out over every mode.", lr_g=5e-3, lr_d=5e-3),
+    "D too strong (vanishing gradient)": _preset(
+        "A bigger D taking 5 steps per G step, with the original minimax loss log(1 − D(G(z))). "
+        "D rejects G's samples with confidence, and that loss is flat there: the gradient "
+        "arrows shrink to dots (see 'mean |G gradient|') and G stops learning.",
+        loss="standard", d_steps=5, **STRONG_D),
+    "Fix: D too strong": _preset(
+        "The non-saturating loss −log D(G(z)) (Goodfellow et al. 2014) is steep exactly where "
+        "D wins, and one D step per G step lets G keep up: the arrows are long again.",
+        loss="non-saturating", d_steps=1, d_layers=3, d_width=128),
+    "Learning rates too high (oscillation)": _preset(
+        "Adam at 0.02 for both nets: each overshoots the other's last move. The losses jump, "
+        "the samples swing around the ring and the distance goes up and down.",
+        lr_g=0.02, lr_d=0.02),
+    "Fix: learning rates too high": _preset(
+        "Back to 1e-3: small steps let each player respond to the other and the game settles.",
+        lr_g=1e-3, lr_d=1e-3),
+}

@@ -1,0 +1,24 @@
+"""Start-up stays fast: building the app must not import torch or load any model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from components.lazy import lazy_module
+
+
+def test_building_the_app_imports_no_torch_and_loads_no_model():
+    probe = ("import sys, app; from playground.model_service import get_service; "
+             "assert 'torch' not in sys.modules, 'torch imported at start-up'; "
+             "assert get_service().loads == 0, 'a model was loaded at start-up'")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env={"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+                                 "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_lazy_module_runs_the_module_on_first_use():
+    sys.modules.pop("json.tool", None)
+    module = lazy_module("json.tool")
+    assert module.__name__ == "json.tool" and callable(module.main)
