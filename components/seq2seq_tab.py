@@ -17,11 +17,10 @@ from components.errors import user_errors
 from components.lazy import lazy_module
 from components.lesson import lesson
 from playground.model_service import get_service
-from playground.seq2seq_data import TASKS, answer, check_input, get_task, make_pairs, shorter
+from playground.seq2seq_data import TASKS, TEST_PAIRS, answer, check_input, get_task, make_pairs, shorter
 from playground.validate import clamp
 
 s2s = lazy_module("playground.seq2seq")  # torch loads on first use, not at app start
-TEST_PAIRS = 1000  # fresh inputs each shipped model was scored on (playground.train.seq2seq)
 
 TAB_ID = "seq2seq"
 TITLE = "Encoder–decoder"

@@ -19,6 +19,7 @@ from playground.validate import clean_text
 
 PAD, BOS, EOS = 0, 1, 2
 SPECIALS = ("<pad>", "<s>", "</s>")  # ids 0, 1, 2 in every vocabulary
+TEST_PAIRS = 1000  # fresh inputs each shipped model is scored on (playground.train.seq2seq)
 
 
 @dataclass(frozen=True)

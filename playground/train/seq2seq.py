@@ -23,14 +23,13 @@ from playground.model_service import ASSET_MODELS
 from playground.seq2seq import (
     Seq2Seq, TrainConfig, accuracy, accuracy_by_length, config_dict, new_model, train,
 )
-from playground.seq2seq_data import TASKS, Task, get_task, make_pairs
+from playground.seq2seq_data import TASKS, TEST_PAIRS, Task, get_task, make_pairs
 
 VARIANTS = {"attention": True, "fixed": False}
 # Steps per task: enough for the attention model to be near perfect on a free core.
 STEPS = {"reverse": 800, "sort": 800, "dates": 1200}
 SEED = 0
 TEST_SEED = 20_261_128  # test pairs come from a seed the training batches never use
-TEST_PAIRS = 1000
 
 
 def model_name(task: str, variant: str) -> str:
