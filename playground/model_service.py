@@ -63,6 +63,7 @@ class Loaded:
     device: torch.device
     nbytes: int = 0
     image_processor: Any = None  # for image models (they have no tokenizer)
+    config: dict | None = None  # for "state" models: their config.json
 
 
 def _package_dir(package: str, *parts: str) -> Path | None:
@@ -266,7 +267,7 @@ class ModelService:
             raise ModelUnavailable(f"{model_id} is a transformers model; use load().")
         key = (info.id, None, "state", False)
         loaded = self._cached(key, lambda: self._load_state(info))
-        return loaded.model, loaded.tokenizer
+        return loaded.model, loaded.config
 
     def model_config(self, model_id: str) -> dict:
         """A local model's config.json, read without loading its weights (for model cards)."""
@@ -382,7 +383,7 @@ class ModelService:
         state = load_file(str(info.path / "model.safetensors"))
         config = json.loads((info.path / "config.json").read_text())
         nbytes = sum(t.numel() * t.element_size() for t in state.values())
-        return Loaded(info, state, config, torch.device("cpu"), nbytes)
+        return Loaded(info, state, None, torch.device("cpu"), nbytes, config=config)
 
 
 _service: ModelService | None = None
