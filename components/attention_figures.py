@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, _unique, heatmap, style
+from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, unique_labels, heatmap, style
 from playground.tokenization import display_token
 
 MAX_SHOWN_TOKENS = 64  # beyond this a token per row is unreadable on a projector
@@ -43,7 +43,7 @@ def token_heatmap(z: np.ndarray, x: Sequence[str], y: Sequence[str], title: str,
                   y_title: str, zmax: float = 1.0, colorscale: str = ATTENTION_SCALE,
                   show_values: bool = False, height: int = 420) -> go.Figure:
     """A labelled 0..zmax heat-map built on the fast path."""
-    trace = go.Heatmap(z=z, x=_unique(x), y=_unique(y), colorscale=colorscale, zmin=0.0, zmax=zmax,
+    trace = go.Heatmap(z=z, x=unique_labels(x), y=unique_labels(y), colorscale=colorscale, zmin=0.0, zmax=zmax,
                        colorbar=dict(thickness=14), textfont=dict(size=12),
                        texttemplate="%{z:.2f}" if show_values else None,
                        hovertemplate="%{y} → %{x}<br>%{z:.3f}<extra></extra>")
@@ -73,7 +73,7 @@ def qkv_figure(q: np.ndarray, k: np.ndarray, v: np.ndarray, tokens: Sequence[str
     names = ("Q = X·W_Q (queries)", "K = X·W_K (keys)", "V = X·W_V (values)")
     fig = make_subplots(rows=1, cols=3, subplot_titles=names, shared_yaxes=True,
                         horizontal_spacing=0.04)
-    y = _unique(labels(tokens))
+    y = unique_labels(labels(tokens))
     bound = float(max(np.abs(m).max() for m in (q, k, v))) or 1.0
     for col, matrix in enumerate((q, k, v), start=1):
         matrix = matrix[:, :MAX_SHOWN_DIMS]
@@ -108,7 +108,7 @@ def heads_figure(weights: np.ndarray, tokens: Sequence[str]) -> go.Figure:
     rows = (n_heads + cols - 1) // cols
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in range(n_heads)],
                         horizontal_spacing=0.05, vertical_spacing=0.12)
-    t = _unique(labels(tokens))
+    t = unique_labels(labels(tokens))
     for h in range(n_heads):
         fig.add_trace(go.Heatmap(z=weights[h], x=t, y=t, coloraxis="coloraxis",
                                  hovertemplate=f"head {h}: %{{y}} → %{{x}}<br>%{{z:.3f}}<extra></extra>"),
@@ -208,7 +208,7 @@ def shuffle_outputs_figure(output: np.ndarray, shuffled_back: np.ndarray, tokens
     dims = min(output.shape[1], 16)
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05,
                         subplot_titles=("sentence in its order", "shuffled sentence, rows put back"))
-    y = _unique(labels(tokens))
+    y = unique_labels(labels(tokens))
     x = [f"d{j}" for j in range(dims)]
     bound = float(max(np.abs(output[:, :dims]).max(), np.abs(shuffled_back[:, :dims]).max())) or 1.0
     for col, matrix in enumerate((output, shuffled_back), start=1):
@@ -226,7 +226,7 @@ def shuffle_outputs_figure(output: np.ndarray, shuffled_back: np.ndarray, tokens
 def shuffle_change_figure(tokens: Sequence[str], without_pe: np.ndarray, with_pe: np.ndarray | None
                           ) -> go.Figure:
     """How much each token's output changed when the sentence was shuffled."""
-    x = _unique(labels(tokens))
+    x = unique_labels(labels(tokens))
     fig = go.Figure(go.Bar(x=x, y=without_pe, name="attention alone", marker_color="#2563eb",
                            text=[f"{v:.0e}" if v < 1e-3 else f"{v:.2f}" for v in without_pe],
                            textposition="outside"))

@@ -44,7 +44,7 @@ def style(fig: go.Figure, title: str = "", height: int = 420) -> go.Figure:
     return fig
 
 
-def _unique(labels: Sequence[str]) -> list[str]:
+def unique_labels(labels: Sequence[str]) -> list[str]:
     """Plotly merges equal category labels; tokens repeat, so make each one unique."""
     seen: dict[str, int] = {}
     out = []
@@ -64,8 +64,8 @@ def heatmap(z: np.ndarray, x_labels: Sequence[str] | None = None, y_labels: Sequ
     (signed, diverging around 0). Values are printed in cells when the matrix is small."""
     z = np.asarray(z, dtype=float)
     rows, cols = z.shape
-    x = _unique(x_labels) if x_labels is not None else list(range(cols))
-    y = _unique(y_labels) if y_labels is not None else list(range(rows))
+    x = unique_labels(x_labels) if x_labels is not None else list(range(cols))
+    y = unique_labels(y_labels) if y_labels is not None else list(range(rows))
     if kind == "attention":
         scale, zmid = ATTENTION_SCALE, None
         zmin = 0.0 if zmin is None else zmin
@@ -105,7 +105,7 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str = "", x_titl
          y_title: str = "", horizontal: bool = False, height: int = 360,
          range_: tuple[float, float] | None = None, colors: Sequence[str] | None = None) -> go.Figure:
     """Bars with the value printed on each (label scores, gate activations)."""
-    labels = _unique(labels)
+    labels = unique_labels(labels)
     values = [float(v) for v in values]
     trace = go.Bar(
         x=values if horizontal else labels, y=labels if horizontal else values,
