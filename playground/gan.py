@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from playground.gan_config import PRESETS, GANConfig, make_config, validated  # noqa: F401 (re-exported)
+from playground.gan_config import GANConfig
 from playground.gan_data import sample_target
 from playground.threads import one_thread
 

@@ -19,8 +19,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from playground.gan import MLP, AdversarialRun, validated
-from playground.gan_config import DIGITS_GRID_COLS
+from playground.gan import MLP, AdversarialRun
+from playground.gan_config import DIGITS_GRID_COLS, validated
 from playground.gan_data import load_digits_data
 from playground.threads import one_thread
 

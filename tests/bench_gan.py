@@ -18,7 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from playground.gan import PRESETS, GANRun
+from playground.gan import GANRun
+from playground.gan_config import PRESETS
 from playground.gan_digits import DigitsConfig, DigitsRun
 from playground.gan_data import load_digits_data, sample_target
 

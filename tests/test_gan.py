@@ -13,8 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from playground.gan import (MLP, PRESETS, Adam, GANConfig, GANRun, d_step, g_step, make_config,
-                            sliced_wasserstein, train_gan)
+from playground.gan import MLP, Adam, GANRun, d_step, g_step, sliced_wasserstein, train_gan
+from playground.gan_config import PRESETS, GANConfig, make_config
 from playground.gan_data import TARGETS, parse_points, points_from_sketch, sample_target
 
 TOL = 1e-5

@@ -10,7 +10,7 @@ import gradio as gr
 import pytest
 
 from components import gan_tab as tab
-from playground.gan import PRESETS
+from playground.gan_config import PRESETS
 from tests.conftest import assert_not_blank
 
 HEALTHY = [getattr(PRESETS["Healthy training"].config, name) for name in tab.SETTINGS]
