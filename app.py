@@ -12,6 +12,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # One torch thread per request: with a classroom on 2 cores, requests run side by side and
 # more threads per op only oversubscribe the CPU (small models ran ~5x slower under load).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Training streams are heavy on 2 cores: a few events at a time, the rest queue. Gradio's own
+# variable, read when the Blocks is made; calling demo.queue() instead rebuilds the server app.
+os.environ.setdefault("GRADIO_DEFAULT_CONCURRENCY_LIMIT", "4")
 
 import gradio as gr  # noqa: E402
 
@@ -24,8 +27,6 @@ from components.theme import PRESENTER_JS, launch_options  # noqa: E402
 TABS = [overview_tab, tokenizer_tab, recurrent_tab, seq2seq_tab, attention_tab,
         positional_tab, pipelines_tab, finetune_tab, gan_tab]
 TAB_IDS = [tab.TAB_ID for tab in TABS]
-# Training streams are heavy on 2 cores: a few at a time, the rest queue.
-MAX_CONCURRENT_EVENTS = int(os.environ.get("NP_CONCURRENCY", "4"))
 
 
 def on_load(request: gr.Request) -> tuple[gr.Tabs, bool]:
@@ -49,7 +50,6 @@ def build_app() -> gr.Blocks:
                 tab.build()
         presenter.change(None, presenter, presenter, js=PRESENTER_JS)
         demo.load(on_load, None, [tabs, presenter], api_visibility="private")
-    demo.queue(default_concurrency_limit=MAX_CONCURRENT_EVENTS)
     return demo
 
 

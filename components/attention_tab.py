@@ -9,7 +9,7 @@ from components import attention_figures as figs
 from components.bertviz_view import PLACEHOLDER, bertviz_html, bertviz_view
 from components.code_panel import code_panel
 from components.errors import user_errors
-from components.figures import empty
+from components.figures import placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson
 from playground.model_service import DEFAULT_ENCODER, get_service
@@ -280,7 +280,7 @@ def _build_by_hand() -> None:
             causal = gr.Checkbox(label="Causal mask (GPT-style: no looking ahead)", value=False)
             run = gr.Button("Compute attention", variant="primary", elem_id="attn-hand-btn")
     notes = gr.Markdown(elem_id="attn-hand-notes")
-    press = empty("Press “Compute attention”.")
+    press = placeholder("Press “Compute attention”.")
     qkv = gr.Plot(press, label="Q, K, V", elem_id="attn-qkv")
     with gr.Row():
         scores = gr.Plot(press, label="Scores", elem_id="attn-scores")
@@ -294,7 +294,7 @@ def _build_by_hand() -> None:
                 "output before and after. Then add positional encodings and shuffle again.")
     shuffle = gr.Button("Shuffle the words", elem_id="attn-shuffle-btn")
     shuffle_notes = gr.Markdown(elem_id="attn-shuffle-notes")
-    press = empty("Press “Shuffle the words”.")
+    press = placeholder("Press “Shuffle the words”.")
     with gr.Row():
         plain_fig = gr.Plot(press, label="Without positions", elem_id="attn-shuffle-plain")
         pe_fig = gr.Plot(press, label="With positions", elem_id="attn-shuffle-pe")
@@ -329,14 +329,14 @@ def _build_real_model() -> None:
     with gr.Row():
         layer = gr.Slider(0, 5, value=0, step=1, label="Layer")
         head = gr.Dropdown(_head_choices(12), value=AVERAGE, label="Head")
-    main_map = gr.Plot(value=empty("Press “Show attention”."), label="Attention", elem_id="attn-map")
+    main_map = gr.Plot(value=placeholder("Press “Show attention”."), label="Attention", elem_id="attn-map")
     table = gr.Dataframe(headers=["head", "entropy (bits)", "main pattern (share of attention)",
                                   "tokens it attends to most (mean weight)"],
                          label="This layer's heads (Clark et al. 2019: many heads look at [SEP], "
                                "[CLS] or the next/previous token)",
                          interactive=False, elem_id="attn-heads-table")
-    grid = gr.Plot(empty("Press “Show attention”."), label="Layers × heads", elem_id="attn-grid")
-    entropy = gr.Plot(empty("Press “Show attention”."), label="Entropy", elem_id="attn-entropy")
+    grid = gr.Plot(placeholder("Press “Show attention”."), label="Layers × heads", elem_id="attn-grid")
+    entropy = gr.Plot(placeholder("Press “Show attention”."), label="Entropy", elem_id="attn-entropy")
     code = code_panel(model_code(models[0], EXAMPLE, "", 128, 0, AVERAGE))
 
     gr.Markdown("### bertviz (Vig 2019)\n**Head view**: lines from each token to what it attends "

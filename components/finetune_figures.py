@@ -40,9 +40,14 @@ def token_lengths(summary: DatasetSummary) -> go.Figure:
     return style(fig, f"Token lengths of {lengths.size:,} texts (median {median:.0f})", 340)
 
 
+NO_LOSS = "Press “Fine-tune” to watch<br>the training loss fall."
+NO_ACCURACY = "Held-out accuracy appears<br>here during training."
+NO_COMPARISON = "After training: base vs fine-tuned accuracy."
+
+
 def loss_curve(snap: FinetuneSnapshot | None) -> go.Figure:
     if snap is None or snap.losses.size == 0:
-        return empty("Press “Fine-tune” to watch the training loss fall.", height=340)
+        return empty(NO_LOSS, height=340)
     fig = lines(snap.loss_steps, {"training loss": snap.losses}, markers=snap.losses.size < 20,
                 title=f"Training loss (cross-entropy), step {snap.step} of {snap.total_steps}",
                 x_title="training step (one batch)", y_title="loss", height=340)
@@ -54,7 +59,7 @@ def loss_curve(snap: FinetuneSnapshot | None) -> go.Figure:
 
 def accuracy_curve(snap: FinetuneSnapshot | None, n_labels: int, n_eval: int) -> go.Figure:
     if snap is None or snap.eval_accuracy.size == 0:
-        return empty("Held-out accuracy appears here during training.", height=340)
+        return empty(NO_ACCURACY, height=340)
     fig = lines(snap.eval_steps, {"held-out accuracy": snap.eval_accuracy}, markers=True,
                 title=f"Accuracy on {n_eval} held-out examples: {snap.eval_accuracy[-1]:.0%}",
                 x_title="training step (0 = before training)", y_title="accuracy", height=340)
@@ -68,7 +73,7 @@ def accuracy_curve(snap: FinetuneSnapshot | None, n_labels: int, n_eval: int) ->
 
 def before_after(comparison: Comparison | None, n_eval: int) -> go.Figure:
     if comparison is None:
-        return empty("After training: base vs fine-tuned accuracy.", height=320)
+        return empty(NO_COMPARISON, height=320)
     fig = bars(["base model (new, untrained head)", "fine-tuned"],
                [comparison.base_accuracy, comparison.tuned_accuracy], range_=(0, 1),
                colors=[BASE_COLOUR, TUNED_COLOUR], y_title="accuracy", height=320,

@@ -12,6 +12,7 @@ import gradio as gr
 from components import finetune_figures as ff
 from components.code_panel import code_panel
 from components.errors import user_errors
+from components.figures import placeholder
 from components.finetune_code import data_code, run_code
 from components.lesson import lesson
 from components.page import page
@@ -272,8 +273,8 @@ def build() -> None:
                                        interactive=False, max_height=300)
                 data_summary = gr.Markdown("Press **Load & inspect** to look at the data.")
         with gr.Row():
-            balance_plot = gr.Plot(ff.empty("Label balance appears here."), show_label=False, elem_id="ft-balance")
-            lengths_plot = gr.Plot(ff.empty("Token lengths appear here."), show_label=False, elem_id="ft-lengths")
+            balance_plot = gr.Plot(placeholder("Label balance appears here."), show_label=False, elem_id="ft-balance")
+            lengths_plot = gr.Plot(placeholder("Token lengths appear here."), show_label=False, elem_id="ft-lengths")
 
         gr.Markdown("### 2 · Fine-tune")
         with gr.Row():
@@ -300,14 +301,14 @@ def build() -> None:
                 status = gr.Markdown("The defaults (2,000 short reviews, max length 64, last layer) take "
                                      "about a minute on a laptop CPU.", elem_id="ft-status")
                 with gr.Row():
-                    loss_plot = gr.Plot(ff.loss_curve(None), show_label=False, elem_id="ft-loss")
-                    accuracy_plot = gr.Plot(ff.accuracy_curve(None, 2, DEFAULTS.n_eval), show_label=False,
+                    loss_plot = gr.Plot(placeholder(ff.NO_LOSS, 340), show_label=False, elem_id="ft-loss")
+                    accuracy_plot = gr.Plot(placeholder(ff.NO_ACCURACY, 340), show_label=False,
                                             elem_id="ft-accuracy")
 
         gr.Markdown("### 3 · Before vs after")
         with gr.Row():
             with gr.Column(scale=2):
-                compare_plot = gr.Plot(ff.before_after(None, DEFAULTS.n_eval), show_label=False,
+                compare_plot = gr.Plot(placeholder(ff.NO_COMPARISON, 320), show_label=False,
                                        elem_id="ft-compare")
             with gr.Column(scale=3):
                 compare_table = gr.Dataframe(headers=TABLE_HEADERS, wrap=True, interactive=False,

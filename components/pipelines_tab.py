@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from components import pipelines_figures as pf
 from components.code_panel import code_panel
 from components.errors import user_errors
-from components.figures import empty
+from components.figures import empty, placeholder
 from components.lesson import lesson
 from playground import pipelines as pl
 from playground.model_service import get_service
@@ -273,7 +273,7 @@ def build() -> None:
                 with gr.Accordion("Model card", open=False):
                     card = gr.Markdown(pl.model_card(default_model(first)))
         detail_html = gr.HTML(visible=False, elem_id="pl-html")
-        main_plot = gr.Plot(empty("Run a pipeline to see its results here."), elem_id="pl-plot",
+        main_plot = gr.Plot(placeholder("Run a pipeline to see its results here."), elem_id="pl-plot",
                             show_label=False)
         detail_plot = gr.Plot(visible=False, elem_id="pl-detail", show_label=False)
         code = code_panel("# Run a pipeline: the code that reproduces it appears here.")

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from components import positional_figures as pf
 from components.code_panel import code_panel
 from components.errors import user_errors
-from components.figures import empty
+from components.figures import empty, placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson
 from components.page import page
@@ -373,7 +373,7 @@ def _plots(count: int, elem_id: str) -> list[gr.Plot]:
     for start in range(0, count, 2):
         with gr.Row():
             for i in range(start, min(count, start + 2)):
-                plots.append(gr.Plot(empty("Opening…"), show_label=False, elem_id=elem_id if i == 0 else None))
+                plots.append(gr.Plot(placeholder("Opening…"), show_label=False, elem_id=elem_id if i == 0 else None))
     return plots
 
 
@@ -391,8 +391,8 @@ def _sinusoidal_section(shared: list[gr.Slider]) -> None:
         dims = gr.Textbox(value=DEFAULT_DIMS, label="Dimensions to plot as curves (comma-separated, up to 8; "
                           "press Enter)", elem_id="pos-dims")
         note = gr.Markdown(elem_classes=["note"])
-        heat = gr.Plot(empty("Opening…"), elem_id="pos-sin-heat", show_label=False)
-        curves = gr.Plot(empty("Opening…"), elem_id="pos-sin-curves", show_label=False)
+        heat = gr.Plot(placeholder("Opening…"), elem_id="pos-sin-heat", show_label=False)
+        curves = gr.Plot(placeholder("Opening…"), elem_id="pos-sin-curves", show_label=False)
         wave, clocks = _plots(2, "pos-wavelengths")
         code = code_panel()
     # First figures on page load, not at app start-up (that would import torch for everyone).

@@ -72,10 +72,13 @@ def length_accuracy(results: Mapping[str, tuple[Sequence[int], Sequence[float]]]
     return style(fig, f"{task_title}: accuracy by input length on fresh test data", 420)
 
 
+NO_LOSS = "Press “Train” to watch the loss fall."
+
+
 def loss_curves(runs: Mapping[str, tuple[Sequence[int], Sequence[float]]]) -> go.Figure:
     """Training loss of this run and of earlier runs in the session (log scale)."""
     if not runs:
-        return empty("Press “Train” to watch the loss fall.", height=360)
+        return empty(NO_LOSS, height=360)
     fig = go.Figure()
     for k, (name, (steps, loss)) in enumerate(runs.items()):
         fig.add_trace(go.Scatter(x=list(steps), y=list(loss), name=name, mode="lines",

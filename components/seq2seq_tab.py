@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from components import seq2seq_figures as figs
 from components.code_panel import code_panel
 from components.errors import user_errors
+from components.figures import placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson
 from playground.model_service import get_service
@@ -314,12 +315,12 @@ def build() -> None:
         status = gr.Markdown("Press **Step** to decode one output character, or **Run** to play them all.",
                              elem_id="seq2seq-status")
         with gr.Row():
-            attention_plot = gr.Plot(figs.empty("Attention over the input appears here."), show_label=False,
+            attention_plot = gr.Plot(placeholder("Attention over the input appears here."), show_label=False,
                                      elem_id="seq2seq-attention")
-            alignment_plot = gr.Plot(figs.empty("The alignment matrix grows here."), show_label=False,
+            alignment_plot = gr.Plot(placeholder("The alignment matrix grows here."), show_label=False,
                                      elem_id="seq2seq-alignment")
         with gr.Row():
-            context_plot = gr.Plot(figs.empty("Context vectors appear here."), show_label=False, scale=3)
+            context_plot = gr.Plot(placeholder("Context vectors appear here."), show_label=False, scale=3)
             beams = gr.Markdown(scale=2, elem_id="seq2seq-beams")
         view = gr.State({})
 
@@ -327,7 +328,7 @@ def build() -> None:
         with gr.Row():
             compare_task = gr.Dropdown(TASK_CHOICES, value=first_task, label="Task", scale=2)
             compare = gr.Button("Compare both models", elem_id="seq2seq-compare", scale=1)
-        compare_plot = gr.Plot(figs.empty("Press “Compare” to test both models on fresh data."),
+        compare_plot = gr.Plot(placeholder("Press “Compare” to test both models on fresh data."),
                                show_label=False, elem_id="seq2seq-compare-plot")
         compare_text = gr.Markdown()
 
@@ -344,8 +345,8 @@ def build() -> None:
             stop_btn = gr.Button("Stop", variant="stop", elem_id="seq2seq-stop")
         train_status = gr.Markdown(elem_id="seq2seq-train-status")
         with gr.Row():
-            loss_plot = gr.Plot(figs.loss_curves({}), show_label=False, elem_id="seq2seq-loss")
-            train_align = gr.Plot(figs.empty("The alignment of a probe input appears here."),
+            loss_plot = gr.Plot(placeholder(figs.NO_LOSS, 360), show_label=False, elem_id="seq2seq-loss")
+            train_align = gr.Plot(placeholder("The alignment of a probe input appears here."),
                                   show_label=False, elem_id="seq2seq-train-align")
         runs = gr.State({})
         code = code_panel(code_for_decode(first_task, "attention", TASKS[first_task].example, 1))

@@ -23,6 +23,15 @@ def test_building_the_app_imports_no_torch_and_loads_no_model():
                "assert get_service().loads == 0, 'a model was loaded at start-up'")
 
 
+def test_building_the_app_makes_no_plotly_figure():
+    """Plotly loads its schema on the first Figure (~0.2 s): first values are placeholders."""
+    _run_fresh("import plotly.basedatatypes as b; b.BaseFigure.__init__ = None; import app")
+
+
+def test_the_queue_runs_a_few_events_at_a_time():
+    _run_fresh("import app; assert app.demo._queue.default_concurrency_limit == 4")
+
+
 def test_first_torch_click_in_a_fresh_app_works():
     """Torch is first imported by a lazy core module; torch's import walks sys.modules,
     which must not set off the other tabs' lazy modules half-way."""
