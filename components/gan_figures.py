@@ -1,8 +1,8 @@
 """Figures of the GAN lab: the 2-D field (decision surface, points, gradient arrows),
 loss and distance curves, and grids of generated digits. Built from snapshots, many
-times a second while training streams, so they stay lean: traces are plain dicts of
-rounded numbers on the house layout (``figures.style``, computed once) and plotly's
-validation is skipped (it cost more than the training), arrows are one line trace,
+times a second while training streams, so they stay lean: ``FigureJSON``s of plain trace
+dicts with rounded numbers on the house layout (``figures.style``, computed once), no
+plotly objects (their validation cost more than the training); arrows are one line trace,
 curves are thinned to a few hundred points."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
-from components.figures import PALETTE, style
+from components.figures import PALETTE, FigureJSON, style
 
 if TYPE_CHECKING:  # annotations only: importing these would load torch at app start-up
     from playground.gan import GANSnapshot
@@ -35,18 +35,18 @@ MAX_CURVE_POINTS = 400
 
 @lru_cache(maxsize=1)
 def _house_layout() -> dict:
-    return style(go.Figure()).layout.to_plotly_json()
+    """The house layout with plotly's default template, as plotly's own JSON would carry."""
+    return go.Figure(style(go.Figure()).to_dict()).to_dict()["layout"]
 
 
 def fast_figure(traces: list[dict], title: str, height: int, xaxis: dict, yaxis: dict,
-                **layout: object) -> go.Figure:
+                **layout: object) -> FigureJSON:
     """A figure in the house style from trace dicts, without plotly's (slow) validation."""
     base = _house_layout()
-    axis = base["xaxis"]
     full = {**base, "title": {**base["title"], "text": title}, "height": height,
             "margin": {**base["margin"], "t": 60 if title else 25},
-            "xaxis": {**axis, **xaxis}, "yaxis": {**base["yaxis"], **yaxis}, **layout}
-    return go.Figure(data=traces, layout=full, _validate=False)
+            "xaxis": {**base["xaxis"], **xaxis}, "yaxis": {**base["yaxis"], **yaxis}, **layout}
+    return FigureJSON(traces, full)
 
 
 def _r(values: np.ndarray, digits: int = 3) -> np.ndarray:
@@ -65,7 +65,7 @@ def _hline(y: float, text: str, colour: str) -> tuple[dict, dict]:
 
 def curves_figure(x: np.ndarray, series: dict[str, np.ndarray], title: str, y_title: str,
                   height: int, reference: tuple[float, str] | None = None,
-                  y_range: list[float] | None = None) -> go.Figure:
+                  y_range: list[float] | None = None) -> FigureJSON:
     """Named curves over training steps, optionally with a dotted reference line."""
     traces = [dict(type="scatter", x=_r(x, 1), y=_r(y, 4), name=name, mode="lines+markers"
                    if len(x) < 40 else "lines", line=dict(width=3, color=PALETTE[k]))
@@ -102,7 +102,7 @@ def arrow_segments(points: np.ndarray, arrows: np.ndarray) -> tuple[list, list]:
     return xs, ys
 
 
-def field_figure(snap: GANSnapshot, height: int = 560) -> go.Figure:
+def field_figure(snap: GANSnapshot, height: int = 560) -> FigureJSON:
     """Real (green) vs generated (purple) points over D's decision surface, with arrows
     showing where G's gradient pushes each generated point."""
     lo, hi = float(snap.grid[0]), float(snap.grid[-1])
@@ -143,7 +143,7 @@ def field_figure(snap: GANSnapshot, height: int = 560) -> go.Figure:
                        uirevision="field")
 
 
-def loss_figure(d_loss: np.ndarray, g_loss: np.ndarray, loss: str, height: int = 330) -> go.Figure:
+def loss_figure(d_loss: np.ndarray, g_loss: np.ndarray, loss: str, height: int = 330) -> FigureJSON:
     """D and G losses per step (bin-averaged when long)."""
     steps, d = thin(d_loss)
     _, g = thin(g_loss)
@@ -154,7 +154,7 @@ def loss_figure(d_loss: np.ndarray, g_loss: np.ndarray, loss: str, height: int =
                          height, reference)
 
 
-def distance_figure(snap: GANSnapshot, height: int = 330) -> go.Figure:
+def distance_figure(snap: GANSnapshot, height: int = 330) -> FigureJSON:
     """How far G's samples are from the data over time, with the data's own noise floor."""
     return curves_figure(snap.distance_steps, {"G's samples ↔ data": snap.distance},
                          "Distance to the data (sliced Wasserstein)", "distance (data units)",
@@ -172,7 +172,7 @@ def _tile(images: np.ndarray, gap: int = 1) -> np.ndarray:
 
 
 def image_grid_figure(images: np.ndarray, title: str, row_labels: list[str],
-                      col_labels: list[str], height: int = 520) -> go.Figure:
+                      col_labels: list[str], height: int = 520) -> FigureJSON:
     """A grid of 8×8 images (rows, cols, 8, 8) in [0, 1], ink dark, labelled rows/columns."""
     rows, cols = images.shape[:2]
     trace = dict(type="heatmap", z=_r(_tile(images), 2), colorscale=INK_SCALE, zmin=0, zmax=1,
@@ -185,7 +185,7 @@ def image_grid_figure(images: np.ndarray, title: str, row_labels: list[str],
     return fast_figure([trace], title, height, xaxis, yaxis)
 
 
-def digits_grid_figure(snap: DigitsSnapshot, height: int = 560) -> go.Figure:
+def digits_grid_figure(snap: DigitsSnapshot, height: int = 560) -> FigureJSON:
     if snap.diverged_at is not None:
         return fast_figure([], f"Diverged at step {snap.diverged_at:,}: NaN losses, nothing to draw",
                            height, {}, {})
@@ -198,16 +198,16 @@ def digits_grid_figure(snap: DigitsSnapshot, height: int = 560) -> go.Figure:
                              rows, cols, height)
 
 
-def interpolation_figure(images: np.ndarray, start: str, end: str, height: int = 250) -> go.Figure:
+def interpolation_figure(images: np.ndarray, start: str, end: str, height: int = 250) -> FigureJSON:
     n = len(images)
     ticks = [f"{k / (n - 1):.2f}" for k in range(n)]
     fig = image_grid_figure(images[None], f"Walking the latent space: {start} → {end}",
                             ["G(z)"], ticks, height)
-    fig.layout.xaxis.title = {"text": "t: z = (1 − t)·z_start + t·z_end"}
+    fig.layout["xaxis"]["title"] = {"text": "t: z = (1 − t)·z_start + t·z_end"}
     return fig
 
 
-def digits_curves_figure(snap: DigitsSnapshot, height: int = 330) -> go.Figure:
+def digits_curves_figure(snap: DigitsSnapshot, height: int = 330) -> FigureJSON:
     """Sample quality over training: nearest-real distance and classifier agreement."""
     series = {"distance to nearest real digit (lower = closer)": snap.nn_distance}
     if snap.conditional:

@@ -1,8 +1,9 @@
 """GANs tab (issue 9): train a GAN live on 2-D points, then on 8×8 digits.
 
-Runs live in per-session ``gr.State``; Play is a generator that trains every step and
-draws at about 12 frames a second, bounded in steps and seconds; Pause / Stop cancel it;
-the queue lets only a few trainings run at once (``concurrency_id``).
+Runs live in per-session ``gr.State``; Play is a generator that draws about 12 frames a
+second while the run trains on a thread of its own (``playground.background``), bounded in
+steps and seconds; Pause / Stop cancel it and halt the trainer; the queue lets only a few
+trainings run at once (``concurrency_id``).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from playground.gan_config import (ACTIVATIONS, DIGITS_GRID_COLS, LIMITS, LOSSES
 from playground.model_service import get_service
 
 if TYPE_CHECKING:  # annotations only; the modules themselves load lazily below
-    from playground.gan import GANRun
-    from playground.gan_digits import DigitsRun
+    from playground.gan import GANRun, GANSnapshot
+    from playground.gan_digits import DigitsRun, DigitsSnapshot
 
+background = lazy_module("playground.background")
 gan = lazy_module("playground.gan")  # torch loads on first use, not at app start
 gan_data = lazy_module("playground.gan_data")
 gan_digits = lazy_module("playground.gan_digits")
@@ -39,7 +41,6 @@ CHECKPOINT_ID = "neural-playground/gan-digits"
 FRAME_S = 0.08  # one frame every 80 ms: about 12 frames a second
 SLOW_FRAME_S = 0.35  # slow motion: one training step per frame, slow enough to follow
 CURVES_EVERY = 4  # redraw the loss and distance curves every 4th frame (about 3 a second)
-TRAIN_SHARE = 0.6  # of each frame's time spent training; the rest draws and sends the frame
 MAX_PLAY_S = 120.0  # one Play streams at most this long; press Play again to go on
 TRAINING_QUEUE = "gan-training"  # both GAN trainings share this queue slot
 MAX_TRAININGS = 2  # at most this many GAN trainings at once; others wait in the queue
@@ -73,29 +74,30 @@ def new_lab(points_text: str, settings: tuple) -> Lab2D:
     return Lab2D(gan.GANRun(cfg, points), notes)
 
 
-def status_text(lab: Lab2D, state: str, speed: str = "") -> str:
-    run = lab.run
-    cfg = run.cfg
-    lines = [f"**{state}** · step {run.step:,} / {cfg.max_steps:,} · seed {cfg.seed} · "
+def status_text(lab: Lab2D, snap: GANSnapshot, state: str, speed: str = "") -> str:
+    cfg = lab.run.cfg
+    lines = [f"**{state}** · step {snap.step:,} / {cfg.max_steps:,} · seed {cfg.seed} · "
              f"{cfg.loss} loss · target: {cfg.target}" + (f" · {speed}" if speed else "")]
-    if run.distances:
-        lines.append(f"Distance to the data: **{run.distances[-1]:.3f}** (two samples of the "
-                     f"data itself differ by {run.noise_floor:.3f}).")
-    if run.diverged_at is not None:
-        lines.append(f"⚠️ **Diverged at step {run.diverged_at:,}**: the losses became NaN or "
+    if len(snap.distance):
+        lines.append(f"Distance to the data: **{snap.distance[-1]:.3f}** (two samples of the "
+                     f"data itself differ by {snap.noise_floor:.3f}).")
+    if snap.diverged_at is not None:
+        lines.append(f"⚠️ **Diverged at step {snap.diverged_at:,}**: the losses became NaN or "
                      "infinite, so nothing is drawn. Lower the learning rates and press Reset.")
     lines += [f"ℹ️ {note}" for note in lab.notes]
     return "\n\n".join(lines)
 
 
-def frame(lab: Lab2D, state: str, speed: str = "", curves: bool = True) -> tuple:
-    """(field, losses, distance, status). ``curves=False`` leaves the two curve plots as
-    they are (gr.skip): the browser redraws fewer plots, the curves still move 3×/s."""
-    snap = lab.run.snapshot()
+def frame(lab: Lab2D, state: str, speed: str = "", curves: bool = True,
+          snap: GANSnapshot | None = None) -> tuple:
+    """(field, losses, distance, status) of ``snap`` (default: the run now). ``curves=False``
+    leaves the two curve plots as they are (gr.skip): the browser redraws fewer plots, the
+    curves still move 3×/s."""
+    snap = snap or lab.run.snapshot()
+    status = status_text(lab, snap, state, speed)
     if not curves:
-        return field_figure(snap), gr.skip(), gr.skip(), status_text(lab, state, speed)
-    return (field_figure(snap), loss_figure(snap.d_loss, snap.g_loss, snap.loss),
-            distance_figure(snap), status_text(lab, state, speed))
+        return field_figure(snap), gr.skip(), gr.skip(), status
+    return field_figure(snap), loss_figure(snap.d_loss, snap.g_loss, snap.loss), distance_figure(snap), status
 
 
 def code_for(cfg: GANConfig) -> str:
@@ -154,6 +156,8 @@ def on_reset(points_text: str, *settings) -> tuple:
 def _lab_for_play(lab: Lab2D | None, points_text: str, settings: tuple) -> Lab2D:
     """Continue the paused run if the settings are unchanged, else start a new one."""
     cfg, _ = settings_config(settings)
+    if lab is not None:
+        background.halt(lab.run)  # a Play still training it (its stream was cancelled)
     if lab is None or lab.stopped or lab.run.done or lab.run.cfg != cfg:
         lab = new_lab(points_text, settings)
         lab.notes.append("Started a new run with these settings (same seed → same run).")
@@ -162,29 +166,44 @@ def _lab_for_play(lab: Lab2D | None, points_text: str, settings: tuple) -> Lab2D
 
 @user_errors
 def on_play(lab: Lab2D | None, slow_motion: bool, points_text: str, *settings):
-    """Train and stream frames: every step is trained, a frame is drawn every FRAME_S
-    (slow motion: one step per frame). Bounded by max_steps and MAX_PLAY_S."""
+    """Train and stream frames: the run trains on its own thread while this one draws a
+    frame every FRAME_S (slow motion: one step per frame, here). Bounded by max_steps and
+    MAX_PLAY_S."""
     lab = _lab_for_play(lab, points_text, settings)
     code = code_for(lab.run.cfg)
-    started, trained, frames = time.monotonic(), 0, 0
-    step_s = 1e-3  # running estimate of one step's time, sizes the next batch of steps
-    while not lab.run.done and time.monotonic() - started < MAX_PLAY_S:
-        t0 = time.monotonic()
-        # Slow motion: one step per frame. Else: train for most of the frame's time budget.
-        n = 1 if slow_motion else max(1, int(TRAIN_SHARE * FRAME_S / step_s))
-        done = lab.run.train(n)
-        trained += done
-        if done:
-            step_s = 0.5 * step_s + 0.5 * (time.monotonic() - t0) / done
-        rate = trained / max(1e-6, time.monotonic() - started)
-        speed = "slow motion" if slow_motion else f"{rate:,.0f} steps/s"
-        frames += 1
-        # The code panel changes only with the run: send it once, not with every frame.
-        yield (lab, *frame(lab, "Training", speed, curves=frames % CURVES_EVERY == 1),
-               code if frames == 1 else gr.skip())
-        time.sleep(max(0.0, (SLOW_FRAME_S if slow_motion else 0.0) - (time.monotonic() - t0)))
+    if slow_motion:
+        frames = _slow_motion_frames(lab)
+    else:
+        frames = _live_frames(lab.run, lambda snap, speed, curves: frame(lab, "Training", speed, curves, snap))
+    # The state and the code panel change only with the run: send them once, not every frame.
+    for i, views in enumerate(frames):
+        yield (lab, *views, code) if i == 0 else (gr.skip(), *views, gr.skip())
     state = "Finished" if lab.run.done else f"Paused after {MAX_PLAY_S:.0f} s (press Play to go on)"
     yield (lab, *frame(lab, state), code)
+
+
+def _slow_motion_frames(lab: Lab2D):
+    started = time.monotonic()
+    while not lab.run.done and time.monotonic() - started < MAX_PLAY_S:
+        t0 = time.monotonic()
+        lab.run.train(1)
+        yield frame(lab, "Training", "slow motion")
+        time.sleep(max(0.0, SLOW_FRAME_S - (time.monotonic() - t0)))
+
+
+def _live_frames(run, draw):
+    """Frames of ``run`` training in the background: ``draw(snapshot, speed, curves)`` every
+    FRAME_S until the run is done or MAX_PLAY_S is up. Shared by the 2-D and digits GANs."""
+    with background.BackgroundTraining(run, max_s=MAX_PLAY_S) as trainer:
+        started, first_step, frames = time.monotonic(), None, 0
+        while not trainer.finished:
+            t0 = time.monotonic()
+            snap = trainer.snapshot()
+            first_step = snap.step if first_step is None else first_step
+            rate = (snap.step - first_step) / max(1e-6, t0 - started)
+            frames += 1
+            yield draw(snap, f"{rate:,.0f} steps/s" if frames > 1 else "", frames % CURVES_EVERY == 1)
+            time.sleep(max(0.0, FRAME_S - (time.monotonic() - t0)))
 
 
 @user_errors
@@ -199,15 +218,17 @@ def on_step(lab: Lab2D | None, points_text: str, *settings) -> tuple:
 def on_pause(lab: Lab2D | None) -> str:
     if lab is None:
         return "Nothing to pause: press Play."
-    return status_text(lab, "Paused: Play continues, Step advances one step")
+    background.halt(lab.run)
+    return status_text(lab, lab.run.snapshot(), "Paused: Play continues, Step advances one step")
 
 
 @user_errors
 def on_stop(lab: Lab2D | None) -> tuple:
     if lab is None:
         return None, "Nothing to stop."
+    background.halt(lab.run)
     lab.stopped = True
-    return lab, status_text(lab, "Stopped: Play or Reset starts a new run with the same seed")
+    return lab, status_text(lab, lab.run.snapshot(), "Stopped: Play or Reset starts a new run with the same seed")
 
 
 @user_errors
@@ -231,12 +252,14 @@ def on_sketch(sketch: dict | None) -> tuple[str, str]:
 
 
 # --- digits handlers ----------------------------------------------------------------------
-def digits_frame(run: DigitsRun, state: str, curves: bool = True) -> tuple:
-    """(sample grid, losses, quality, status); ``curves=False`` skips the two curve plots."""
-    snap = run.snapshot()
+def digits_frame(run: DigitsRun, state: str, curves: bool = True, snap: DigitsSnapshot | None = None,
+                 speed: str = "") -> tuple:
+    """(sample grid, losses, quality, status) of ``snap`` (default: the run now);
+    ``curves=False`` skips the two curve plots."""
+    snap = snap or run.snapshot()
     cfg = run.cfg
     lines = [f"**{state}** · {snap.source} · step {snap.step:,} / {snap.max_steps:,} · seed {cfg.seed}"
-             f" · {'conditional' if cfg.conditional else 'unconditional'}"]
+             f" · {'conditional' if cfg.conditional else 'unconditional'}" + (f" · {speed}" if speed else "")]
     if len(snap.nn_distance):
         lines.append(f"Nearest-real distance **{snap.nn_distance[-1]:.3f}** (real digits: "
                      f"{snap.data_nn_distance:.3f})" + (
@@ -290,17 +313,21 @@ def on_digits_play(run: DigitsRun | None, conditional: bool, lr: float, batch_si
                    max_steps: float, seed: float):
     """Train the digits GAN live: the same fixed noise grid turns into digits."""
     cfg, notes = digits_settings(conditional, lr, batch_size, max_steps, seed)
+    if run is not None:
+        background.halt(run)  # a Play still training it (its stream was cancelled)
     if run is None or run.done or run.source.startswith("trained"):
         run = gan_digits.DigitsRun(cfg, "your run")
     run.source = "your run"
-    started, step_s, frames = time.monotonic(), 2e-3, 0
-    while not run.done and time.monotonic() - started < MAX_PLAY_S:
-        t0 = time.monotonic()
-        done = run.train(max(1, int(TRAIN_SHARE * FRAME_S / step_s)))
-        step_s = 0.5 * step_s + 0.5 * (time.monotonic() - t0) / max(1, done)
-        frames += 1
-        yield (run, *digits_frame(run, "Training", curves=frames % CURVES_EVERY == 1))
+    frames = _live_frames(run, lambda snap, speed, curves: digits_frame(run, "Training", curves, snap, speed))
+    for i, views in enumerate(frames):
+        yield (run if i == 0 else gr.skip(), *views)
     yield (run, *digits_frame(run, "Finished" if run.done else "Paused (time limit): press Play"))
+
+
+@user_errors
+def on_digits_pause(run: DigitsRun | None) -> None:
+    if run is not None:
+        background.halt(run)
 
 
 @user_errors
@@ -406,12 +433,13 @@ def build_2d() -> None:
     code = code_panel(code_for(PRESETS["Healthy training"].config))
     lab = gr.State(None)
     views = [field, losses, distance, status]
-    reset.click(on_reset, [points, *settings], [lab, *views, code], api_name="gan_reset")
     # The step-0 picture is drawn on page load, so app start-up never loads torch.
     page().load(on_reset, [points, *settings], [lab, *views, code], api_visibility="private")
     play_event = play.click(on_play, [lab, slow, points, *settings], [lab, *views, code],
                             api_name="gan_play", concurrency_limit=MAX_TRAININGS,
                             concurrency_id=TRAINING_QUEUE, show_progress="minimal")
+    reset.click(on_reset, [points, *settings], [lab, *views, code], api_name="gan_reset",
+                cancels=[play_event])
     step.click(on_step, [lab, points, *settings], [lab, *views, code], api_name="gan_step",
                cancels=[play_event])
     pause.click(on_pause, [lab], [status], cancels=[play_event], api_visibility="private")
@@ -457,11 +485,11 @@ def build_digits() -> gr.State:
     settings = [conditional, lr, batch, max_steps, seed]
     views = [grid, losses, quality, status]
     trained.click(on_digits_checkpoint, None, [run, *views], api_name="gan_digits_checkpoint")
-    reset.click(on_digits_reset, settings, [run, *views], api_name="gan_digits_reset")
     play_event = play.click(on_digits_play, [run, *settings], [run, *views],
                             api_name="gan_digits_play", concurrency_limit=MAX_TRAININGS,
                             concurrency_id=TRAINING_QUEUE, show_progress="minimal")
-    pause.click(None, cancels=[play_event])
+    pause.click(on_digits_pause, [run], None, cancels=[play_event], api_visibility="private")
+    reset.click(on_digits_reset, settings, [run, *views], api_name="gan_digits_reset", cancels=[play_event])
     walk.click(on_interpolate, [run, digit_a, col_a, digit_b, col_b], [strip],
                api_name="gan_digits_interpolate")
     return run, views

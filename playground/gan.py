@@ -11,7 +11,7 @@ moves G's samples where D says "real". Three losses are offered:
 
 Speed matters because students watch training live: a PyTorch loop over tiny MLPs spends
 most of its time in per-op overhead, not arithmetic. So the MLPs here keep all weights
-in ONE flat buffer (an Adam step is six vector ops, whatever the depth), write their
+in ONE flat buffer (an Adam step is one fused kernel, whatever the depth), write their
 backward pass by hand (no autograd graph; the math is the chain rule, layer by layer),
 reuse G's forward pass for the D and G steps as the DCGAN reference loop does, and draw
 noise for 32 steps at once. Only WGAN-GP's penalty, a gradient of a gradient, uses autograd.
@@ -54,14 +54,21 @@ def _activate(x: torch.Tensor, kind: str | None) -> torch.Tensor:
     return x
 
 
+# The backward kernels autograd itself uses. Named by overload with float arguments: the
+# generic torch.ops call resolves the overload and boxes the scalar on every call (~2× the op).
+_RELU_BACKWARD = torch.ops.aten.threshold_backward.default
+_LEAKY_RELU_BACKWARD = torch.ops.aten.leaky_relu_backward.default
+_TANH_BACKWARD = torch.ops.aten.tanh_backward.default
+
+
 def _activation_backward(grad: torch.Tensor, out: torch.Tensor, kind: str | None) -> torch.Tensor:
     """d(activation)/d(input) · grad, written from the activation's OUTPUT (no input kept)."""
     if kind == "relu":
-        return torch.ops.aten.threshold_backward(grad, out, 0)
+        return _RELU_BACKWARD(grad, out, 0.0)
     if kind == "leaky_relu":
-        return torch.ops.aten.leaky_relu_backward(grad, out, LEAK, True)
+        return _LEAKY_RELU_BACKWARD(grad, out, LEAK, True)
     if kind == "tanh":
-        return torch.ops.aten.tanh_backward(grad, out)  # grad · (1 − out²)
+        return _TANH_BACKWARD(grad, out)  # grad · (1 − out²)
     return grad
 
 
@@ -83,7 +90,9 @@ class MLP:
         self.flat = torch.empty(n_params)
         self.grad = torch.zeros(n_params)
         self.weights, self.biases = self.views(self.flat)
+        self.weights_t = [w.T for w in self.weights]  # views too: they follow every update
         self.grad_weights, self.grad_biases = self.views(self.grad)
+        self.activations = [self.layer_activation(k) for k in range(len(self.shapes))]
         for w, b in zip(self.weights, self.biases):
             bound = 1 / math.sqrt(w.shape[0])
             w.uniform_(-bound, bound, generator=gen)
@@ -107,8 +116,8 @@ class MLP:
         weights (autograd uses it for WGAN-GP)."""
         weights, biases = (self.weights, self.biases) if flat is None else self.views(flat)
         outs = [x]
-        for k, (w, b) in enumerate(zip(weights, biases)):
-            x = _activate(torch.addmm(b, x, w), self.layer_activation(k))  # (B, fan_out)
+        for w, b, kind in zip(weights, biases, self.activations):
+            x = _activate(torch.addmm(b, x, w), kind)  # (B, fan_out)
             outs.append(x)
         return outs
 
@@ -118,13 +127,13 @@ class MLP:
         False, e.g. when D only passes G's gradient through) and returns d/d(input)
         (None if input_grad is False: a matrix product saved when nobody needs it)."""
         for k in range(len(self.shapes) - 1, -1, -1):
-            grad = _activation_backward(grad, outs[k + 1], self.layer_activation(k))
+            grad = _activation_backward(grad, outs[k + 1], self.activations[k])
             if param_grads:
                 torch.mm(outs[k].T, grad, out=self.grad_weights[k])  # (fan_in, fan_out)
                 torch.sum(grad, 0, out=self.grad_biases[k])
             if k == 0 and not input_grad:
                 return None
-            grad = torch.mm(grad, self.weights[k].T)  # (B, fan_in)
+            grad = torch.mm(grad, self.weights_t[k])  # (B, fan_in)
         return grad
 
     def state_dict(self, prefix: str) -> dict[str, torch.Tensor]:
@@ -141,24 +150,20 @@ class MLP:
 
 
 class Adam:
-    """Adam (Kingma & Ba 2015) on a net's flat buffer: six vector ops a step."""
+    """Adam (Kingma & Ba 2015) on a net's flat buffer, as one fused kernel: the one that
+    ``torch.optim.Adam(fused=True)`` runs, without the optimizer's per-step bookkeeping."""
 
     def __init__(self, net: MLP, lr: float, betas: tuple[float, float], eps: float = 1e-8) -> None:
-        self.net, self.lr, self.betas, self.eps, self.t = net, lr, betas, eps, 0
+        self.net, self.lr, self.betas, self.eps = net, lr, betas, eps
         self.m = torch.zeros_like(net.flat)  # running mean of gradients
         self.v = torch.zeros_like(net.flat)  # running mean of squared gradients
-        self.denom = torch.zeros_like(net.flat)
+        self.t = torch.zeros(())  # step count; the kernel reads it for the bias corrections
 
     def step(self) -> None:
-        b1, b2 = self.betas
         self.t += 1
-        grad = self.net.grad
-        self.m.lerp_(grad, 1 - b1)
-        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        # p -= lr·m̂/(√v̂ + eps) with both bias corrections folded into two scalars
-        correction1, root2 = 1 - b1 ** self.t, math.sqrt(1 - b2 ** self.t)
-        torch.sqrt(self.v, out=self.denom).add_(self.eps * root2)
-        self.net.flat.addcdiv_(self.m, self.denom, value=-self.lr * root2 / correction1)
+        torch._fused_adam_([self.net.flat], [self.net.grad], [self.m], [self.v], [], [self.t],
+                           lr=self.lr, beta1=self.betas[0], beta2=self.betas[1], weight_decay=0.0,
+                           eps=self.eps, amsgrad=False, maximize=False)
 
 
 class SGD:
@@ -180,9 +185,10 @@ def make_optimizer(kind: str, net: MLP, lr: float, loss: str) -> Adam | SGD:
 
 # --- the two players' updates ---------------------------------------------------------
 @lru_cache(maxsize=16)
-def _real_fake_signs(batch: int) -> torch.Tensor:
-    """−1 for the real half, +1 for the fake half of D's input: (2B, 1)."""
-    return torch.cat([-torch.ones(batch, 1), torch.ones(batch, 1)])
+def _real_fake_signs(batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """−1 for the real half, +1 for the fake half of D's input: (2B, 1); and the same / B."""
+    signs = torch.cat([-torch.ones(batch, 1), torch.ones(batch, 1)])
+    return signs, signs / batch
 
 
 def _wgan_gp_gradients(D: MLP, real: torch.Tensor, fake: torch.Tensor, mix: torch.Tensor,
@@ -209,11 +215,11 @@ def d_step(D: MLP, d_opt: Adam | SGD, real: torch.Tensor, fake: torch.Tensor, lo
     else:
         batch = real.shape[0]
         outs = D.forward(torch.cat([real, fake]))  # one pass over (2B, d)
-        signs = _real_fake_signs(batch)
+        signs, signs_per_sample = _real_fake_signs(batch)
         signed = outs[-1] * signs  # (2B, 1) logits, negated for real
         # −log D(real) − log(1 − D(fake)) = softplus(−o_real) + softplus(o_fake)
         d_loss = F.softplus(signed).sum() / batch
-        D.backward(outs, torch.sigmoid(signed).mul_(signs).div_(batch),  # d softplus(s·o)/do
+        D.backward(outs, torch.sigmoid(signed).mul_(signs_per_sample),  # d softplus(s·o)/do, / B
                    input_grad=False)
     d_opt.step()
     return d_loss
@@ -327,27 +333,35 @@ class AdversarialRun:
         """Advance up to ``n_steps`` G updates (each after ``d_steps`` D updates); stop at
         max_steps or on divergence. Returns the number of steps done."""
         cfg, start = self.cfg, self.step
+        stop = min(start + n_steps, cfg.max_steps)
         with torch.no_grad(), one_thread():
-            while self.step - start < n_steps and not self.done:
+            while self.step < stop and self.diverged_at is None:
                 if self._chunk_pos == CHUNK:
                     self._draw_chunk()
-                k = self._chunk_pos
-                for j in range(cfg.d_steps):
-                    g_outs = self.G.forward(self._g_input[k, j])
-                    fake = g_outs[-1] if self._labels is None else torch.cat(
-                        [g_outs[-1], self._labels[k, j]], 1)
-                    d_loss = d_step(self.D, self.d_opt, self._real[k, j], fake, cfg.loss,
-                                    cfg.gp_weight, self._mix[k, j])
-                # G's last samples are still current: only D changed since (DCGAN's loop)
-                g_loss = g_step(self.G, self.g_opt, self.D, g_outs, fake, cfg.loss)
-                self.d_hist[self.step] = d_loss
-                self.g_hist[self.step] = g_loss
-                self.step += 1
-                self._chunk_pos += 1
-                if self._chunk_pos == CHUNK:
-                    self._check_finite(self.step - CHUNK)
-            self._check_finite(start)
+                first, d_losses, g_losses = self.step, [], []
+                while self._chunk_pos < CHUNK and self.step < stop:
+                    d_loss, g_loss = self._train_step(self._chunk_pos)
+                    d_losses.append(d_loss)
+                    g_losses.append(g_loss)
+                    self.step += 1
+                    self._chunk_pos += 1
+                # the losses go to the histories a chunk at a time: one copy, not one a step
+                torch.stack(d_losses, out=self.d_hist[first:self.step])
+                torch.stack(g_losses, out=self.g_hist[first:self.step])
+                self._check_finite(first)
         return self.step - start
+
+    def _train_step(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``d_steps`` D updates then one G update, on the chunk's k-th noise and data."""
+        cfg = self.cfg
+        for j in range(cfg.d_steps):
+            g_outs = self.G.forward(self._g_input[k, j])
+            fake = g_outs[-1] if self._labels is None else torch.cat([g_outs[-1], self._labels[k, j]], 1)
+            mix = self._mix[k, j] if cfg.loss == "wgan-gp" else None
+            d_loss = d_step(self.D, self.d_opt, self._real[k, j], fake, cfg.loss, cfg.gp_weight, mix)
+        # G's last samples are still current: only D changed since (DCGAN's loop)
+        g_loss = g_step(self.G, self.g_opt, self.D, g_outs, fake, cfg.loss)
+        return d_loss, g_loss
 
     def _check_finite(self, since: int) -> None:
         """Find the first step whose losses went NaN/inf; stop the run there."""

@@ -33,7 +33,7 @@ def test_preset_loads_every_setting_and_explains_itself():
 def test_reset_play_step_stop():
     lab, field, losses, distance, status, code = tab.on_reset(tab.DEFAULT_POINTS, *settings(max_steps=60))
     assert "step 0 / 60" in status and "Distance to the data" in status
-    assert [t.type for t in field.data] == ["heatmap", "scatter", "scatter", "scatter"]
+    assert [t["type"] for t in field.data] == ["heatmap", "scatter", "scatter", "scatter"]
     assert "torch.optim.Adam" in code and "range(60)" in code
     frames = list(itertools.islice(tab.on_play(lab, False, tab.DEFAULT_POINTS, *settings(max_steps=60)), 50))
     assert frames[-1][0].run.step == 60 and "Finished" in frames[-1][4]
@@ -60,8 +60,8 @@ def test_a_diverged_run_is_reported_not_drawn():
     lab = tab.on_reset(tab.DEFAULT_POINTS, *settings(max_steps=50))[0]
     lab.run.G.flat[0] = float("inf")
     lab, field, _, _, status, _ = tab.on_step(lab, tab.DEFAULT_POINTS, *settings(max_steps=50))
-    assert "Diverged" in status and "Diverged" in field.layout.title.text
-    assert not any(trace.type == "heatmap" for trace in field.data)
+    assert "Diverged" in status and "Diverged" in field.layout["title"]["text"]
+    assert not any(trace["type"] == "heatmap" for trace in field.data)
 
 
 def test_custom_drawing_and_digits_handlers():
@@ -74,7 +74,7 @@ def test_custom_drawing_and_digits_handlers():
     run, grid, losses, quality, status = tab.on_digits_checkpoint()
     assert "checkpoint" in status and "of the samples as the digit asked for" in status
     strip = tab.on_interpolate(run, "3", 1, "8", 5)
-    assert "digit 3" in strip.layout.title.text
+    assert "digit 3" in strip.layout["title"]["text"]
     run2, *_, status2 = tab.on_digits_reset(True, 1e-3, 32, 30, 0)
     assert "random init" in status2
     frames = list(itertools.islice(tab.on_digits_play(run2, True, 1e-3, 32, 30, 0), 40))
