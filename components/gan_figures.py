@@ -7,14 +7,12 @@ curves are thinned to a few hundred points."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-import plotly.graph_objects as go
 from plotly.colors import get_colorscale
 
-from components.figures import PALETTE, FigureJSON, style
+from components.figures import PALETTE, FigureJSON, fast_figure
 
 if TYPE_CHECKING:  # annotations only: importing these would load torch at app start-up
     from playground.gan import GANSnapshot
@@ -31,22 +29,6 @@ N_POINTS = 256  # points drawn per cloud: SVG stays light enough for 12 redraws 
 ARROW_SCALE = 0.3  # data units per unit of gradient: fixed, so a vanishing gradient shows
 ARROW_MAX = 0.8  # longest arrow, in data units
 MAX_CURVE_POINTS = 400
-
-
-@lru_cache(maxsize=1)
-def _house_layout() -> dict:
-    """The house layout with plotly's default template, as plotly's own JSON would carry."""
-    return go.Figure(style(go.Figure()).to_dict()).to_dict()["layout"]
-
-
-def fast_figure(traces: list[dict], title: str, height: int, xaxis: dict, yaxis: dict,
-                **layout: object) -> FigureJSON:
-    """A figure in the house style from trace dicts, without plotly's (slow) validation."""
-    base = _house_layout()
-    full = {**base, "title": {**base["title"], "text": title}, "height": height,
-            "margin": {**base["margin"], "t": 60 if title else 25},
-            "xaxis": {**base["xaxis"], **xaxis}, "yaxis": {**base["yaxis"], **yaxis}, **layout}
-    return FigureJSON(traces, full)
 
 
 def _r(values: np.ndarray, digits: int = 3) -> np.ndarray:
@@ -75,7 +57,7 @@ def curves_figure(x: np.ndarray, series: dict[str, np.ndarray], title: str, y_ti
         shape, note = _hline(reference[0], reference[1], "#6b7280")
         shapes, notes = [shape], [note]
     yaxis = {"title": {"text": y_title}, **({"range": y_range} if y_range else {"rangemode": "tozero"})}
-    return fast_figure(traces, title, height, {"title": {"text": "training step"}}, yaxis,
+    return fast_figure(traces, title, height, xaxis={"title": {"text": "training step"}}, yaxis=yaxis,
                        shapes=shapes, annotations=notes, uirevision=title.split(" ")[0],
                        legend=dict(orientation="h", y=-0.25, x=0, font=dict(size=14)))
 
@@ -137,8 +119,8 @@ def field_figure(snap: GANSnapshot, height: int = 560) -> FigureJSON:
         title = (f"Step {snap.step:,}: real vs generated points over D's decision surface "
                  f"(mean |G gradient| {grad:.3g})")
     axis = dict(range=[lo, hi], showgrid=False, zeroline=False)
-    return fast_figure(traces, title, height, {**axis, "title": {"text": "x₁"}},
-                       {**axis, "title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1},
+    return fast_figure(traces, title, height, xaxis={**axis, "title": {"text": "x₁"}},
+                       yaxis={**axis, "title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1},
                        legend=dict(orientation="h", y=-0.12, x=0, font=dict(size=14)),
                        uirevision="field")
 
@@ -182,13 +164,12 @@ def image_grid_figure(images: np.ndarray, title: str, row_labels: list[str],
     yaxis = dict(tickvals=[r * 9 + 3.5 for r in range(rows)], ticktext=row_labels,
                  autorange="reversed", showgrid=False, zeroline=False,
                  scaleanchor="x", scaleratio=1)
-    return fast_figure([trace], title, height, xaxis, yaxis)
+    return fast_figure([trace], title, height, xaxis=xaxis, yaxis=yaxis)
 
 
 def digits_grid_figure(snap: DigitsSnapshot, height: int = 560) -> FigureJSON:
     if snap.diverged_at is not None:
-        return fast_figure([], f"Diverged at step {snap.diverged_at:,}: NaN losses, nothing to draw",
-                           height, {}, {})
+        return fast_figure([], f"Diverged at step {snap.diverged_at:,}: NaN losses, nothing to draw", height)
     rows = [f"digit {d}" for d in range(10)] if snap.conditional else [f"row {r + 1}" for r in range(10)]
     cols = [f"z{c + 1}" for c in range(snap.images.shape[1])]
     what = "rows: digit asked for · columns: noise z" if snap.conditional \

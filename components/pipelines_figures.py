@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from components.figures import PALETTE, bars, heatmap, style
+from components.figures import ATTENTION_COLORS, PALETTE, FigureJSON, bars, fast_figure, heatmap, style
 from playground.pipelines import EntitiesResult, GenerationResult, ImageResult, ScoresResult
 
 # Sentiment colours a student reads without a legend: red = negative, green = positive.
@@ -116,7 +116,7 @@ def generation_html(result: GenerationResult) -> str:
             f'token (hover for the number): {legend}</div>')
 
 
-def generation_figure(result: GenerationResult) -> go.Figure:
+def generation_figure(result: GenerationResult) -> FigureJSON:
     """Steps × ranks: the candidates at each step with their sampling probability; the
     token actually drawn is marked with ▶."""
     steps = len(result.tokens)
@@ -124,20 +124,17 @@ def generation_figure(result: GenerationResult) -> go.Figure:
     text = [[("▶ " if cand == chosen else "") + short(repr(cand)[1:-1], 12) for cand in row]
             for row, chosen in zip(result.top_tokens, result.tokens)]
     y = [f"{k}: {short(repr(tok)[1:-1], 12)}" for k, tok in enumerate(result.tokens, start=1)]
-    fig = go.Figure(go.Heatmap(
-        z=z, x=[f"#{r}" for r in range(1, z.shape[1] + 1)], y=y, text=text,
-        texttemplate="%{text}", textfont=dict(size=12), colorscale="Blues", zmin=0, zmax=1,
-        colorbar=dict(title="p", thickness=14),
-        hovertemplate="step %{y}<br>rank %{x}: %{text}<br>p = %{z:.3f}<extra></extra>"))
-    fig.update_yaxes(title="step: token drawn", autorange="reversed", type="category")
-    fig.update_xaxes(side="top")
+    trace = dict(type="heatmap", z=z, x=[f"#{r}" for r in range(1, z.shape[1] + 1)], y=y, text=text,
+                 texttemplate="%{text}", textfont=dict(size=12), colorscale=ATTENTION_COLORS, zmin=0, zmax=1,
+                 colorbar=dict(title=dict(text="p"), thickness=14),
+                 hovertemplate="step %{y}<br>rank %{x}: %{text}<br>p = %{z:.3f}<extra></extra>")
     s = result.settings
     how = ("greedy" if s.greedy else
            f"temperature {s.temperature:g}, top-k {s.top_k or 'off'}, top-p {s.top_p:g}")
-    title = f"Next-token candidates at each step, best first (▶ = drawn; {how})"
-    fig = style(fig, title, height=min(1400, 160 + 30 * steps))
-    fig.update_layout(margin=dict(t=100))  # room for the title above the top axis labels
-    return fig
+    return fast_figure([trace], f"Next-token candidates at each step, best first (▶ = drawn; {how})",
+                       min(1400, 160 + 30 * steps), margin=dict(t=100),  # room above the top axis
+                       xaxis=dict(side="top", type="category"),
+                       yaxis=dict(title=dict(text="step: token drawn"), autorange="reversed", type="category"))
 
 
 def image_figure(result: ImageResult) -> go.Figure:
@@ -151,24 +148,34 @@ def image_figure(result: ImageResult) -> go.Figure:
                 colors=[PALETTE[1] if label == best else PALETTE[0] for label in labels])
 
 
-def attention_figure(result: ImageResult) -> go.Figure:
+def attention_figure(result: ImageResult) -> FigureJSON:
     """What the ViT saw (8×8), where its [CLS] token looks in each layer (heads averaged),
-    and the attention rollout over all layers."""
+    and the attention rollout over all layers: one small square panel each, side by side."""
     att = result.attention
-    per_layer = att.head_mean()  # (layers, grid, grid)
-    titles = ["what the model saw"] + [f"layer {k + 1}" for k in range(len(per_layer))] + ["rollout"]
-    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.03)
-    fig.add_trace(go.Heatmap(z=att.values, colorscale="Greys", zmin=0, zmax=16, showscale=False,
-                             hovertemplate="row %{y}, col %{x}: ink %{z:.0f}/16<extra></extra>"), 1, 1)
-    maps = list(per_layer) + [att.rollout]
+    maps = list(att.head_mean()) + [att.rollout]  # (grid, grid) per layer, then the rollout
+    titles = ["what the model saw"] + [f"layer {k + 1}" for k in range(len(maps) - 1)] + ["rollout"]
     top = max(float(np.max(m)) for m in maps)
-    for k, grid in enumerate(maps, start=2):
-        fig.add_trace(go.Heatmap(z=grid, colorscale="Blues", zmin=0, zmax=top, showscale=k == len(titles),
-                                 colorbar=dict(title="weight", thickness=12),
-                                 hovertemplate="patch row %{y}, col %{x}: %{z:.3f}<extra></extra>"), 1, k)
-    fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    return style(fig, "Where the [CLS] token looks: attention to each image patch", height=300)
+    gap = 0.03
+    width = (1 - gap * (len(titles) - 1)) / len(titles)
+    traces, layout, notes = [], {}, []
+    for k, title in enumerate(titles, start=1):
+        x0 = (k - 1) * (width + gap)
+        if k == 1:
+            trace = dict(z=att.values, colorscale=[[0, "white"], [1, "black"]], zmin=0, zmax=16,
+                         showscale=False, hovertemplate="row %{y}, col %{x}: ink %{z:.0f}/16<extra></extra>")
+        else:
+            trace = dict(z=maps[k - 2], colorscale=ATTENTION_COLORS, zmin=0, zmax=top,
+                         showscale=k == len(titles), colorbar=dict(title=dict(text="weight"), thickness=12),
+                         hovertemplate="patch row %{y}, col %{x}: %{z:.3f}<extra></extra>")
+        n = "" if k == 1 else k  # plotly names the first axes x and y, then x2, y2, ...
+        traces.append(dict(type="heatmap", xaxis=f"x{n}", yaxis=f"y{n}", **trace))
+        hidden = dict(showticklabels=False, ticks="", showgrid=False, zeroline=False)
+        layout[f"xaxis{n}"] = dict(domain=[x0, x0 + width], anchor=f"y{n}", **hidden)
+        layout[f"yaxis{n}"] = dict(anchor=f"x{n}", autorange="reversed", scaleanchor=f"x{n}", **hidden)
+        notes.append(dict(text=title, x=x0 + width / 2, y=1.0, xref="paper", yref="paper", xanchor="center",
+                          yanchor="bottom", showarrow=False, font=dict(size=14)))
+    return fast_figure(traces, "Where the [CLS] token looks: attention to each image patch", 300,
+                       annotations=notes, **layout)
 
 
 def entities_html(result: EntitiesResult) -> str:

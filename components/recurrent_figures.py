@@ -3,16 +3,12 @@ step outlined, the read-out's belief, both directions, gradient norms, the memor
 
 from __future__ import annotations
 
-import functools
-import json
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
-import plotly.colors
-import plotly.graph_objects as go
-from gradio.components.plot import PlotData
 
-from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, PALETTE, style
+from components.figures import (ACTIVATION_COLORS, ATTENTION_COLORS, PALETTE, FigureJSON, fast_figure,
+                                house_layout)
 from playground.recurrent import CELL_NAMES, GATES, Step
 
 if TYPE_CHECKING:  # memory_task imports torch; the app must start without it
@@ -21,10 +17,6 @@ if TYPE_CHECKING:  # memory_task imports torch; the app must start without it
 GATE_NAMES = {"h": "h (tanh)", "i": "i input gate", "f": "f forget gate", "g": "g candidate",
               "o": "o output gate", "r": "r reset gate", "z": "z update gate", "n": "n candidate"}
 CURRENT = "#f59e0b"  # amber outline of the current step
-# plotly.js does not know plotly.py's names ("RdBu_r") and its "Blues" runs the other way:
-# send the house colour scales as explicit lists.
-ACTIVATION_COLORS = plotly.colors.get_colorscale(ACTIVATION_SCALE)
-ATTENTION_COLORS = plotly.colors.get_colorscale(ATTENTION_SCALE)
 
 
 def time_labels(labels: Sequence[str]) -> list[str]:
@@ -39,33 +31,8 @@ def unit_labels(size: int) -> list[str]:
     return [f"unit {j + 1}" for j in range(size)]
 
 
-@functools.lru_cache(maxsize=1)
-def _house_layout() -> str:
-    """The house style of components.figures.style, as JSON, computed once."""
-    layout = style(go.Figure(), "", 400).to_plotly_json()["layout"]
-    layout.pop("template", None)  # plotly's default template: large and overridden anyway
-    return json.dumps(layout)
-
-
 def _axis_style() -> dict:
-    return json.loads(_house_layout())["xaxis"]
-
-
-def fast_figure(data: list[dict], layout: dict, title: str, height: int) -> PlotData:
-    """Plotly JSON for gr.Plot without building a go.Figure.
-
-    The stepper redraws three figures per click; go.Figure validates every property and
-    costs 30-300 ms a figure on a loaded 2-core server, which would miss the 50 ms target.
-    """
-    base = json.loads(_house_layout())
-    base["title"]["text"] = title
-    base["height"] = height
-    for key, value in layout.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            base[key] = {**base[key], **value}
-        else:
-            base[key] = value
-    return PlotData(type="plotly", plot=json.dumps({"data": data, "layout": base}, allow_nan=False))
+    return house_layout()["xaxis"]
 
 
 def _cells(values: np.ndarray) -> list:
@@ -75,15 +42,15 @@ def _cells(values: np.ndarray) -> list:
     return cells.tolist()
 
 
-def message_figure(message: str, height: int = 300) -> PlotData:
+def message_figure(message: str, height: int = 300) -> FigureJSON:
     """A blank figure telling the student what to do (the fast twin of figures.empty)."""
     hidden = {"visible": False}
-    return fast_figure([], {"xaxis": hidden, "yaxis": hidden, "annotations": [{
+    return fast_figure([], "", height, xaxis=hidden, yaxis=hidden, annotations=[{
         "text": message, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
-        "font": {"size": 18, "color": "#6b7280"}}]}, "", height)
+        "font": {"size": 18, "color": "#6b7280"}}])
 
 
-def gates_figure(s: Step | None, kind: str, t: int, label: str) -> PlotData:
+def gates_figure(s: Step | None, kind: str, t: int, label: str) -> FigureJSON:
     """Every gate's activation per unit at step t, as grouped bars."""
     if s is None:
         return message_figure("Press Step to read the first symbol.", height=360)
@@ -100,7 +67,7 @@ def gates_figure(s: Step | None, kind: str, t: int, label: str) -> PlotData:
               "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0},  # under the title
               "xaxis": {"title": {"text": "hidden unit"}, "type": "category"},
               "yaxis": {"title": {"text": "activation"}, "range": [-1.15, 1.15], "zeroline": True}}
-    return fast_figure(data, layout, f"{CELL_NAMES[kind]} gates at step {t} (reading '{label}')", 380)
+    return fast_figure(data, f"{CELL_NAMES[kind]} gates at step {t} (reading '{label}')", 380, **layout)
 
 
 def _outline(column: int, rows: int, axis: str = "") -> dict:
@@ -117,7 +84,7 @@ def _time_axis(labels: Sequence[str], title: str) -> dict:
             "automargin": True}
 
 
-def states_figure(h: np.ndarray, c: np.ndarray | None, labels: Sequence[str], t: int) -> PlotData:
+def states_figure(h: np.ndarray, c: np.ndarray | None, labels: Sequence[str], t: int) -> FigureJSON:
     """h_t (and c_t for the LSTM) over time: units × time, steps not yet taken left blank."""
     steps, size = len(labels), h.shape[1]
     panels = [("h_t hidden state", h)] + ([("c_t cell state (memory)", c)] if c is not None else [])
@@ -149,10 +116,10 @@ def states_figure(h: np.ndarray, c: np.ndarray | None, labels: Sequence[str], t:
     layout.update(shapes=shapes, annotations=notes, margin={"t": 80})
     height = min(760, 150 + len(panels) * max(150, 26 * size))
     title = f"States over time (step {t} of {steps} outlined)" if t else "States over time (nothing read yet)"
-    return fast_figure(data, layout, title, height)
+    return fast_figure(data, title, height, **layout)
 
 
-def readout_figure(probs: np.ndarray | None, labels: Sequence[str], signals: str, t: int) -> PlotData:
+def readout_figure(probs: np.ndarray | None, labels: Sequence[str], signals: str, t: int) -> FigureJSON:
     """What the trained read-out would answer after each step: P(first letter = …)."""
     if probs is None:
         return message_figure("Random weights have no trained read-out.<br>Choose trained weights to "
@@ -168,7 +135,7 @@ def readout_figure(probs: np.ndarray | None, labels: Sequence[str], signals: str
     layout = {"xaxis": _time_axis(labels, "symbol read, step t"),
               "yaxis": {"title": {"text": "first letter was"}, "autorange": "reversed"},
               "shapes": [_outline(t - 1, len(signals))] if t > 0 else []}
-    return fast_figure(data, layout, "Read-out of h_t: which letter came first?", 300)
+    return fast_figure(data, "Read-out of h_t: which letter came first?", 300, **layout)
 
 
 def _panel_title(text: str, x: float) -> dict:
@@ -176,7 +143,7 @@ def _panel_title(text: str, x: float) -> dict:
             "y": 1.0, "yanchor": "bottom", "xanchor": "center", "font": {"size": 15}}
 
 
-def bidirectional_figure(forward: np.ndarray, backward: np.ndarray, labels: Sequence[str]) -> PlotData:
+def bidirectional_figure(forward: np.ndarray, backward: np.ndarray, labels: Sequence[str]) -> FigureJSON:
     """Forward states, backward states (re-aligned to the sequence) and their concatenation."""
     size = forward.shape[1]
     panels = [("→ forward h_t (left to right)", forward.T, unit_labels(size), (0.0, 0.25)),
@@ -196,8 +163,8 @@ def bidirectional_figure(forward: np.ndarray, backward: np.ndarray, labels: Sequ
                                   "title": {"text": "unit" if k == 0 else ""}, "showgrid": False}
         notes.append(_panel_title(name, sum(domain) / 2))
     layout.update(annotations=notes, margin={"t": 90})
-    return fast_figure(data, layout, "Bidirectional: both reading directions at every position",
-                       min(720, 280 + 30 * size))
+    return fast_figure(data, "Bidirectional: both reading directions at every position",
+                       min(720, 280 + 30 * size), **layout)
 
 
 def _curves(x: Sequence[float], series: Mapping[str, Sequence[float]], markers: bool = False) -> list[dict]:
@@ -216,7 +183,7 @@ def _reference_line(y: float, text: str, log_axis: bool = False) -> tuple[dict, 
              "y": label_y, "yanchor": "bottom", "font": {"size": 14, "color": "#6b7280"}})
 
 
-def gradient_figure(norms: Mapping[str, np.ndarray], labels: Sequence[str]) -> PlotData:
+def gradient_figure(norms: Mapping[str, np.ndarray], labels: Sequence[str]) -> FigureJSON:
     """‖∂h_T/∂h_t‖ against t on a log scale, one line per cell type."""
     steps = len(labels)
     # a norm of exactly 0 (underflow) cannot sit on a log axis; 1e-300 is "nothing left"
@@ -231,11 +198,11 @@ def gradient_figure(norms: Mapping[str, np.ndarray], labels: Sequence[str]) -> P
                         "dtick": int(np.ceil(decades / 12)) if decades >= 2 else "D2",
                         "automargin": True, "title": {"text": "‖∂h_T/∂h_t‖₂ (log scale)"}},
               "shapes": [line], "annotations": [note]}
-    return fast_figure(data, layout, f"How much h_{steps} still depends on earlier states: "
-                                     "‖∂h_T/∂h_t‖₂", 440)
+    return fast_figure(data, f"How much h_{steps} still depends on earlier states: ‖∂h_T/∂h_t‖₂", 440,
+                       **layout)
 
 
-def race_figures(snap: RaceSnapshot | None) -> tuple[PlotData, PlotData]:
+def race_figures(snap: RaceSnapshot | None) -> tuple[FigureJSON, FigureJSON]:
     """Training loss and held-out accuracy curves of the memory race."""
     if snap is None:
         message = "Press Train to race an RNN against an LSTM."
@@ -243,12 +210,12 @@ def race_figures(snap: RaceSnapshot | None) -> tuple[PlotData, PlotData]:
     axis = {"title": {"text": "training step"}}
     loss = fast_figure(
         _curves(snap.steps, {CELL_NAMES[k]: v for k, v in snap.loss.items()}),
-        {"xaxis": axis, "yaxis": {"type": "log", "title": {"text": "cross-entropy (log scale)"}}},
-        f"Training loss (N = {snap.distractors} distractors)", 360)
+        f"Training loss (N = {snap.distractors} distractors)", 360,
+        xaxis=axis, yaxis={"type": "log", "title": {"text": "cross-entropy (log scale)"}})
     line, note = _reference_line(0.25, "chance (25 %)")
     acc = fast_figure(
         _curves(snap.steps, {CELL_NAMES[k]: v for k, v in snap.accuracy.items()}),
-        {"xaxis": axis, "yaxis": {"range": [0, 1.05], "tickformat": ".0%", "title": {"text": "accuracy"}},
-         "shapes": [line], "annotations": [note]},
-        "Accuracy on 256 held-out sequences", 360)
+        "Accuracy on 256 held-out sequences", 360, xaxis=axis,
+        yaxis={"range": [0, 1.05], "tickformat": ".0%", "title": {"text": "accuracy"}},
+        shapes=[line], annotations=[note])
     return loss, acc

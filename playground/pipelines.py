@@ -420,15 +420,28 @@ def summarize(text: str, model_id: str, max_new_tokens: int = 60, session: str |
 _SAMPLING_LOCK = threading.Lock()
 
 
+class _StepScores:
+    """A logits processor that keeps the scores of each generation step and changes nothing."""
+
+    def __init__(self) -> None:
+        self.rows: list = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        self.rows.append(scores[0].float().cpu().clone())  # (vocab,) for the one sequence
+        return scores
+
+
 def generate(prompt: str, model_id: str = GPT2_MODEL, *, max_new_tokens: object = 25,
              temperature: object = 0.8, top_k: object = 40, top_p: object = 0.95, seed: object = 0,
              session: str | None = None, top_n: int = 8) -> GenerationResult:
-    """Continue a prompt with the text-generation pipeline, then score each new token.
+    """Continue a prompt with the text-generation pipeline and show each step's choice.
 
-    The pipeline returns the token ids it produced; one forward pass over them gives the
-    next-token distribution at every step, filtered by the same temperature / top-k /
-    top-p as the sampler (``playground.generation.warp``). Temperature 0 = greedy."""
+    A logits processor handed to the pipeline records the next-token scores at every step
+    of its own generation loop (no second forward pass); they are filtered by the same
+    temperature / top-k / top-p as the sampler (``playground.generation.warp``), which
+    ``generate`` applies after any processor of ours. Temperature 0 = greedy."""
     import torch
+    from transformers import LogitsProcessorList
 
     from playground.generation import make_sampling, warp
 
@@ -442,28 +455,28 @@ def generate(prompt: str, model_id: str = GPT2_MODEL, *, max_new_tokens: object 
     kwargs: dict[str, Any] = {"max_new_tokens": cfg.max_new_tokens, "do_sample": not cfg.greedy}
     if not cfg.greedy:
         kwargs.update(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p)
+    recorder = _StepScores()
     with _SAMPLING_LOCK:
         torch.manual_seed(cfg.seed)
-        out, seconds = _timed(lambda: pipe(prompt, return_tensors=True, **kwargs))
-    ids = torch.as_tensor(out[0]["generated_token_ids"]).view(1, -1)  # (1, prompt + new)
-    n_prompt = len(tokenizer(prompt)["input_ids"])
-    new_ids = ids[0, n_prompt:]
-    with torch.no_grad():
-        logits = loaded.model(input_ids=ids.to(loaded.device)).logits[0].float().cpu()  # (T, vocab)
-    # Row t predicts token t + 1: rows n_prompt - 1 ... T - 2 scored the new tokens.
-    dist = torch.stack([warp(row, cfg) for row in logits[n_prompt - 1:-1]])  # (new, vocab)
+        out, seconds = _timed(lambda: pipe(prompt, return_tensors=True,
+                                           logits_processor=LogitsProcessorList([recorder]), **kwargs))
+    ids = torch.as_tensor(out[0]["generated_token_ids"])  # prompt + new
+    new_ids = ids[len(ids) - len(recorder.rows):]  # one recorded step per new token
+    dist = torch.stack([warp(row, cfg) for row in recorder.rows])  # (new, vocab)
     probs = dist[torch.arange(len(new_ids)), new_ids]
     top = torch.topk(dist, min(top_n, dist.shape[-1]), dim=-1)
     call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     code = pipeline_code(spec, info, f'torch.manual_seed({cfg.seed})\n'
                                      f'print(pipe({prompt[:200]!r}, {call})[0]["generated_text"])',
                          imports="import torch\n")
-    decode = lambda token_ids: tuple(tokenizer.decode([int(i)]) for i in token_ids)  # noqa: E731
+    # Each token on its own, decoded in one call for all the steps' candidates.
+    candidates = tokenizer.batch_decode(top.indices.reshape(-1, 1))
+    top_tokens = tuple(tuple(candidates[i:i + top.indices.shape[1]])
+                       for i in range(0, len(candidates), top.indices.shape[1]))
     return GenerationResult(
         RunInfo(spec.name, info.id, info.source, seconds, code, tuple(notes)), prompt,
-        tokenizer.decode(new_ids, skip_special_tokens=True), decode(new_ids),
-        tuple(float(p) for p in probs), tuple(decode(row) for row in top.indices),
-        tuple(tuple(float(p) for p in row) for row in top.values), cfg)
+        tokenizer.decode(new_ids, skip_special_tokens=True), tuple(tokenizer.batch_decode(new_ids.view(-1, 1))),
+        tuple(probs.tolist()), top_tokens, tuple(tuple(row) for row in top.values.tolist()), cfg)
 
 
 # --- images --------------------------------------------------------------------------------

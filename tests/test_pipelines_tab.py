@@ -126,8 +126,10 @@ def test_browser_similarity_heatmap(page):
 def test_generation_run_colours_each_token_and_plots_each_step():
     summary, fig, html_update, _detail, code = run("text-generation", pl.GPT2_MODEL, "this movie is",
                                                    max_new_tokens=8, temperature=0)
-    assert html_update["visible"] and html_update["value"].count("np-gen-token") == len(fig.data[0].y)
-    assert 1 <= len(fig.data[0].y) <= 8 and "greedy" in fig.layout.title.text
+    steps = fig.data[0]["y"]
+    assert html_update["visible"] and html_update["value"].count("np-gen-token") == len(steps)
+    assert 1 <= len(steps) <= 8 and "greedy" in fig.layout["title"]["text"]
+    assert np.allclose(np.asarray(fig.data[0]["z"]).max(axis=1), 1.0)  # greedy: all mass on one token
     assert "do_sample=False" in code
 
 
@@ -152,6 +154,9 @@ def test_drawn_digit_gets_class_bars_and_patch_attention():
     values = digits_vit.preprocess_drawing(canvas).values
     assert digits_vit.classify_digit(values)[0]["label"] == "7"
     assert list(fig.data[0].x) == [str(d) for d in range(10)] and detail["visible"]
+    panels = detail["value"].data
+    assert len(panels) == 2 + len(digits_vit.patch_attention(values).cls_rows)  # image, layers, rollout
+    assert np.isclose(np.sum(panels[-1]["z"]), 1.0)  # the rollout is a distribution over patches
     assert "pipeline('image-classification'" in code
 
 

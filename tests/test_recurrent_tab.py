@@ -24,7 +24,7 @@ def reset(**changes):
 
 
 def plot_json(plot) -> dict:
-    return json.loads(plot.plot)
+    return json.loads(plot.to_json())
 
 
 def test_build_inside_blocks():
