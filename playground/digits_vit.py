@@ -16,6 +16,8 @@ rollout (Abnar & Zuidema 2020, https://arxiv.org/abs/2005.00928).
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,9 +227,41 @@ def patch_attention(values: np.ndarray, loaded: Any = None) -> PatchAttention:
     pixels = processor(values_to_image(values), return_tensors="pt")["pixel_values"]  # (1, 3, 8, 8)
     with torch.no_grad():
         out = model(pixel_values=pixels.to(loaded.device), output_attentions=True)
-    if not out.attentions:
+    return _patch_attention(values, out.attentions, model)
+
+
+_seen = threading.local()  # the attentions of this thread's last forward pass of a hooked ViT
+_hooked: weakref.WeakSet = weakref.WeakSet()
+_hook_lock = threading.Lock()
+
+
+def _keep_attentions(module: Any, args: Any, output: Any) -> None:
+    _seen.attentions = output.attentions
+
+
+def classify_with_attention(values: np.ndarray, pipe: Any,
+                            top_k: int = 10) -> tuple[list[dict[str, Any]], PatchAttention]:
+    """An image-classification pipeline's scores for a digit, and the attention of that
+    same forward pass.
+
+    The model is set to return its attention weights and a forward hook keeps them, per
+    thread, as the pipeline runs: one pass for both, where calling ``patch_attention``
+    as well would run the model twice."""
+    model = pipe.model
+    with _hook_lock:
+        if model not in _hooked:
+            model.config.output_attentions = True
+            model.register_forward_hook(_keep_attentions)
+            _hooked.add(model)
+    _seen.attentions = None
+    scores = pipe(values_to_image(values).convert("RGB"), top_k=top_k)
+    return scores, _patch_attention(values, _seen.attentions, model)
+
+
+def _patch_attention(values: np.ndarray, attentions: Any, model: Any) -> PatchAttention:
+    if not attentions:
         raise ValueError("This model returned no attention weights (load it with eager attention).")
-    attn = torch.stack(out.attentions)[:, 0].float().cpu()  # (layers, heads, T, T), T = 1 + grid²
+    attn = torch.stack(attentions)[:, 0].float().cpu()  # (layers, heads, T, T), T = 1 + grid²
     patch_size = int(model.config.patch_size)
     return PatchAttention(values=np.asarray(values, dtype=np.float64), grid=SIDE // patch_size,
                           patch_size=patch_size, cls_rows=attn[:, :, 0, :].numpy(),

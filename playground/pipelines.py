@@ -530,9 +530,9 @@ def classify_image(image: Any, model_id: str = DIGITS_MODEL, session: str | None
     digit, attention = None, None
     if info.id == DIGITS_MODEL:
         digit = digits_vit.preprocess_drawing(picture).values  # (8, 8) 0..16, like load_digits()
-        picture = digits_vit.values_to_image(digit)
-        attention = digits_vit.patch_attention(digit, loaded)
-    out, seconds = _timed(lambda: pipe(picture.convert("RGB"), top_k=top_k))
+        (out, attention), seconds = _timed(lambda: digits_vit.classify_with_attention(digit, pipe, top_k))
+    else:
+        out, seconds = _timed(lambda: pipe(picture.convert("RGB"), top_k=top_k))
     scored = Scored("image", tuple(d["label"] for d in out), tuple(float(d["score"]) for d in out))
     call = ""
     if digit is not None:

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from playground.digits_vit import (PatchAttention, classify_digit, digits_pipeline, load_vit_digits,
-                                   patch_attention, preprocess_drawing, values_to_image)
+from playground.digits_vit import (PatchAttention, classify_digit, classify_with_attention, digits_pipeline,
+                                   load_vit_digits, patch_attention, preprocess_drawing, values_to_image)
 from playground.model_service import ASSET_MODELS
 from playground.train import vit_digits as train_vit
 
@@ -150,6 +150,15 @@ def test_patch_attention_rows_sum_to_one_and_match_the_model() -> None:
     with torch.no_grad():
         reference = loaded.model(pixel_values=pixels, output_attentions=True).attentions[-1][0, :, 0]
     np.testing.assert_allclose(attn.cls_rows[-1], reference.numpy(), atol=1e-6)
+
+
+def test_one_pipeline_pass_gives_the_scores_and_the_same_attention() -> None:
+    values = preprocess_drawing(sketch(7)).values
+    scores, attn = classify_with_attention(values, digits_pipeline())
+    assert scores == classify_digit(values)
+    reference = patch_attention(values)
+    np.testing.assert_allclose(attn.cls_rows, reference.cls_rows, atol=1e-6)
+    np.testing.assert_allclose(attn.rollout, reference.rollout, atol=1e-6)
 
 
 def test_training_is_deterministic_from_its_seed() -> None:
