@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import gradio as gr
 import numpy as np
@@ -182,7 +182,7 @@ def on_play(lab: Lab2D | None, slow_motion: bool, points_text: str, *settings):
     yield (lab, *frame(lab, state), code)
 
 
-def _slow_motion_frames(lab: Lab2D):
+def _slow_motion_frames(lab: Lab2D) -> Iterator[tuple]:
     started = time.monotonic()
     while not lab.run.done and time.monotonic() - started < MAX_PLAY_S:
         t0 = time.monotonic()
@@ -191,7 +191,7 @@ def _slow_motion_frames(lab: Lab2D):
         time.sleep(max(0.0, SLOW_FRAME_S - (time.monotonic() - t0)))
 
 
-def _live_frames(run, draw):
+def _live_frames(run: GANRun | DigitsRun, draw: Callable[[Any, str, bool], tuple]) -> Iterator[tuple]:
     """Frames of ``run`` training in the background: ``draw(snapshot, speed, curves)`` every
     FRAME_S until the run is done or MAX_PLAY_S is up. Shared by the 2-D and digits GANs."""
     with background.BackgroundTraining(run, max_s=MAX_PLAY_S) as trainer:
