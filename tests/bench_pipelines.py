@@ -27,7 +27,7 @@ REVIEWS = [
 SENTENCES = ["A man is playing a guitar.", "Someone is playing an instrument.",
              "The stock market fell sharply today.", "Share prices dropped a lot.",
              "A cat is sleeping on the sofa.", "The kitten naps on the couch."]
-N = 10
+N = 15
 
 
 def _ms(samples: list[float]) -> dict:
@@ -36,13 +36,18 @@ def _ms(samples: list[float]) -> dict:
             "p95_ms": round(float(np.percentile(arr, 95)), 1), "n": len(samples)}
 
 
-def _times(fn: Callable[[], Any], n: int = N) -> list[float]:
-    fn()  # warm-up: loads the model and builds the pipeline once
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
+def _times(*fns: Callable[[], Any], n: int = N) -> list[list[float]]:
+    """Seconds per call of each function, called in turn n times after a warm-up (which
+    loads the model and builds the pipeline once): alternating, so that this machine's
+    drifting speed hits every function alike."""
+    for fn in fns:
         fn()
-        out.append(time.perf_counter() - start)
+    out: list[list[float]] = [[] for _ in fns]
+    for _ in range(n):
+        for fn, samples in zip(fns, out):
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
     return out
 
 
@@ -102,10 +107,9 @@ def run(base_url: str) -> dict:
         # temperature 0: greedy, so the app and the direct call generate the same 25 tokens
         handler_args = (*args, "sports, politics, technology", "This text is about {}.", 25, 0.0, 40,
                         0.95, 0, image, None)
-        direct_t = _times(direct)
-        handler_t = _times(lambda: tab.on_run(*handler_args))
         api_args = [*handler_args[:-2], None, _upload(image) if image else None]  # images go as a file
-        api_t = _times(lambda: client.predict(*api_args, api_name="/run_pipeline"))
+        direct_t, handler_t, api_t = _times(direct, lambda: tab.on_run(*handler_args),
+                                            lambda: client.predict(*api_args, api_name="/run_pipeline"))
         d, h, a = np.median(direct_t), np.median(handler_t), np.median(api_t)
         results[task] = {
             "direct_pipeline": _ms(direct_t), "app_handler": _ms(handler_t), "api": _ms(api_t),
