@@ -3,15 +3,13 @@ layers × heads, entropy, and the word-order test. Builders take plain arrays.""
 
 from __future__ import annotations
 
-import copy
-import functools
 from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, unique_labels, heatmap, style
+from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, heatmap, house_layout, style, unique_labels
 from playground.tokenization import display_token
 
 MAX_SHOWN_TOKENS = 64  # beyond this a token per row is unreadable on a projector
@@ -19,24 +17,10 @@ MAX_GRID_TOKENS = 32  # each thumbnail of the layers × heads grid
 MAX_SHOWN_DIMS = 64
 
 
-@functools.lru_cache(maxsize=1)
-def _house_layout() -> dict:
-    """figures.style's layout as a plain dict, computed once (the default template is
-    applied anyway; copying it would be re-validated on every figure)."""
-    layout = style(go.Figure()).layout.to_plotly_json()
-    layout.pop("template", None)
-    return layout
-
-
-def fast_figure(traces: list, title: str, height: int, xaxis: dict, yaxis: dict) -> go.Figure:
-    """The house style passed to the constructor in one go: ~10× faster than style()'s
+def _figure(traces: list, title: str, height: int, xaxis: dict, yaxis: dict) -> go.Figure:
+    """The house layout passed to the constructor in one go: ~10× faster than style()'s
     update_layout calls, which matters for the click-to-figure latency of the real model."""
-    layout = copy.deepcopy(_house_layout())
-    layout["title"]["text"] = title
-    layout["height"] = height
-    layout["xaxis"] = {**layout.get("xaxis", {}), **xaxis}
-    layout["yaxis"] = {**layout.get("yaxis", {}), **yaxis}
-    return go.Figure(data=traces, layout=layout)
+    return go.Figure(data=traces, layout=house_layout(title, height, xaxis=xaxis, yaxis=yaxis))
 
 
 def token_heatmap(z: np.ndarray, x: Sequence[str], y: Sequence[str], title: str, x_title: str,
@@ -49,7 +33,7 @@ def token_heatmap(z: np.ndarray, x: Sequence[str], y: Sequence[str], title: str,
                        hovertemplate="%{y} → %{x}<br>%{z:.3f}<extra></extra>")
     # Every token labelled (plotly would skip some), smaller type when there are many.
     ticks = dict(dtick=1, tickfont=dict(size=15 if max(len(x), len(y)) <= 32 else 11))
-    return fast_figure([trace], title, height,
+    return _figure([trace], title, height,
                        dict(title=dict(text=x_title), type="category", showgrid=False,
                             tickangle=-45 if len(x) > 8 else 0, **ticks),
                        dict(title=dict(text=y_title), type="category", autorange="reversed",
@@ -175,7 +159,7 @@ def layer_head_grid(attentions: np.ndarray, tokens: Sequence[str]) -> go.Figure:
                        colorbar=dict(thickness=14, title=dict(text="weight")))
     centres = [i * tile + (t - 1) / 2 for i in range(max(n_layers, n_heads))]
     cut = f", first {t} of {n} tokens" if t < n else ""
-    fig = fast_figure(
+    fig = _figure(
         [trace], f"Every layer (rows) × head (columns){cut}: pick one with Layer/Head to enlarge it",
         int(min(1100, max(360, 1150 * n_layers / n_heads + 170))),
         dict(tickvals=centres[:n_heads], ticktext=[f"H{h}" for h in range(n_heads)], side="top",
