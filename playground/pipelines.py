@@ -17,17 +17,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from playground.model_service import (
     DEFAULT_ENCODER, Loaded, ModelInfo, ModelUnavailable, get_service,
 )
-from playground.validate import clamp, clean_text
-
-if TYPE_CHECKING:  # torch is imported inside the functions: the task table loads fast
-    import torch
+from playground.validate import clean_text
 
 SENTIMENT_MODEL = "neural-playground/minilm-sentiment"
 DIGITS_MODEL = "neural-playground/vit-digits"
