@@ -57,7 +57,7 @@ def step_code(setup: Any, weights: CellWeights, enc: Encoded, t: int) -> str:
              f"h = torch.zeros(1, {weights.hidden_size}, dtype=torch.float64)  # h_0 = 0"]
     if kind == "lstm":
         lines.append("c = torch.zeros_like(h)  # c_0 = 0")
-    lines += [f"for t in range({t}):  # the {t} steps you took", f"    h_prev = h",
+    lines += [f"for t in range({t}):  # the {t} steps you took", "    h_prev = h",
               f"    {update}", f'print("h_{t} =", h)']
     if kind == "lstm":
         lines.append(f'print("c_{t} =", c)')

@@ -53,7 +53,7 @@ def test_equation_numbers_are_the_trace_numbers():
     stepper, *_ = tab.on_step(stepper, 2)
     _, _, equations, *_ = tab.on_step(stepper, 2)
     h = stepper.trace.steps[1].h[1]  # step 2, unit 2
-    assert f"h_{{2,2}}" in equations and f"\\mathbf{{{h:.3f}}}" in equations
+    assert "h_{2,2}" in equations and f"\\mathbf{{{h:.3f}}}" in equations
 
 
 def test_trained_weights_show_the_readout_and_are_labelled_trained():
