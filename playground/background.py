@@ -13,6 +13,7 @@ stream whose browser went away must not train on for minutes.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 import weakref
@@ -37,6 +38,14 @@ def halt(run: Trainable) -> None:
     """Stop the background training of ``run``, if any, and wait for its last step."""
     trainer = _active.get(run)
     if trainer is not None:
+        trainer.stop()
+
+
+@atexit.register
+def _halt_all() -> None:
+    """Stop every trainer before the interpreter exits: a daemon thread killed inside a
+    torch kernel aborts the process ("terminate called without an active exception")."""
+    for trainer in list(_active.values()):
         trainer.stop()
 
 

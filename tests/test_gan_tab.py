@@ -45,6 +45,19 @@ def test_reset_play_step_stop():
     assert slow[0].run.step == 1  # slow motion: one step per frame, in a new run after Stop
 
 
+def test_play_trains_in_the_background_and_pause_halts_it():
+    lab = tab.on_reset(tab.DEFAULT_POINTS, *settings(max_steps=20_000))[0]
+    stream = tab.on_play(lab, False, tab.DEFAULT_POINTS, *settings(max_steps=20_000))
+    first, second = next(stream), next(stream)
+    assert first[0] is lab and second[0] == gr.skip()  # the state goes once, not every frame
+    assert "steps/s" in second[4]
+    assert "Paused" in tab.on_pause(lab)
+    paused_at = lab.run.step
+    time.sleep(0.3)
+    assert lab.run.step == paused_at > 0  # nothing trains after Pause
+    stream.close()
+
+
 def test_bad_input_is_refused_or_clamped_with_a_message():
     with pytest.raises(gr.Error, match="NaN"):
         tab.on_reset(tab.DEFAULT_POINTS, *settings(lr_g=float("nan")))
