@@ -23,6 +23,7 @@ ACTIVATION_SCALE = "RdBu_r"  # signed values: blue < 0 < red, centred on 0
 # and its "Blues" runs the other way.
 ATTENTION_COLORS = get_colorscale(ATTENTION_SCALE)
 ACTIVATION_COLORS = get_colorscale(ACTIVATION_SCALE)
+INK_COLORS = [[0.0, "white"], [1.0, "black"]]  # digit images: ink dark on white paper
 PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"]
 
 

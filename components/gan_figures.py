@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from plotly.colors import get_colorscale
 
-from components.figures import PALETTE, FigureJSON, fast_figure
+from components.figures import INK_COLORS, PALETTE, FigureJSON, fast_figure
 
 if TYPE_CHECKING:  # annotations only: importing these would load torch at app start-up
     from playground.gan import GANSnapshot
@@ -23,7 +23,6 @@ FAKE_COLOUR = "#7c3aed"  # purple: the generator's samples
 # Colour scales as explicit lists: without plotly's validation, names like "PRGn" are not
 # expanded and plotly.js would fall back to its default.
 SURFACE_SCALE = get_colorscale("PRGn")  # purple = "fake" side of D, green = "real" side
-INK_SCALE = [[0.0, "white"], [1.0, "black"]]  # digits: ink dark on white paper
 N_ARROWS = 128  # arrows on the first N fake points: enough to see the flow, not a blur
 N_POINTS = 256  # points drawn per cloud: SVG stays light enough for 12 redraws a second
 ARROW_SCALE = 0.3  # data units per unit of gradient: fixed, so a vanishing gradient shows
@@ -157,7 +156,7 @@ def image_grid_figure(images: np.ndarray, title: str, row_labels: list[str],
                       col_labels: list[str], height: int = 520) -> FigureJSON:
     """A grid of 8×8 images (rows, cols, 8, 8) in [0, 1], ink dark, labelled rows/columns."""
     rows, cols = images.shape[:2]
-    trace = dict(type="heatmap", z=_r(_tile(images), 2), colorscale=INK_SCALE, zmin=0, zmax=1,
+    trace = dict(type="heatmap", z=_r(_tile(images), 2), colorscale=INK_COLORS, zmin=0, zmax=1,
                  showscale=False, hovertemplate="ink %{z:.2f}<extra></extra>")
     xaxis = dict(tickvals=[c * 9 + 3.5 for c in range(cols)], ticktext=col_labels,
                  showgrid=False, zeroline=False, constrain="domain")

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from components.figures import ATTENTION_COLORS, PALETTE, FigureJSON, bars, fast_figure, heatmap, style
+from components.figures import ATTENTION_COLORS, INK_COLORS, PALETTE, FigureJSON, bars, fast_figure, heatmap, style
 from playground.pipelines import EntitiesResult, GenerationResult, ImageResult, ScoresResult
 
 # Sentiment colours a student reads without a legend: red = negative, green = positive.
@@ -161,7 +161,7 @@ def attention_figure(result: ImageResult) -> FigureJSON:
     for k, title in enumerate(titles, start=1):
         x0 = (k - 1) * (width + gap)
         if k == 1:
-            trace = dict(z=att.values, colorscale=[[0, "white"], [1, "black"]], zmin=0, zmax=16,
+            trace = dict(z=att.values, colorscale=INK_COLORS, zmin=0, zmax=16,
                          showscale=False, hovertemplate="row %{y}, col %{x}: ink %{z:.0f}/16<extra></extra>")
         else:
             trace = dict(z=maps[k - 2], colorscale=ATTENTION_COLORS, zmin=0, zmax=top,

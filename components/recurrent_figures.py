@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 from components.figures import (ACTIVATION_COLORS, ATTENTION_COLORS, PALETTE, FigureJSON, fast_figure,
-                                house_layout)
+                                house_layout, placeholder)
 from playground.recurrent import CELL_NAMES, GATES, Step
 
 if TYPE_CHECKING:  # memory_task imports torch; the app must start without it
@@ -42,18 +42,10 @@ def _cells(values: np.ndarray) -> list:
     return cells.tolist()
 
 
-def message_figure(message: str, height: int = 300) -> FigureJSON:
-    """A blank figure telling the student what to do (the fast twin of figures.empty)."""
-    hidden = {"visible": False}
-    return fast_figure([], "", height, xaxis=hidden, yaxis=hidden, annotations=[{
-        "text": message, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
-        "font": {"size": 18, "color": "#6b7280"}}])
-
-
 def gates_figure(s: Step | None, kind: str, t: int, label: str) -> FigureJSON:
     """Every gate's activation per unit at step t, as grouped bars."""
     if s is None:
-        return message_figure("Press Step to read the first symbol.", height=360)
+        return placeholder("Press Step to read the first symbol.", height=360)
     units = unit_labels(len(s.h))
     data = []
     for k, gate in enumerate(GATES[kind]):
@@ -122,7 +114,7 @@ def states_figure(h: np.ndarray, c: np.ndarray | None, labels: Sequence[str], t:
 def readout_figure(probs: np.ndarray | None, labels: Sequence[str], signals: str, t: int) -> FigureJSON:
     """What the trained read-out would answer after each step: P(first letter = …)."""
     if probs is None:
-        return message_figure("Random weights have no trained read-out.<br>Choose trained weights to "
+        return placeholder("Random weights have no trained read-out.<br>Choose trained weights to "
                               "see what the network would answer.", height=240)
     steps = len(labels)
     shown = np.full((len(signals), steps), np.nan)
@@ -206,7 +198,7 @@ def race_figures(snap: RaceSnapshot | None) -> tuple[FigureJSON, FigureJSON]:
     """Training loss and held-out accuracy curves of the memory race."""
     if snap is None:
         message = "Press Train to race an RNN against an LSTM."
-        return message_figure(message), message_figure(message)
+        return placeholder(message), placeholder(message)
     axis = {"title": {"text": "training step"}}
     loss = fast_figure(
         _curves(snap.steps, {CELL_NAMES[k]: v for k, v in snap.loss.items()}),
