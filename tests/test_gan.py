@@ -84,9 +84,7 @@ def test_d_and_g_steps_follow_the_loss_gradients(loss):
     ref_loss = F.softplus(-ref_d(real)).mean() + F.softplus(ref_d(fake)).mean()
     ref_loss.backward()
     assert math.isclose(float(d_loss), float(ref_loss.detach()), rel_tol=1e-5)
-    with torch.no_grad():
-        for p in ref_d.parameters():
-            p -= 0.1 * p.grad
+    sgd_step(ref_d, lr=0.1)
     assert torch.allclose(D.forward(real)[-1], ref_d(real).detach(), atol=TOL)
 
     g_loss = g_step(G, sgd(G), D, g_outs, g_outs[-1], loss)
@@ -94,10 +92,15 @@ def test_d_and_g_steps_follow_the_loss_gradients(loss):
     ref_g_loss = (-F.softplus(scores) if loss == "standard" else F.softplus(-scores)).mean()
     ref_g_loss.backward()
     assert math.isclose(float(g_loss), float(ref_g_loss.detach()), rel_tol=1e-5)
-    with torch.no_grad():
-        for p in ref_g.parameters():
-            p -= 0.1 * p.grad
+    sgd_step(ref_g, lr=0.1)
     assert torch.allclose(G.forward(z)[-1], ref_g(z).detach(), atol=TOL)
+
+
+def sgd_step(reference_net: nn.Module, lr: float) -> None:
+    """Plain gradient descent on an autograd reference net: p -= lr · p.grad."""
+    with torch.no_grad():
+        for p in reference_net.parameters():
+            p -= lr * p.grad
 
 
 def replace_sgd(net: MLP, lr: float):
