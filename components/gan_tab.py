@@ -1,7 +1,7 @@
 """GANs tab (issue 9): train a GAN live on 2-D points, then on 8×8 digits.
 
 Runs live in per-session ``gr.State``; Play is a generator that draws about 12 frames a
-second while the run trains on a thread of its own (``playground.background``), bounded in
+second while the run trains in a worker process (``playground.background``), bounded in
 steps and seconds; Pause / Stop cancel it and halt the trainer; the queue lets only a few
 trainings run at once (``concurrency_id``).
 """
@@ -44,6 +44,7 @@ CURVES_EVERY = 4  # redraw the loss and distance curves every 4th frame (about 3
 MAX_PLAY_S = 120.0  # one Play streams at most this long; press Play again to go on
 TRAINING_QUEUE = "gan-training"  # both GAN trainings share this queue slot
 MAX_TRAININGS = 2  # at most this many GAN trainings at once; others wait in the queue
+WORKER_PRELOAD = ("playground.gan_digits",)  # what a training worker imports as it starts
 # The settings a student sets, in the order the handlers receive them.
 SETTINGS = ["target", "loss", "g_layers", "g_width", "d_layers", "d_width", "activation",
             "optimizer", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim", "gp_weight",
@@ -166,7 +167,7 @@ def _lab_for_play(lab: Lab2D | None, points_text: str, settings: tuple) -> Lab2D
 
 @user_errors
 def on_play(lab: Lab2D | None, slow_motion: bool, points_text: str, *settings):
-    """Train and stream frames: the run trains on its own thread while this one draws a
+    """Train and stream frames: the run trains in a worker process while this one draws a
     frame every FRAME_S (slow motion: one step per frame, here). Bounded by max_steps and
     MAX_PLAY_S."""
     lab = _lab_for_play(lab, points_text, settings)
@@ -194,7 +195,7 @@ def _slow_motion_frames(lab: Lab2D) -> Iterator[tuple]:
 def _live_frames(run: GANRun | DigitsRun, draw: Callable[[Any, str, bool], tuple]) -> Iterator[tuple]:
     """Frames of ``run`` training in the background: ``draw(snapshot, speed, curves)`` every
     FRAME_S until the run is done or MAX_PLAY_S is up. Shared by the 2-D and digits GANs."""
-    with background.BackgroundTraining(run, max_s=MAX_PLAY_S) as trainer:
+    with background.BackgroundTraining(run, max_s=MAX_PLAY_S, preload=WORKER_PRELOAD) as trainer:
         started, first_step, frames = time.monotonic(), None, 0
         while not trainer.finished:
             t0 = time.monotonic()
@@ -495,8 +496,13 @@ def build_digits() -> gr.State:
     return run, views
 
 
+def on_open() -> None:
+    """Start a training worker while the student reads: a Python with torch takes seconds."""
+    background.warm_up(WORKER_PRELOAD)
+
+
 def build() -> None:
-    with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
+    with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}") as tab:
         lesson(LESSON_WHAT, LESSON_TRY, LESSON_PAPERS)
         with gr.Tabs():
             with gr.Tab("2-D GAN lab", id="gan-2d"):
@@ -504,3 +510,4 @@ def build() -> None:
             with gr.Tab("Digits (8×8 images)", id="gan-digits") as digits_tab:
                 run, views = build_digits()
     digits_tab.select(on_digits_show, [run], [run, *views], api_visibility="private")
+    tab.select(on_open, None, None, api_visibility="private", queue=False)

@@ -1,28 +1,48 @@
-"""Training on a thread of its own while the caller draws what the model looks like.
+"""Training in a process of its own while the caller draws what the model looks like.
 
-A live view does two jobs: train, and draw frames. Done in turn on one thread, every frame
-drawn is training not done (a third of the GAN lab's time went to drawing). torch releases
-Python's GIL inside its kernels, so a trainer thread keeps one core training while the
-drawing thread uses the other. The trainer takes each snapshot itself, between steps, when
-the weights are consistent, and hands it over on request.
+A live view does two jobs: train, and draw frames. Done in turn on one thread, every
+frame drawn is training not done. A second thread is not enough either: the trainer
+needs Python's GIL between its ~60 small kernels a step, and the web server holds it
+while it draws and sends a frame, so the GAN lab trained at 580 steps/s while streaming
+against 900 alone. A worker process has a GIL of its own: it trains on one core while the
+server draws on the other.
+
+The worker gets a copy of the run (pickled), trains it, takes each snapshot itself
+between steps (when the weights are consistent) and sends it on request; when training
+ends it sends the run back, and the caller's run object takes over its state. So the
+caller's run is as it was at Play until the end, and the snapshots are the live view.
 
 A trainer stops when its run is done, when ``halt(run)`` is called (Pause / Stop), after
 ``max_s`` seconds, or when nobody has asked for a snapshot for ``idle_s`` seconds: a
-stream whose browser went away must not train on for minutes.
+stream whose browser went away must not train on for minutes. Workers are started on
+first use (a Python with torch takes seconds to start; ``warm_up`` starts one early) and
+kept for the next run.
+
+    python -m playground.background FD [MODULE ...]   is a worker: it serves socket FD.
 """
 
 from __future__ import annotations
 
-import atexit
+import importlib
+import os
+import pickle
+import socket
+import subprocess
+import sys
 import threading
 import time
 import weakref
-from typing import Generic, Protocol, TypeVar
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 S = TypeVar("S", covariant=True)
+MAX_IDLE_WORKERS = 2  # kept for the next Play; more are ended when their run is
 
 
 class Trainable(Protocol[S]):
+    """A run a worker can train: picklable, with these three members."""
+
     @property
     def done(self) -> bool: ...
 
@@ -31,43 +51,143 @@ class Trainable(Protocol[S]):
     def snapshot(self) -> S: ...
 
 
+# Messages are plain pickles. Connection.send would use multiprocessing's pickler, to which
+# torch adds shared-memory tensors that only a multiprocessing child can open.
+def _send(conn: Connection, message: tuple) -> None:
+    conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
+
+
+def _receive(conn: Connection) -> tuple:
+    return pickle.loads(conn.recv_bytes())
+
+
+# --- the caller's side ---------------------------------------------------------------------
+class _Worker:
+    """A worker process, the socket to it and the thread that reads what it sends."""
+
+    def __init__(self, preload: tuple[str, ...]) -> None:
+        ours, theirs = socket.socketpair()
+        root = str(Path(__file__).resolve().parents[1])  # so that the worker imports playground
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+               "OMP_NUM_THREADS": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "playground.background", str(theirs.fileno()), *preload],
+            pass_fds=[theirs.fileno()], env=env)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.lock = threading.Lock()  # one message at a time; a run's end and a request don't cross
+        self.job: BackgroundTraining | None = None
+        threading.Thread(target=self._read, name="trainer-reader", daemon=True).start()
+
+    def send(self, message: tuple) -> None:
+        try:
+            _send(self.conn, message)
+        except OSError:  # the worker has gone: the reader reports it to the job
+            pass
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = _receive(self.conn)
+            except (EOFError, OSError):
+                with self.lock:
+                    job, self.job = self.job, None
+                if job is not None:
+                    job._end(None, RuntimeError("The training process stopped unexpectedly. Press Play to go on."))
+                _pool.forget(self)
+                return
+            with self.lock:
+                job = self.job
+                if job is not None and message[0] == "final":
+                    self.job = None
+                    job._end(*message[1:])
+            if message[0] == "snapshot" and job is not None:
+                job._deliver(message[1])
+            elif message[0] == "final":
+                _pool.give_back(self)
+
+    def close(self) -> None:
+        self.conn.close()  # the worker ends when its socket does
+
+
+class _Pool:
+    """Idle workers, started on demand and kept for the next run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._all: weakref.WeakSet[_Worker] = weakref.WeakSet()
+
+    def take(self, preload: tuple[str, ...]) -> _Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.process.poll() is None:
+                    return worker
+        worker = _Worker(preload)
+        self._all.add(worker)
+        return worker
+
+    def give_back(self, worker: _Worker) -> None:
+        with self._lock:
+            if len(self._idle) < MAX_IDLE_WORKERS:
+                self._idle.append(worker)
+                return
+        worker.close()
+
+    def forget(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker in self._idle:
+                self._idle.remove(worker)
+
+    def warm_up(self, preload: tuple[str, ...]) -> None:
+        with self._lock:
+            if self._idle:
+                return
+        self.give_back(self.take(preload))
+
+    def worker_pids(self) -> list[int]:
+        return [worker.process.pid for worker in list(self._all) if worker.process.poll() is None]
+
+
+_pool = _Pool()
 _active: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # run → its trainer
 
 
+def warm_up(preload: tuple[str, ...] = ()) -> None:
+    """Start a worker now (importing ``preload``) unless one is idle: the first Play then
+    doesn't wait for Python and torch to start."""
+    _pool.warm_up(preload)
+
+
 def halt(run: Trainable) -> None:
-    """Stop the background training of ``run``, if any, and wait for its last step."""
+    """Stop the background training of ``run``, if any, and wait until its state is back."""
     trainer = _active.get(run)
     if trainer is not None:
         trainer.stop()
 
 
-@atexit.register
-def _halt_all() -> None:
-    """Stop every trainer before the interpreter exits: a daemon thread killed inside a
-    torch kernel aborts the process ("terminate called without an active exception")."""
-    for trainer in list(_active.values()):
-        trainer.stop()
-
-
 class BackgroundTraining(Generic[S]):
-    """``with BackgroundTraining(run) as trainer: ... trainer.snapshot() ...``"""
+    """``with BackgroundTraining(run) as trainer: ... trainer.snapshot() ...``; ``run`` has
+    the trained state when the block ends (or ``finished`` is True)."""
 
     def __init__(self, run: Trainable[S], chunk_steps: int = 24, idle_s: float = 1.5,
-                 max_s: float = 120.0) -> None:
+                 max_s: float = 120.0, preload: tuple[str, ...] = ()) -> None:
         self.run, self.chunk_steps, self.idle_s, self.max_s = run, chunk_steps, idle_s, max_s
-        self._wanted = threading.Event()  # the drawer waits for a snapshot
-        self._ready = threading.Event()  # ... and here it is (or the trainer ended)
-        self._stopping = threading.Event()
+        self.preload = preload
+        self._ready = threading.Event()  # the snapshot asked for is here (or training ended)
         self._finished = threading.Event()
         self._snapshot: S | None = None
         self._error: BaseException | None = None
-        self._last_contact = time.monotonic()  # of the drawer: its last request or delivery
-        self._thread = threading.Thread(target=self._train, name="background-training", daemon=True)
+        self._worker: _Worker | None = None
 
     def __enter__(self) -> BackgroundTraining[S]:
         halt(self.run)  # one trainer per run: a second Play takes over from the first
         _active[self.run] = self
-        self._thread.start()
+        self._worker = _pool.take(self.preload)
+        with self._worker.lock:
+            self._worker.job = self
+            self._worker.send(("train", self.run, self.chunk_steps, self.idle_s, self.max_s))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -78,19 +198,24 @@ class BackgroundTraining(Generic[S]):
         return self._finished.is_set()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join()
+        """Stop training and wait until the run's state is back here."""
+        if self._worker is not None:
+            with self._worker.lock:
+                if not self._finished.is_set():
+                    self._worker.send(("stop",))
+            self._finished.wait()
         if _active.get(self.run) is self:
             del _active[self.run]
 
     def snapshot(self) -> S:
-        """The run as it is now: taken by the trainer after its current few steps, or read
-        directly once the trainer has ended. Re-raises the trainer's error, if it had one."""
-        self._last_contact = time.monotonic()
-        self._ready.clear()
-        self._wanted.set()
-        if not self._finished.is_set():  # checked after clear(): a trainer ending now sets _ready
+        """The run as it is now: taken by the worker after its current few steps, or read
+        here once training has ended. Re-raises the worker's error, if it had one."""
+        with self._worker.lock:
+            asked = not self._finished.is_set()
+            if asked:
+                self._ready.clear()
+                self._worker.send(("snapshot",))
+        if asked:
             self._ready.wait()
         if self._error is not None:
             raise self._error
@@ -98,22 +223,52 @@ class BackgroundTraining(Generic[S]):
             return self.run.snapshot()
         return self._snapshot
 
-    def _drawer_gone(self) -> bool:
-        return not self._wanted.is_set() and time.monotonic() - self._last_contact > self.idle_s
+    # called by the worker's reader thread
+    def _deliver(self, snapshot: S) -> None:
+        self._snapshot = snapshot
+        self._ready.set()
 
-    def _train(self) -> None:
-        started = time.monotonic()
+    def _end(self, trained: Any, error: BaseException | None) -> None:
+        if trained is not None:
+            self.run.__dict__.update(trained.__dict__)  # the caller's object, the worker's state
+        self._error = error
+        self._finished.set()
+        self._ready.set()
+
+
+# --- the worker's side ---------------------------------------------------------------------
+def _train_watched(run: Trainable, conn: Connection, chunk_steps: int, idle_s: float,
+                   max_s: float) -> None:
+    """Train in chunks, answering snapshot requests between them, until a stop condition."""
+    started = last_request = time.monotonic()
+    while not run.done and time.monotonic() - started < max_s and time.monotonic() - last_request < idle_s:
+        run.train(chunk_steps)
+        while conn.poll():
+            if _receive(conn)[0] == "stop":
+                return
+            _send(conn, ("snapshot", run.snapshot()))
+            last_request = time.monotonic()
+
+
+def serve(conn: Connection) -> None:
+    """Train each run sent, one at a time, and send it back; end when the socket closes."""
+    while True:
         try:
-            while not (self._stopping.is_set() or self.run.done or time.monotonic() - started > self.max_s
-                       or self._drawer_gone()):
-                self.run.train(self.chunk_steps)
-                if self._wanted.is_set():
-                    self._snapshot = self.run.snapshot()
-                    self._last_contact = time.monotonic()
-                    self._wanted.clear()
-                    self._ready.set()
-        except BaseException as err:  # noqa: BLE001 - handed to the drawing thread
-            self._error = err
-        finally:
-            self._finished.set()
-            self._ready.set()
+            message = _receive(conn)
+        except EOFError:
+            return
+        if message[0] != "train":  # a request that crossed the end of the previous run
+            continue
+        _, run, chunk_steps, idle_s, max_s = message
+        error = None
+        try:
+            _train_watched(run, conn, chunk_steps, idle_s, max_s)
+        except Exception as err:  # noqa: BLE001 - handed to the caller, who shows it
+            error = err
+        _send(conn, ("final", run, error))
+
+
+if __name__ == "__main__":
+    for module in sys.argv[2:]:
+        importlib.import_module(module)
+    serve(Connection(int(sys.argv[1])))

@@ -56,7 +56,8 @@ def _activate(x: torch.Tensor, kind: str | None) -> torch.Tensor:
 
 # The backward kernels autograd itself uses. Named by overload with float arguments: the
 # generic torch.ops call resolves the overload and boxes the scalar on every call (~2× the op).
-_RELU_BACKWARD = torch.ops.aten.threshold_backward.default
+# ReLU's is leaky ReLU's with slope 0: the same numbers, and a third faster than
+# threshold_backward, which wraps its scalar in a tensor on every call.
 _LEAKY_RELU_BACKWARD = torch.ops.aten.leaky_relu_backward.default
 _TANH_BACKWARD = torch.ops.aten.tanh_backward.default
 
@@ -64,7 +65,7 @@ _TANH_BACKWARD = torch.ops.aten.tanh_backward.default
 def _activation_backward(grad: torch.Tensor, out: torch.Tensor, kind: str | None) -> torch.Tensor:
     """d(activation)/d(input) · grad, written from the activation's OUTPUT (no input kept)."""
     if kind == "relu":
-        return _RELU_BACKWARD(grad, out, 0.0)
+        return _LEAKY_RELU_BACKWARD(grad, out, 0.0, True)
     if kind == "leaky_relu":
         return _LEAKY_RELU_BACKWARD(grad, out, LEAK, True)
     if kind == "tanh":
@@ -78,6 +79,10 @@ class MLP:
     ``forward`` returns every layer's output (the cache ``backward`` needs);
     ``backward`` fills the flat gradient buffer and returns the gradient of the input.
     Initialisation matches ``nn.Linear`` (uniform ±1/√fan_in), so it is the same net.
+
+    ``weights[k]`` is layer k's (fan_in, fan_out) matrix. A layer with a thin output
+    (e.g. 64 → 2) stores it transposed, as nn.Linear does: on these thin shapes MKL's
+    kernels run ~3× faster in that layout, and such layers are a fifth of a 2-D GAN's step.
     """
 
     def __init__(self, sizes: list[int], activation: str, out_activation: str | None,
@@ -89,20 +94,37 @@ class MLP:
         n_params = sum(i * o + o for i, o in self.shapes)
         self.flat = torch.empty(n_params)
         self.grad = torch.zeros(n_params)
+        self.activations = [self.layer_activation(k) for k in range(len(self.shapes))]
+        self.thin = [fan_out * 4 <= fan_in for fan_in, fan_out in self.shapes]
+        self._make_views()
+        for w, b in zip(self.weights, self.biases):
+            bound = 1 / math.sqrt(w.shape[0])
+            # drawn in (fan_in, fan_out) order whatever the storage: the same net either way
+            w.copy_(torch.empty(w.shape).uniform_(-bound, bound, generator=gen))
+            b.uniform_(-bound, bound, generator=gen)
+
+    def _make_views(self) -> None:
         self.weights, self.biases = self.views(self.flat)
         self.weights_t = [w.T for w in self.weights]  # views too: they follow every update
         self.grad_weights, self.grad_biases = self.views(self.grad)
-        self.activations = [self.layer_activation(k) for k in range(len(self.shapes))]
-        for w, b in zip(self.weights, self.biases):
-            bound = 1 / math.sqrt(w.shape[0])
-            w.uniform_(-bound, bound, generator=gen)
-            b.uniform_(-bound, bound, generator=gen)
+        self.grad_weights_t = [g.T for g in self.grad_weights]
+
+    # Pickling (a run trains in a worker process) copies each tensor on its own, so views
+    # would come back detached from the flat buffers: send the buffers, rebuild the views.
+    def __getstate__(self) -> dict:
+        views = ("weights", "biases", "weights_t", "grad_weights", "grad_biases", "grad_weights_t")
+        return {k: v for k, v in self.__dict__.items() if k not in views}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._make_views()
 
     def views(self, flat: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Split a flat vector into per-layer weights (fan_in, fan_out) and biases (fan_out,)."""
         weights, biases, offset = [], [], 0
-        for fan_in, fan_out in self.shapes:
-            weights.append(flat[offset:offset + fan_in * fan_out].view(fan_in, fan_out))
+        for (fan_in, fan_out), thin in zip(self.shapes, self.thin):
+            block = flat[offset:offset + fan_in * fan_out]
+            weights.append(block.view(fan_out, fan_in).T if thin else block.view(fan_in, fan_out))
             offset += fan_in * fan_out
             biases.append(flat[offset:offset + fan_out])
             offset += fan_out
@@ -116,9 +138,9 @@ class MLP:
         weights (autograd uses it for WGAN-GP)."""
         weights, biases = (self.weights, self.biases) if flat is None else self.views(flat)
         outs = [x]
-        for w, b, kind in zip(weights, biases, self.activations):
-            x = _activate(torch.addmm(b, x, w), kind)  # (B, fan_out)
-            outs.append(x)
+        for w, b, kind, thin in zip(weights, biases, self.activations, self.thin):
+            x = F.linear(x, w.T, b) if thin else torch.addmm(b, x, w)  # (B, fan_out)
+            outs.append(_activate(x, kind))
         return outs
 
     def backward(self, outs: list[torch.Tensor], grad: torch.Tensor,
@@ -129,11 +151,17 @@ class MLP:
         for k in range(len(self.shapes) - 1, -1, -1):
             grad = _activation_backward(grad, outs[k + 1], self.activations[k])
             if param_grads:
-                torch.mm(outs[k].T, grad, out=self.grad_weights[k])  # (fan_in, fan_out)
+                if self.thin[k]:  # in the layout of its storage, (fan_out, fan_in)
+                    torch.mm(grad.T, outs[k], out=self.grad_weights_t[k])
+                else:
+                    torch.mm(outs[k].T, grad, out=self.grad_weights[k])  # (fan_in, fan_out)
                 torch.sum(grad, 0, out=self.grad_biases[k])
             if k == 0 and not input_grad:
                 return None
-            grad = torch.mm(grad, self.weights_t[k])  # (B, fan_in)
+            if grad.shape[1] == 1:  # an outer product: a broadcast product beats a matrix product
+                grad = grad * self.weights_t[k]
+            else:
+                grad = torch.mm(grad, self.weights_t[k])  # (B, fan_in)
         return grad
 
     def state_dict(self, prefix: str) -> dict[str, torch.Tensor]:

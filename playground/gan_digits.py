@@ -74,10 +74,11 @@ def digit_classifier() -> torch.nn.Linear:
     return judge.requires_grad_(False)
 
 
-def nearest_real_distance(samples: np.ndarray) -> float:
+def nearest_real_distance(samples: np.ndarray, data: torch.Tensor | None = None) -> float:
     """Mean over samples (n, 64) in [-1, 1] of the RMS pixel difference to the nearest real
-    image, on the 0..1 intensity scale (0 = a copy of a real digit)."""
-    data = torch.as_tensor(load_digits_data()[0])
+    image (of ``data``, default: all 1,797), on the 0..1 intensity scale (0 = a copy of a
+    real digit)."""
+    data = torch.as_tensor(load_digits_data()[0]) if data is None else data
     dist = torch.cdist(torch.as_tensor(samples, dtype=torch.float32), data)  # (n, 1797)
     return float(dist.min(1).values.mean()) / (2 * PIXELS ** 0.5)  # L2 → RMS, [-1,1] → [0,1]
 
@@ -90,9 +91,11 @@ def data_nearest_distance() -> float:
     return float(torch.cdist(data, others).min(1).values.mean()) / (2 * PIXELS ** 0.5)
 
 
-def classifier_agreement(samples: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of samples the classifier reads as the digit they were asked to be."""
-    predicted = digit_classifier()(torch.as_tensor(samples, dtype=torch.float32)).argmax(1)
+def classifier_agreement(samples: np.ndarray, labels: np.ndarray,
+                         judge: torch.nn.Linear | None = None) -> float:
+    """Fraction of samples the classifier (default: ``digit_classifier()``) reads as the
+    digit they were asked to be."""
+    predicted = (judge or digit_classifier())(torch.as_tensor(samples, dtype=torch.float32)).argmax(1)
     return float((predicted.numpy() == labels).mean())
 
 
@@ -128,6 +131,10 @@ class DigitsRun(AdversarialRun):
         D = MLP([PIXELS + n_cond] + [cfg.width] * cfg.layers + [1], "leaky_relu", None, gen)
         super().__init__(cfg, images, labels if cfg.conditional else None, N_CLASSES, G, D, gen)
         self.source = source
+        # The run carries what it is measured against, so that a worker process training
+        # it needn't load scikit-learn's data or train the judge again.
+        self.real_images, self.judge = images, digit_classifier()
+        self.data_nn_distance = data_nearest_distance()
         # One noise vector per column, shared by the rows: a column keeps its "style".
         z = torch.randn(GRID_COLS, cfg.latent_dim, generator=gen)
         self.grid_labels = torch.arange(N_CLASSES).repeat_interleave(GRID_COLS)  # (80,)
@@ -147,8 +154,8 @@ class DigitsRun(AdversarialRun):
         if self.quality_steps and self.quality_steps[-1] == self.step:
             return
         self.quality_steps.append(self.step)
-        self.nn_distances.append(nearest_real_distance(samples))
-        self.agreements.append(classifier_agreement(samples, self.grid_labels.numpy())
+        self.nn_distances.append(nearest_real_distance(samples, self.real_images))
+        self.agreements.append(classifier_agreement(samples, self.grid_labels.numpy(), self.judge)
                                if self.n_classes else float("nan"))
 
     def snapshot(self) -> DigitsSnapshot:
@@ -163,7 +170,7 @@ class DigitsRun(AdversarialRun):
             step=self.step, max_steps=cfg.max_steps, images=images, conditional=cfg.conditional,
             d_loss=self.d_hist[:self.step].numpy().copy(), g_loss=self.g_hist[:self.step].numpy().copy(),
             quality_steps=np.asarray(self.quality_steps), nn_distance=np.asarray(self.nn_distances),
-            agreement=np.asarray(self.agreements), data_nn_distance=data_nearest_distance(),
+            agreement=np.asarray(self.agreements), data_nn_distance=self.data_nn_distance,
             diverged_at=self.diverged_at, source=self.source,
         )
 

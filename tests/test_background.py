@@ -1,7 +1,10 @@
-"""Background training: snapshots between steps, and every way a trainer stops."""
+"""Background training in a worker process: snapshots between steps, the trained state
+coming back, and every way a trainer stops."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -30,50 +33,59 @@ class Counter:
             self.step += 1
         return n_steps
 
-    def snapshot(self) -> tuple[int, int, int]:
-        return self.step, self.a, self.b
+    def snapshot(self) -> tuple[int, int, int, int]:
+        return self.step, self.a, self.b, os.getpid()
 
 
-def test_snapshots_are_taken_between_steps_and_training_goes_on():
+def test_snapshots_come_from_another_process_between_steps_and_the_state_comes_back():
     run = Counter()
     with BackgroundTraining(run, chunk_steps=3) as trainer:
         snaps = [trainer.snapshot() for _ in range(20)]
-    assert all(step == a == b for step, a, b in snaps)
+        assert run.step == 0  # the worker trains its own copy meanwhile
+    assert all(step == a == b for step, a, b, _ in snaps)
     assert snaps[-1][0] > snaps[0][0] > 0
-    stopped_at = run.step
-    time.sleep(0.05)
-    assert run.step == stopped_at  # leaving the block stopped the trainer
+    assert {pid for *_, pid in snaps} != {os.getpid()}
+    assert run.step == run.a == run.b >= snaps[-1][0]  # leaving the block brought it back
 
 
-def test_a_finished_run_is_read_directly():
+def test_a_finished_run_is_read_here_and_the_worker_is_reused():
     run = Counter(max_steps=7)
     with BackgroundTraining(run, chunk_steps=2) as trainer:
+        worker_pid = trainer.snapshot()[3]
         while not trainer.finished:
             trainer.snapshot()
-        assert trainer.snapshot() == (8, 8, 8)  # chunks of 2: the last one overshoots to 8
+        assert trainer.snapshot() == (8, 8, 8, os.getpid())  # chunks of 2: the last overshoots to 8
+    with BackgroundTraining(Counter(), chunk_steps=2) as trainer:
+        assert trainer.snapshot()[3] == worker_pid  # no second start of Python
 
 
-def test_halt_stops_the_trainer_of_a_run():
+def test_halt_stops_the_trainer_of_a_run_and_brings_its_state_back():
     run = Counter()
     with BackgroundTraining(run) as trainer:
-        trainer.snapshot()
+        seen = trainer.snapshot()[0]
         halt(run)
         assert trainer.finished
-        stopped_at = run.step
-        time.sleep(0.05)
-        assert run.step == stopped_at
+        assert run.step >= seen > 0
 
 
-def test_nobody_watching_stops_training():
+def test_nobody_watching_stops_training_and_the_state_still_comes_back():
     run = Counter()
     with BackgroundTraining(run, idle_s=0.1) as trainer:
         trainer.snapshot()
-        time.sleep(0.4)
-        assert trainer.finished
+        time.sleep(0.5)
+        assert trainer.finished and run.step > 0
 
 
 def test_the_trainers_error_reaches_the_drawer():
     with BackgroundTraining(Counter(fail_at=5), chunk_steps=2) as trainer:
         with pytest.raises(FloatingPointError, match="diverged"):
+            for _ in range(100):
+                trainer.snapshot()
+
+
+def test_a_worker_that_dies_is_reported_not_waited_for():
+    with BackgroundTraining(Counter()) as trainer:
+        os.kill(trainer.snapshot()[3], signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="stopped unexpectedly"):
             for _ in range(100):
                 trainer.snapshot()

@@ -51,8 +51,9 @@ def test_play_trains_in_the_background_and_pause_halts_it():
     first, second = next(stream), next(stream)
     assert first[0] is lab and second[0] == gr.skip()  # the state goes once, not every frame
     assert "steps/s" in second[4]
-    assert "Paused" in tab.on_pause(lab)
+    paused = tab.on_pause(lab)
     paused_at = lab.run.step
+    assert "Paused" in paused and f"step {paused_at:,} /" in paused  # the worker's state is back
     time.sleep(0.3)
     assert lab.run.step == paused_at > 0  # nothing trains after Pause
     stream.close()
