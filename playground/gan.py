@@ -362,7 +362,9 @@ class AdversarialRun:
         max_steps or on divergence. Returns the number of steps done."""
         cfg, start = self.cfg, self.step
         stop = min(start + n_steps, cfg.max_steps)
-        with torch.no_grad(), one_thread():
+        # Inference mode also skips autograd's per-op bookkeeping (version counters, view
+        # tracking): ~9 % of a step. WGAN-GP's penalty needs autograd, so it keeps no_grad.
+        with torch.no_grad(), torch.inference_mode(cfg.loss != "wgan-gp"), one_thread():
             while self.step < stop and self.diverged_at is None:
                 if self._chunk_pos == CHUNK:
                     self._draw_chunk()
