@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
@@ -116,7 +117,6 @@ class _Pool:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
-        self._all: weakref.WeakSet[_Worker] = weakref.WeakSet()
 
     def take(self, preload: tuple[str, ...]) -> _Worker:
         with self._lock:
@@ -124,9 +124,7 @@ class _Pool:
                 worker = self._idle.pop()
                 if worker.process.poll() is None:
                     return worker
-        worker = _Worker(preload)
-        self._all.add(worker)
-        return worker
+        return _Worker(preload)
 
     def give_back(self, worker: _Worker) -> None:
         with self._lock:
@@ -145,9 +143,6 @@ class _Pool:
             if self._idle:
                 return
         self.give_back(self.take(preload))
-
-    def worker_pids(self) -> list[int]:
-        return [worker.process.pid for worker in list(self._all) if worker.process.poll() is None]
 
 
 _pool = _Pool()
@@ -251,24 +246,27 @@ def _train_watched(run: Trainable, conn: Connection, chunk_steps: int, idle_s: f
 
 
 def serve(conn: Connection) -> None:
-    """Train each run sent, one at a time, and send it back; end when the socket closes."""
-    while True:
-        try:
+    """Train each run sent, one at a time, and send it back; end when the caller has gone."""
+    try:
+        while True:
             message = _receive(conn)
-        except EOFError:
-            return
-        if message[0] != "train":  # a request that crossed the end of the previous run
-            continue
-        _, run, chunk_steps, idle_s, max_s = message
-        error = None
-        try:
-            _train_watched(run, conn, chunk_steps, idle_s, max_s)
-        except Exception as err:  # noqa: BLE001 - handed to the caller, who shows it
-            error = err
-        _send(conn, ("final", run, error))
+            if message[0] != "train":  # a request that crossed the end of the previous run
+                continue
+            _, run, chunk_steps, idle_s, max_s = message
+            error = None
+            try:
+                _train_watched(run, conn, chunk_steps, idle_s, max_s)
+            except (EOFError, OSError):
+                raise
+            except Exception as err:  # noqa: BLE001 - handed to the caller, who shows it
+                error = err
+            _send(conn, ("final", run, error))
+    except (EOFError, OSError):  # the socket closed: the caller ended or let this worker go
+        return
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the server; it ends us
     for module in sys.argv[2:]:
         importlib.import_module(module)
     serve(Connection(int(sys.argv[1])))

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from playground import background
 from playground.background import BackgroundTraining, halt
 
 
@@ -89,3 +90,14 @@ def test_a_worker_that_dies_is_reported_not_waited_for():
         with pytest.raises(RuntimeError, match="stopped unexpectedly"):
             for _ in range(100):
                 trainer.snapshot()
+
+
+def test_warm_up_starts_the_worker_the_next_run_trains_in():
+    while background._pool._idle:  # begin with no idle worker
+        background._pool._idle.pop().close()
+    background.warm_up()
+    background.warm_up()  # one idle worker is enough
+    assert len(background._pool._idle) == 1
+    warmed = background._pool._idle[0].process.pid
+    with BackgroundTraining(Counter()) as trainer:
+        assert trainer.snapshot()[3] == warmed
