@@ -90,12 +90,14 @@ class _Worker:
         while True:
             try:
                 message = _receive(self.conn)
-            except (EOFError, OSError):
+            except (EOFError, OSError):  # the worker ended: let go of it
                 with self.lock:
                     job, self.job = self.job, None
                 if job is not None:
                     job._end(None, RuntimeError("The training process stopped unexpectedly. Press Play to go on."))
                 _pool.forget(self)
+                self.conn.close()
+                self.process.wait()
                 return
             with self.lock:
                 job = self.job
@@ -108,7 +110,7 @@ class _Worker:
                 _pool.give_back(self)
 
     def close(self) -> None:
-        self.conn.close()  # the worker ends when its socket does
+        self.send(("quit",))  # the worker ends, and the reader sees its socket close
 
 
 class _Pool:
@@ -250,6 +252,8 @@ def serve(conn: Connection) -> None:
     try:
         while True:
             message = _receive(conn)
+            if message[0] == "quit":
+                return
             if message[0] != "train":  # a request that crossed the end of the previous run
                 continue
             _, run, chunk_steps, idle_s, max_s = message

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+import psutil
 import pytest
 
 from playground import background
@@ -101,3 +102,23 @@ def test_warm_up_starts_the_worker_the_next_run_trains_in():
     warmed = background._pool._idle[0].process.pid
     with BackgroundTraining(Counter()) as trainer:
         assert trainer.snapshot()[3] == warmed
+
+
+def test_a_worker_beyond_the_idle_ones_is_ended():
+    runs = [Counter() for _ in range(background.MAX_IDLE_WORKERS + 1)]
+    trainers = [BackgroundTraining(run).__enter__() for run in runs]
+    pids = {trainer.snapshot()[3] for trainer in trainers}
+    assert len(pids) == len(runs)  # one worker each: none was busy
+    for trainer in trainers:
+        trainer.stop()
+    time.sleep(1)
+    alive = {pid for pid in pids if _alive(pid)}
+    assert len(alive) == background.MAX_IDLE_WORKERS
+
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
