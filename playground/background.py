@@ -39,6 +39,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 S = TypeVar("S", covariant=True)
 MAX_IDLE_WORKERS = 2  # kept for the next Play; more are ended when their run is
+WORKER_NICENESS = 10  # a worker's CPU share, when it has to share, is ~1/10 of the server's
 
 
 class Trainable(Protocol[S]):
@@ -271,6 +272,9 @@ def serve(conn: Connection) -> None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the server; it ends us
+    # Training is background work: when the cores are busy (two trainings, a classroom of
+    # requests) the server's handlers go first, so that other tabs stay responsive.
+    os.nice(WORKER_NICENESS)
     for module in sys.argv[2:]:
         importlib.import_module(module)
     serve(Connection(int(sys.argv[1])))
