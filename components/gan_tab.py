@@ -290,7 +290,7 @@ def on_digits_checkpoint() -> tuple:
 def on_digits_show(run: DigitsRun | None) -> tuple:
     """Opening the digits tab: show the trained checkpoint unless a run is already there."""
     if run is not None:
-        return (run, *digits_frame(run, "Your run"))
+        return (run, *digits_frame(run, "Your run", snap=background.call(run, "snapshot")))
     return on_digits_checkpoint()
 
 
@@ -337,7 +337,8 @@ def on_interpolate(run: DigitsRun | None, digit_a: str, col_a: float, digit_b: s
     if run is None:
         run = load_checkpoint()
     a, b = int(digit_a), int(digit_b)
-    images = run.interpolate(int(col_a) - 1, int(col_b) - 1, a, b)
+    # the generator as it is now, also while Play trains it in a worker
+    images = background.call(run, "interpolate", int(col_a) - 1, int(col_b) - 1, a, b)
     start = f"digit {a}, z{int(col_a)}" if run.n_classes else f"z{int(col_a)}"
     end = f"digit {b}, z{int(col_b)}" if run.n_classes else f"z{int(col_b)}"
     return interpolation_figure(images, start, end)

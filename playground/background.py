@@ -7,10 +7,11 @@ while it draws and sends a frame, so the GAN lab trained at 580 steps/s while st
 against 900 alone. A worker process has a GIL of its own: it trains on one core while the
 server draws on the other.
 
-The worker gets a copy of the run (pickled), trains it, takes each snapshot itself
-between steps (when the weights are consistent) and sends it on request; when training
-ends it sends the run back, and the caller's run object takes over its state. So the
-caller's run is as it was at Play until the end, and the snapshots are the live view.
+The worker gets a copy of the run (pickled), trains it, and between steps (when the
+weights are consistent) answers requests: ``trainer.call("snapshot")`` runs
+``run.snapshot()`` there and returns the result. When training ends it sends the run back,
+and the caller's run object takes over its state. So the caller's run is as it was at Play
+until the end; ``call(run, method)`` reaches the live one wherever it is.
 
 A trainer stops when its run is done, when ``halt(run)`` is called (Pause / Stop), after
 ``max_s`` seconds, or when nobody has asked for a snapshot for ``idle_s`` seconds: a
@@ -30,14 +31,17 @@ import signal
 import socket
 import subprocess
 import sys
+import itertools
 import threading
 import time
 import weakref
+from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 S = TypeVar("S", covariant=True)
+_HERE = object()  # a request's answer when training ended first: ask the caller's run
 MAX_IDLE_WORKERS = 2  # kept for the next Play; more are ended when their run is
 WORKER_NICENESS = 10  # a worker's CPU share, when it has to share, is ~1/10 of the server's
 
@@ -105,9 +109,9 @@ class _Worker:
                 if job is not None and message[0] == "final":
                     self.job = None
                     job._end(*message[1:])
-            if message[0] == "snapshot" and job is not None:
-                job._deliver(message[1])
-            elif message[0] == "final":
+                elif job is not None:
+                    job._answer(*message[1:])
+            if message[0] == "final":
                 _pool.give_back(self)
 
     def close(self) -> None:
@@ -158,6 +162,12 @@ def warm_up(preload: tuple[str, ...] = ()) -> None:
     _pool.warm_up(preload)
 
 
+def call(run: Trainable, method: str, *args: Any) -> Any:
+    """``run.<method>(*args)`` on the run as it is now: in its worker while it trains there."""
+    trainer = _active.get(run)
+    return trainer.call(method, *args) if trainer is not None else getattr(run, method)(*args)
+
+
 def halt(run: Trainable) -> None:
     """Stop the background training of ``run``, if any, and wait until its state is back."""
     trainer = _active.get(run)
@@ -173,9 +183,9 @@ class BackgroundTraining(Generic[S]):
                  max_s: float = 120.0, preload: tuple[str, ...] = ()) -> None:
         self.run, self.chunk_steps, self.idle_s, self.max_s = run, chunk_steps, idle_s, max_s
         self.preload = preload
-        self._ready = threading.Event()  # the snapshot asked for is here (or training ended)
         self._finished = threading.Event()
-        self._snapshot: S | None = None
+        self._pending: dict[int, Future] = {}  # requests sent, by number, waiting for answers
+        self._numbers = itertools.count()
         self._error: BaseException | None = None
         self._worker: _Worker | None = None
 
@@ -205,46 +215,63 @@ class BackgroundTraining(Generic[S]):
         if _active.get(self.run) is self:
             del _active[self.run]
 
-    def snapshot(self) -> S:
-        """The run as it is now: taken by the worker after its current few steps, or read
-        here once training has ended. Re-raises the worker's error, if it had one."""
+    def call(self, method: str, *args: Any) -> Any:
+        """``run.<method>(*args)`` on the run as it is now: in the worker after its current
+        few steps, or here once training has ended. Re-raises the training's error, if any."""
+        answer: Future = Future()
         with self._worker.lock:
-            asked = not self._finished.is_set()
-            if asked:
-                self._ready.clear()
-                self._worker.send(("snapshot",))
-        if asked:
-            self._ready.wait()
+            if self._finished.is_set():
+                answer.set_result(_HERE)
+            else:
+                number = next(self._numbers)
+                self._pending[number] = answer
+                self._worker.send(("call", number, method, args))
+        value = answer.result()
+        if value is not _HERE:
+            return value
         if self._error is not None:
             raise self._error
-        if self._finished.is_set():
-            return self.run.snapshot()
-        return self._snapshot
+        return getattr(self.run, method)(*args)
 
-    # called by the worker's reader thread
-    def _deliver(self, snapshot: S) -> None:
-        self._snapshot = snapshot
-        self._ready.set()
+    def snapshot(self) -> S:
+        return self.call("snapshot")
+
+    # called by the worker's reader thread, holding the worker's lock
+    def _answer(self, number: int, value: Any, error: BaseException | None) -> None:
+        answer = self._pending.pop(number)
+        if error is None:
+            answer.set_result(value)
+        else:
+            answer.set_exception(error)
 
     def _end(self, trained: Any, error: BaseException | None) -> None:
         if trained is not None:
             self.run.__dict__.update(trained.__dict__)  # the caller's object, the worker's state
         self._error = error
         self._finished.set()
-        self._ready.set()
+        for answer in self._pending.values():  # asked too late: answered here, from the state
+            answer.set_result(_HERE)
+        self._pending.clear()
 
 
 # --- the worker's side ---------------------------------------------------------------------
 def _train_watched(run: Trainable, conn: Connection, chunk_steps: int, idle_s: float,
                    max_s: float) -> None:
-    """Train in chunks, answering snapshot requests between them, until a stop condition."""
+    """Train in chunks, answering requests between them, until a stop condition."""
     started = last_request = time.monotonic()
     while not run.done and time.monotonic() - started < max_s and time.monotonic() - last_request < idle_s:
         run.train(chunk_steps)
         while conn.poll():
-            if _receive(conn)[0] == "stop":
+            message = _receive(conn)
+            if message[0] == "stop":
                 return
-            _send(conn, ("snapshot", run.snapshot()))
+            _, number, method, args = message
+            value, error = None, None
+            try:
+                value = getattr(run, method)(*args)
+            except Exception as err:  # noqa: BLE001 - raised again in the caller
+                error = err
+            _send(conn, ("result", number, value, error))
             last_request = time.monotonic()
 
 

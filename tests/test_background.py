@@ -124,3 +124,15 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_call_reaches_the_live_run_in_its_worker_and_here_after():
+    run = Counter()
+    assert background.call(run, "snapshot")[3] == os.getpid()  # not training: here
+    with BackgroundTraining(run) as trainer:
+        step, *_, pid = background.call(run, "snapshot")
+        assert pid != os.getpid() and step > 0
+        with pytest.raises(TypeError):  # a failed call reaches the caller; training goes on
+            background.call(run, "train", "many")
+        assert trainer.snapshot()[0] > step
+    assert background.call(run, "snapshot")[3] == os.getpid()

@@ -7,6 +7,7 @@ import itertools
 import time
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from components import gan_tab as tab
@@ -79,8 +80,6 @@ def test_a_diverged_run_is_reported_not_drawn():
 
 
 def test_custom_drawing_and_digits_handlers():
-    import numpy as np
-
     canvas = np.full((64, 64, 4), 255, np.uint8)
     canvas[20:44, 30:34, :3] = 0
     text, target = tab.on_sketch({"composite": canvas})
@@ -95,6 +94,19 @@ def test_custom_drawing_and_digits_handlers():
     assert frames[-1][0].step == 30
     with pytest.raises(gr.Error):
         tab.on_digits_reset(True, float("nan"), 32, 30, 0)
+
+
+def test_interpolating_during_play_walks_the_generator_being_trained():
+    run = tab.on_digits_reset(True, 1e-3, 32, 5000, 0)[0]
+    before = tab.on_interpolate(run, "3", 1, "8", 5).data[0]["z"]
+    stream = tab.on_digits_play(run, True, 1e-3, 32, 5000, 0)
+    for _ in range(4):
+        next(stream)
+    during = tab.on_interpolate(run, "3", 1, "8", 5).data[0]["z"]
+    assert run.step == 0  # this copy waits for Play's end; the worker's has moved on
+    assert not np.array_equal(during, before)
+    stream.close()
+    assert run.step > 0  # closing the stream brought the trained state back
 
 
 def test_api_streams_frames_and_stops(client):
