@@ -56,8 +56,7 @@ def _activate(x: torch.Tensor, kind: str | None) -> torch.Tensor:
 
 # The backward kernels autograd itself uses. Named by overload with float arguments: the
 # generic torch.ops call resolves the overload and boxes the scalar on every call (~2× the op).
-# ReLU's is leaky ReLU's with slope 0: the same numbers, and a third faster than
-# threshold_backward, which wraps its scalar in a tensor on every call.
+# ReLU's is leaky ReLU's with slope 0: the same numbers, a third faster than threshold_backward.
 _LEAKY_RELU_BACKWARD = torch.ops.aten.leaky_relu_backward.default
 _TANH_BACKWARD = torch.ops.aten.tanh_backward.default
 
@@ -81,8 +80,8 @@ class MLP:
     Initialisation matches ``nn.Linear`` (uniform ±1/√fan_in), so it is the same net.
 
     ``weights[k]`` is layer k's (fan_in, fan_out) matrix. A layer with a thin output
-    (e.g. 64 → 2) stores it transposed, as nn.Linear does: on these thin shapes MKL's
-    kernels run ~3× faster in that layout, and such layers are a fifth of a 2-D GAN's step.
+    (e.g. 64 → 2) stores it transposed, as nn.Linear does: on such shapes MKL runs ~3×
+    faster in that layout (G's 64 → 2 layer: 30 → 10 µs forward, 26 → 6 µs weight gradient).
     """
 
     def __init__(self, sizes: list[int], activation: str, out_activation: str | None,

@@ -95,7 +95,8 @@ def classifier_agreement(samples: np.ndarray, labels: np.ndarray,
                          judge: torch.nn.Linear | None = None) -> float:
     """Fraction of samples the classifier (default: ``digit_classifier()``) reads as the
     digit they were asked to be."""
-    predicted = (judge or digit_classifier())(torch.as_tensor(samples, dtype=torch.float32)).argmax(1)
+    judge = digit_classifier() if judge is None else judge
+    predicted = judge(torch.as_tensor(samples, dtype=torch.float32)).argmax(1)
     return float((predicted.numpy() == labels).mean())
 
 
