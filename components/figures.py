@@ -24,6 +24,11 @@ ACTIVATION_SCALE = "RdBu_r"  # signed values: blue < 0 < red, centred on 0
 ATTENTION_COLORS = get_colorscale(ATTENTION_SCALE)
 ACTIVATION_COLORS = get_colorscale(ACTIVATION_SCALE)
 INK_COLORS = [[0.0, "white"], [1.0, "black"]]  # digit images: ink dark on white paper
+# A horizontal legend under the plot, pinned to the figure's bottom edge: placed at a fraction
+# of the plot's height instead, it lands on the x-axis title when the plot is short or the
+# legend wraps. Use with ``margin=LEGEND_BELOW_MARGIN``, which leaves it room.
+LEGEND_BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0.0, x=0, font=dict(size=14))
+LEGEND_BELOW_MARGIN = dict(b=110)
 PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"]
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from plotly.colors import get_colorscale
 
-from components.figures import INK_COLORS, PALETTE, FigureJSON, fast_figure
+from components.figures import INK_COLORS, LEGEND_BELOW, LEGEND_BELOW_MARGIN, PALETTE, FigureJSON, fast_figure
 
 if TYPE_CHECKING:  # annotations only: importing these would load torch at app start-up
     from playground.gan import GANSnapshot
@@ -58,7 +58,7 @@ def curves_figure(x: np.ndarray, series: dict[str, np.ndarray], title: str, y_ti
     yaxis = {"title": {"text": y_title}, **({"range": y_range} if y_range else {"rangemode": "tozero"})}
     return fast_figure(traces, title, height, xaxis={"title": {"text": "training step"}}, yaxis=yaxis,
                        shapes=shapes, annotations=notes, uirevision=title.split(" ")[0],
-                       legend=dict(orientation="h", y=-0.25, x=0, font=dict(size=14)))
+                       legend=LEGEND_BELOW, margin=LEGEND_BELOW_MARGIN)
 
 
 def thin(values: np.ndarray, max_points: int = MAX_CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +120,7 @@ def field_figure(snap: GANSnapshot, height: int = 560) -> FigureJSON:
     axis = dict(range=[lo, hi], showgrid=False, zeroline=False)
     return fast_figure(traces, title, height, xaxis={**axis, "title": {"text": "x₁"}},
                        yaxis={**axis, "title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1},
-                       legend=dict(orientation="h", y=-0.12, x=0, font=dict(size=14)),
+                       legend=LEGEND_BELOW, margin=LEGEND_BELOW_MARGIN,
                        uirevision="field")
 
 

@@ -18,22 +18,15 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, FONT, PALETTE
+from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, PALETTE, house_layout
 
 MAX_DRAWN = 256  # rows or columns sent to the browser per heat-map
 POSITION_SCALE = "Viridis"  # colour = position index (PCA paths)
-GRID = "#e5e7eb"
 
 
 def figure(data: list[dict], title: str, height: int, xaxis: dict, yaxis: dict, **layout) -> go.Figure:
-    """The house style of components.figures.style (fonts, margins, white background), in one dict."""
-    axis_style = dict(gridcolor=GRID, zerolinecolor="#9ca3af")
-    house = dict(
-        title=dict(text=title, x=0.01, xanchor="left", font=dict(size=18)),
-        font=FONT, height=height, margin=dict(l=70, r=30, t=60 if title else 25, b=60),
-        paper_bgcolor="white", plot_bgcolor="white", colorway=PALETTE, hoverlabel=dict(font_size=15),
-        legend=dict(font=dict(size=14)), xaxis={**axis_style, **xaxis}, yaxis={**axis_style, **yaxis})
-    return go.Figure(dict(data=data, layout={**house, **layout}))
+    """A figure in the house layout, built from one dict (faster than update_* calls)."""
+    return go.Figure(dict(data=data, layout=house_layout(title, height, xaxis=xaxis, yaxis=yaxis, **layout)))
 
 
 def drawn_indices(n: int, max_drawn: int = MAX_DRAWN, keep_parity: bool = False) -> np.ndarray:
