@@ -1,7 +1,7 @@
 """Figures of the GAN lab: the 2-D field (decision surface, points, gradient arrows),
 loss and distance curves, and grids of generated digits. Built from snapshots, many
 times a second while training streams, so they stay lean: ``FigureJSON``s of plain trace
-dicts with rounded numbers on the house layout (``figures.style``, computed once), no
+dicts with rounded numbers on the house layout (``figures.fast_figure``), no
 plotly objects (their validation cost more than the training); arrows are one line trace,
 curves are thinned to a few hundred points."""
 
