@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, heatmap, house_layout, style, unique_labels
-from playground.tokenization import display_token
+from playground.text.tokenization import display_token
 
 MAX_SHOWN_TOKENS = 64  # beyond this a token per row is unreadable on a projector
 MAX_GRID_TOKENS = 32  # each thumbnail of the layers × heads grid

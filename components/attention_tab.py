@@ -12,12 +12,12 @@ from components.errors import user_errors
 from components.figures import placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson
-from playground.model_service import DEFAULT_ENCODER, get_service
-from playground.validate import clamp
+from playground.service.model_service import DEFAULT_ENCODER, get_service
+from playground.service.validate import clamp
 
 # torch is imported on the first click, not at app start-up.
-att = lazy_module("playground.attention")
-bv = lazy_module("playground.bertviz_offline")
+att = lazy_module("playground.transformer.attention")
+bv = lazy_module("playground.hf.bertviz_offline")
 
 TAB_ID = "attention"
 TITLE = "Attention"
@@ -118,7 +118,7 @@ def on_hand(text: str, source: str, d_k: float, n_heads: float, causal: bool, se
 def shuffle_code(order: tuple[int, ...]) -> str:
     return (
         "# x, W_q, W_k, W_v, W_o and split() as in the code above (no causal mask)\n"
-        "from playground.positional import sinusoidal  # PE[pos, 2i] = sin(pos·ω_i), PE[pos, 2i+1] = cos(pos·ω_i)\n\n"
+        "from playground.transformer.positional import sinusoidal  # PE[pos, 2i] = sin(pos·ω_i), PE[pos, 2i+1] = cos(pos·ω_i)\n\n"
         "def attend(x):\n"
         "    Q, K, V = split(x @ W_q), split(x @ W_k), split(x @ W_v)\n"
         "    w = (Q @ K.transpose(-2, -1) / math.sqrt(d_k)).softmax(-1)\n"

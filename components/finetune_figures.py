@@ -7,8 +7,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from components.figures import PALETTE, bars, empty, lines, style
-from playground.datasets_view import DatasetSummary
-from playground.finetune import Comparison, FinetuneSnapshot
+from playground.hf.datasets_view import DatasetSummary
+from playground.hf.finetune import Comparison, FinetuneSnapshot
 
 BASE_COLOUR, TUNED_COLOUR = "#9ca3af", PALETTE[2]
 

@@ -16,9 +16,9 @@ from components.figures import placeholder
 from components.finetune_code import data_code, run_code
 from components.lesson import lesson
 from components.page import page
-from playground import datasets_view as dv
-from playground import finetune as ft
-from playground.model_service import DEFAULT_ENCODER, get_service
+from playground.hf import datasets_view as dv
+from playground.hf import finetune as ft
+from playground.service.model_service import DEFAULT_ENCODER, get_service
 
 TAB_ID = "finetune"
 TITLE = "Fine-tuning"

@@ -15,8 +15,8 @@ from plotly.colors import get_colorscale
 from components.figures import INK_COLORS, LEGEND_BELOW, LEGEND_BELOW_MARGIN, PALETTE, FigureJSON, fast_figure
 
 if TYPE_CHECKING:  # annotations only: importing these would load torch at app start-up
-    from playground.gan import GANSnapshot
-    from playground.gan_digits import DigitsSnapshot
+    from playground.gan.model import GANSnapshot
+    from playground.gan.digits import DigitsSnapshot
 
 REAL_COLOUR = "#047857"  # green: the data (GAN Lab's convention)
 FAKE_COLOUR = "#7c3aed"  # purple: the generator's samples

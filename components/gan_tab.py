@@ -1,7 +1,7 @@
 """GANs tab (issue 9): train a GAN live on 2-D points, then on 8×8 digits.
 
 Runs live in per-session ``gr.State``; Play is a generator that draws about 12 frames a
-second while the run trains in a worker process (``playground.background``), bounded in
+second while the run trains in a worker process (``playground.gan.background``), bounded in
 steps and seconds; Pause / Stop cancel it and halt the trainer; the queue lets only a few
 trainings run at once (``concurrency_id``).
 """
@@ -22,18 +22,18 @@ from components.gan_figures import (digits_curves_figure, digits_grid_figure, di
 from components.lazy import lazy_module
 from components.lesson import lesson
 from components.page import page
-from playground.gan_config import (ACTIVATIONS, DIGITS_GRID_COLS, LIMITS, LOSSES, OPTIMIZERS, PRESETS,
+from playground.gan.config import (ACTIVATIONS, DIGITS_GRID_COLS, LIMITS, LOSSES, OPTIMIZERS, PRESETS,
                                    TARGETS, GANConfig, make_config)
-from playground.model_service import get_service
+from playground.service.model_service import get_service
 
 if TYPE_CHECKING:  # annotations only; the modules themselves load lazily below
-    from playground.gan import GANRun, GANSnapshot
-    from playground.gan_digits import DigitsRun, DigitsSnapshot
+    from playground.gan.model import GANRun, GANSnapshot
+    from playground.gan.digits import DigitsRun, DigitsSnapshot
 
-background = lazy_module("playground.background")
-gan = lazy_module("playground.gan")  # torch loads on first use, not at app start
-gan_data = lazy_module("playground.gan_data")
-gan_digits = lazy_module("playground.gan_digits")
+background = lazy_module("playground.gan.background")
+gan = lazy_module("playground.gan.model")  # torch loads on first use, not at app start
+gan_data = lazy_module("playground.gan.data")
+gan_digits = lazy_module("playground.gan.digits")
 
 TAB_ID = "gan"
 TITLE = "GANs"
@@ -44,7 +44,7 @@ CURVES_EVERY = 4  # redraw the loss and distance curves every 4th frame (about 3
 MAX_PLAY_S = 120.0  # one Play streams at most this long; press Play again to go on
 TRAINING_QUEUE = "gan-training"  # both GAN trainings share this queue slot
 MAX_TRAININGS = 2  # at most this many GAN trainings at once; others wait in the queue
-WORKER_PRELOAD = ("playground.gan_digits",)  # what a training worker imports as it starts
+WORKER_PRELOAD = ("playground.gan.digits",)  # what a training worker imports as it starts
 # The settings a student sets, in the order the handlers receive them.
 SETTINGS = ["target", "loss", "g_layers", "g_width", "d_layers", "d_width", "activation",
             "optimizer", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim", "gp_weight",

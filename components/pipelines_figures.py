@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from components.figures import ATTENTION_COLORS, INK_COLORS, PALETTE, FigureJSON, bars, fast_figure, heatmap, style
-from playground.pipelines import EntitiesResult, GenerationResult, ImageResult, ScoresResult
+from playground.hf.pipelines import EntitiesResult, GenerationResult, ImageResult, ScoresResult
 
 # Sentiment colours a student reads without a legend: red = negative, green = positive.
 LABEL_COLOURS = {"NEGATIVE": "#dc2626", "POSITIVE": "#059669", "LABEL_0": "#dc2626", "LABEL_1": "#059669"}

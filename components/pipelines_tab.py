@@ -13,8 +13,8 @@ from components.code_panel import code_panel
 from components.errors import user_errors
 from components.figures import empty, placeholder
 from components.lesson import lesson
-from playground import pipelines as pl
-from playground.model_service import get_service
+from playground.hf import pipelines as pl
+from playground.service.model_service import get_service
 
 TAB_ID = "pipelines"
 TITLE = "Pipelines"

@@ -2,7 +2,7 @@
 
 Five sections share one tab: sinusoidal encodings, similarity between positions and the
 rotation property, MiniLM's learned position table, RoPE and ALiBi. Handlers are small:
-clamp the sliders (with a visible note) → call playground.positional → draw.
+clamp the sliders (with a visible note) → call playground.transformer.positional → draw.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from components.figures import empty, placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson
 from components.page import page
-from playground.model_service import DEFAULT_ENCODER, get_service
-from playground.validate import clamp
+from playground.service.model_service import DEFAULT_ENCODER, get_service
+from playground.service.validate import clamp
 
-P = lazy_module("playground.positional")  # torch loads on first use, not at app start
+P = lazy_module("playground.transformer.positional")  # torch loads on first use, not at app start
 
 TAB_ID = "positional"
 TITLE = "Positional encoding"
@@ -104,7 +104,7 @@ def code_sinusoidal(d_model: int, length: int, base: float) -> str:
 def code_similarity(d_model: int, length: int, base: float, measure: str, pos: int, k: int) -> str:
     normalise = "pe = torch.nn.functional.normalize(pe, dim=1)\n" if measure == "cosine" else ""
     return (
-        "import torch\nfrom playground.positional import sinusoidal\n\n"
+        "import torch\nfrom playground.transformer.positional import sinusoidal\n\n"
         f"pe = sinusoidal({length}, {d_model}, base={base:g})\n"
         f"{normalise}"
         "sim = pe @ pe.T                                  # (length, length), depends on |i - j| only\n\n"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from playground.recurrent import CellWeights, Encoded
+from playground.recurrent.cells import CellWeights, Encoded
 
 if TYPE_CHECKING:
-    from playground.memory_task import MemoryConfig
+    from playground.recurrent.memory_task import MemoryConfig
 
 TORCH_CLASS = {"rnn": "RNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
 BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -105,7 +105,7 @@ def gradient_code(setup: Any, enc: Encoded) -> str:
 def race_code(cfg: "MemoryConfig", seed: int) -> str:
     return "\n".join([
         "import torch",
-        "from playground.memory_task import MemoryConfig, train_race",
+        "from playground.recurrent.memory_task import MemoryConfig, train_race",
         "",
         f"cfg = MemoryConfig(distractors={cfg.distractors}, hidden_size={cfg.hidden_size}, "
         f"max_steps={cfg.max_steps}, learning_rate={cfg.learning_rate})",

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from playground.recurrent import GATES, Step
+from playground.recurrent.cells import GATES, Step
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 

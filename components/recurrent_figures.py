@@ -9,10 +9,10 @@ import numpy as np
 
 from components.figures import (ACTIVATION_COLORS, ATTENTION_COLORS, PALETTE, FigureJSON, fast_figure,
                                 house_layout, placeholder)
-from playground.recurrent import CELL_NAMES, GATES, Step
+from playground.recurrent.cells import CELL_NAMES, GATES, Step
 
 if TYPE_CHECKING:  # memory_task imports torch; the app must start without it
-    from playground.memory_task import RaceSnapshot
+    from playground.recurrent.memory_task import RaceSnapshot
 
 GATE_NAMES = {"h": "h (tanh)", "i": "i input gate", "f": "f forget gate", "g": "g candidate",
               "o": "o output gate", "r": "r reset gate", "z": "z update gate", "n": "n candidate"}

@@ -20,14 +20,14 @@ from components.recurrent_equations import LATEX, equations_markdown
 from components.recurrent_figures import (
     bidirectional_figure, gates_figure, gradient_figure, race_figures, readout_figure, states_figure,
 )
-from playground.model_service import get_service
-from playground.recurrent import (
+from playground.service.model_service import get_service
+from playground.recurrent.cells import (
     CELL_KINDS, CELL_NAMES, CellWeights, Encoded, Trace, bidirectional, check_edits, check_hidden_size,
     check_kind, edit_weights, encode_chars, encode_numbers, gradient_norms, random_weights, unroll,
 )
-from playground.validate import clamp
+from playground.service.validate import clamp
 
-memory_task = lazy_module("playground.memory_task")  # imports torch: only on first use
+memory_task = lazy_module("playground.recurrent.memory_task")  # imports torch: only on first use
 
 TAB_ID = "recurrent"
 TITLE = "RNN & LSTM"

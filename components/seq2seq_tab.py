@@ -17,11 +17,11 @@ from components.errors import user_errors
 from components.figures import placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson
-from playground.model_service import get_service
-from playground.seq2seq_data import TASKS, TEST_PAIRS, answer, check_input, get_task, make_pairs, shorter
-from playground.validate import clamp
+from playground.service.model_service import get_service
+from playground.seq2seq.data import TASKS, TEST_PAIRS, answer, check_input, get_task, make_pairs, shorter
+from playground.service.validate import clamp
 
-s2s = lazy_module("playground.seq2seq")  # torch loads on first use, not at app start
+s2s = lazy_module("playground.seq2seq.model")  # torch loads on first use, not at app start
 
 TAB_ID = "seq2seq"
 TITLE = "Encoder–decoder"
@@ -101,8 +101,8 @@ def beams_markdown(decoding: s2s.Decoding, shown: int) -> str:
 def code_for_decode(task: str, variant: str, text: str, width: int) -> str:
     return (
         "import json\nfrom safetensors.torch import load_file\n"
-        "from playground.seq2seq import beam_search, from_state\n"
-        "from playground.seq2seq_data import get_task\n\n"
+        "from playground.seq2seq.model import beam_search, from_state\n"
+        "from playground.seq2seq.data import get_task\n\n"
         f'folder = "assets/models/seq2seq-{task}-{variant}"\n'
         'model = from_state(load_file(f"{folder}/model.safetensors"),\n'
         '                   json.load(open(f"{folder}/config.json")))\n'
@@ -222,8 +222,8 @@ def on_compare(task_name: str) -> tuple[go.Figure, str]:
 def code_for_train(task: str, variant: str, steps: int, max_len: int, seed: int) -> str:
     return (
         "import torch\n"
-        "from playground.seq2seq import TrainConfig, new_model, train\n"
-        "from playground.seq2seq_data import get_task, shorter\n\n"
+        "from playground.seq2seq.model import TrainConfig, new_model, train\n"
+        "from playground.seq2seq.data import get_task, shorter\n\n"
         f"task = shorter(get_task({task!r}), max_len={max_len})\n"
         f"model = new_model(task, attention={variant == 'attention'}, seed={seed})\n"
         f"cfg = TrainConfig(steps={steps}, batch_size={LIVE_BATCH}, snapshot_every=5)\n"

@@ -9,8 +9,8 @@ import gradio as gr
 from components.code_panel import code_panel
 from components.errors import user_errors
 from components.lesson import lesson
-from playground.model_service import DEFAULT_ENCODER, get_service
-from playground.tokenization import TokenView, display_token, tokenize
+from playground.service.model_service import DEFAULT_ENCODER, get_service
+from playground.text.tokenization import TokenView, display_token, tokenize
 
 TAB_ID = "tokenizers"
 TITLE = "Tokenizers"

@@ -36,9 +36,9 @@ def _as_json(outputs: tuple) -> None:
 
 def run(base_url: str) -> dict:
     from components import attention_tab as tab
-    from playground import attention as att
-    from playground.bertviz_offline import build_page
-    from playground.model_service import DEFAULT_ENCODER
+    from playground.transformer import attention as att
+    from playground.hf.bertviz_offline import build_page
+    from playground.service.model_service import DEFAULT_ENCODER
 
     n_tokens = len(att.model_attention(DEFAULT_ENCODER, SENTENCE).tokens)
     model_args = (DEFAULT_ENCODER, SENTENCE, "", 128, 2, 3)

@@ -19,8 +19,8 @@ API_REPEATS = 5
 
 
 def _core_runs() -> dict:
-    from playground import datasets_view as dv
-    from playground import finetune as ft
+    from playground.hf import datasets_view as dv
+    from playground.hf import finetune as ft
 
     data = dv.load_movie_reviews("rotten_tomatoes")
     base = ft.FinetuneConfig(n_train=N_TRAIN, n_eval=64, max_length=64, batch_size=16, epochs=1,
@@ -42,7 +42,7 @@ def _core_runs() -> dict:
 def _api(base_url: str) -> dict:
     from gradio_client import Client
 
-    from playground.model_service import DEFAULT_ENCODER
+    from playground.service.model_service import DEFAULT_ENCODER
 
     client = Client(base_url, verbose=False)
     data_args = ("movies", "rotten_tomatoes", "text", "label", "imdb", DEFAULT_ENCODER, 64)

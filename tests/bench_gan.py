@@ -6,7 +6,7 @@ nets and batch, and steps/s + frames/s while streaming through the live app.
 Core steps/s are per CPU second of this process, our loop and the plain one alternating:
 on a shared machine the wall clock says more about the neighbours than about the code.
 Streaming steps/s are wall-clock: the app's run trains in a worker process
-(``playground.background``) while the server draws and sends frames.
+(``playground.gan.background``) while the server draws and sends frames.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from playground.gan import GANRun
-from playground.gan_config import PRESETS
-from playground.gan_digits import DigitsConfig, DigitsRun
-from playground.gan_data import load_digits_data, sample_target
+from playground.gan.model import GANRun
+from playground.gan.config import PRESETS
+from playground.gan.digits import DigitsConfig, DigitsRun
+from playground.gan.data import load_digits_data, sample_target
 
 STREAM_S = 8.0  # how long each streaming measurement lasts
 

@@ -62,9 +62,9 @@ def _cases() -> dict[str, tuple[tuple, Callable[[], Any]]]:
     """task → (handler args, the direct pipeline call on the same model and inputs)."""
     from transformers import pipeline
 
-    from playground import digits_vit
-    from playground import pipelines as pl
-    from playground.model_service import DEFAULT_ENCODER, get_service
+    from playground.hf import vit_digits as digits_vit
+    from playground.hf import pipelines as pl
+    from playground.service.model_service import DEFAULT_ENCODER, get_service
 
     service = get_service()
     sentiment = service.load(pl.SENTIMENT_MODEL, "AutoModelForSequenceClassification")

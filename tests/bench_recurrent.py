@@ -49,7 +49,7 @@ def handler_latencies(source: str, kind: str) -> dict:
 
 
 def training_speed(max_steps: int = 100) -> dict:
-    from playground.memory_task import MemoryConfig, train_race
+    from playground.recurrent.memory_task import MemoryConfig, train_race
 
     cfg = MemoryConfig(distractors=40, hidden_size=8, max_steps=max_steps, snapshot_every=max_steps)
     start = time.perf_counter()

@@ -6,7 +6,7 @@ import pytest
 
 import app
 from components.overview_tab import PATH
-from playground.model_service import DEFAULT_ENCODER
+from playground.service.model_service import DEFAULT_ENCODER
 from tests.conftest import assert_not_blank
 
 

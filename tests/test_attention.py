@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from playground import attention as att
-from playground.model_service import DEFAULT_ENCODER, get_service
+from playground.transformer import attention as att
+from playground.service.model_service import DEFAULT_ENCODER, get_service
 
 TOL = 1e-5
 

@@ -8,9 +8,9 @@ import pytest
 
 # The core first: the tab binds it lazily (components.lazy), and a plain import of a
 # module that is still lazy while torch is not yet loaded ends in a circular torch import.
-from playground import attention as att  # isort: skip
+from playground.transformer import attention as att  # isort: skip
 from components import attention_tab as tab  # isort: skip
-from playground.model_service import DEFAULT_ENCODER
+from playground.service.model_service import DEFAULT_ENCODER
 from tests.conftest import assert_not_blank
 
 PAIR_B = "It fell asleep on the pavement."

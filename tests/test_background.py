@@ -10,8 +10,8 @@ import time
 import psutil
 import pytest
 
-from playground import background
-from playground.background import BackgroundTraining, halt
+from playground.gan import background
+from playground.gan.background import BackgroundTraining, halt
 
 
 class Counter:

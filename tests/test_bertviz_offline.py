@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from playground import bertviz_offline as bv
-from playground.model_service import DEFAULT_ENCODER, REPO_ROOT, cache_dir
+from playground.hf import bertviz_offline as bv
+from playground.service.model_service import DEFAULT_ENCODER, REPO_ROOT, cache_dir
 
 TEXT = "The animal didn't cross the street because it was too tired."
 

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from playground import datasets_view as dv
-from playground.model_service import DEFAULT_ENCODER, get_service
+from playground.hf import datasets_view as dv
+from playground.service.model_service import DEFAULT_ENCODER, get_service
 
 CSV = ('id,review,sentiment\n'
        '1,"Great film, loved it",pos\n'

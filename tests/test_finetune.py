@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from playground import datasets_view as dv
-from playground import finetune as ft
-from playground.model_service import DEFAULT_ENCODER, cache_dir, get_service
+from playground.hf import datasets_view as dv
+from playground.hf import finetune as ft
+from playground.service.model_service import DEFAULT_ENCODER, cache_dir, get_service
 
 torch.set_num_threads(1)  # 2 shared cores; also makes the runs repeatable
 TINY = ft.FinetuneConfig(train_mode="last", last_layers=2, n_train=64, n_eval=16, epochs=3,

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from components import finetune_tab as T
-from playground import finetune as ft
-from playground.model_service import DEFAULT_ENCODER, get_service
+from playground.hf import finetune as ft
+from playground.service.model_service import DEFAULT_ENCODER, get_service
 from tests.conftest import assert_not_blank
 
 torch.set_num_threads(1)

@@ -13,9 +13,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from playground.gan import MLP, Adam, GANRun, d_step, g_step, sliced_wasserstein, train_gan
-from playground.gan_config import PRESETS, GANConfig, make_config
-from playground.gan_data import TARGETS, parse_points, points_from_sketch, sample_target
+from playground.gan.model import MLP, Adam, GANRun, d_step, g_step, sliced_wasserstein, train_gan
+from playground.gan.config import PRESETS, GANConfig, make_config
+from playground.gan.data import TARGETS, parse_points, points_from_sketch, sample_target
 
 TOL = 1e-5
 
@@ -104,7 +104,7 @@ def sgd_step(reference_net: nn.Module, lr: float) -> None:
 
 
 def replace_sgd(net: MLP, lr: float):
-    from playground.gan import SGD
+    from playground.gan.model import SGD
     return SGD(net, lr)
 
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from playground.gan_digits import (DigitsConfig, DigitsRun, classifier_agreement, data_nearest_distance,
+from playground.gan.digits import (DigitsConfig, DigitsRun, classifier_agreement, data_nearest_distance,
                                    make_digits_config, nearest_real_distance)
-from playground.gan_data import load_digits_data
-from playground.model_service import get_service
+from playground.gan.data import load_digits_data
+from playground.service.model_service import get_service
 
 CHECKPOINT = "neural-playground/gan-digits"
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from components import gan_tab as tab
-from playground.gan_config import PRESETS
+from playground.gan.config import PRESETS
 from tests.conftest import assert_not_blank
 
 HEALTHY = [getattr(PRESETS["Healthy training"].config, name) for name in tab.SETTINGS]

@@ -12,9 +12,9 @@ import torch
 from transformers import (LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper,
                           TopPLogitsWarper, pipeline)
 
-from playground.generation import (MAX_NEW_TOKENS, SamplingConfig, generate, generate_steps,
+from playground.text.generation import (MAX_NEW_TOKENS, SamplingConfig, generate, generate_steps,
                                    load_reviews_gpt2, make_sampling, perplexity, warp)
-from playground.model_service import ASSET_MODELS, get_service
+from playground.service.model_service import ASSET_MODELS, get_service
 from playground.train import reviews_gpt2 as train_gpt
 
 PROMPT = "This movie was"

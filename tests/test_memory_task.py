@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from playground import memory_task as mt
-from playground.model_service import get_service
-from playground.recurrent import encode_chars, unroll
+from playground.recurrent import memory_task as mt
+from playground.service.model_service import get_service
+from playground.recurrent.cells import encode_chars, unroll
 
 SHIPPED = "neural-playground/memory-rnn-lstm"
 

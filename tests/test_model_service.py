@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from playground import model_service
-from playground.model_service import (
+from playground.service import model_service
+from playground.service.model_service import (
     DEFAULT_ENCODER, HubAccess, Loaded, ModelInfo, ModelService, ModelUnavailable, cache_dir,
     get_service,
 )

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playground import pipelines as pl
-from playground.model_service import DEFAULT_ENCODER, ModelUnavailable
+from playground.hf import pipelines as pl
+from playground.service.model_service import DEFAULT_ENCODER, ModelUnavailable
 
 
 # --- input limits ------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def test_generation_is_deterministic_with_a_seed_and_respects_max_tokens():
 
 def test_greedy_pipeline_run_matches_the_step_by_step_decoder():
     """The pipeline's greedy text = argmax at every step, each with probability 1."""
-    from playground.generation import SamplingConfig, generate, load_reviews_gpt2
+    from playground.text.generation import SamplingConfig, generate, load_reviews_gpt2
 
     result = pl.generate("the acting was", max_new_tokens=10, temperature=0)
     loaded = load_reviews_gpt2()

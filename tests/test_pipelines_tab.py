@@ -9,8 +9,8 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from components import pipelines_tab as tab
-from playground import pipelines as pl
-from playground.model_service import get_service
+from playground.hf import pipelines as pl
+from playground.service.model_service import get_service
 from tests.conftest import assert_not_blank
 
 import gradio as gr  # noqa: E402
@@ -144,7 +144,7 @@ def drawn_seven() -> np.ndarray:
 
 
 def test_drawn_digit_gets_class_bars_and_patch_attention():
-    from playground import digits_vit
+    from playground.hf import vit_digits as digits_vit
 
     canvas = drawn_seven()
     summary, fig, _html, detail, code = run("image-classification", pl.DIGITS_MODEL, "",

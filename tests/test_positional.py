@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from playground import positional as P
+from playground.transformer import positional as P
 
 
 # --- sinusoidal --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from playground import recurrent as rec
+from playground.recurrent import cells as rec
 
 TOL = 1e-6  # the bound; float64 actually agrees to ~1e-15
 

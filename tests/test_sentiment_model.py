@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from playground import pipelines as pl
-from playground.model_service import ASSET_MODELS, DEFAULT_ENCODER, get_service
+from playground.hf import pipelines as pl
+from playground.service.model_service import ASSET_MODELS, DEFAULT_ENCODER, get_service
 from playground.train import sentiment as train
 
 FOLDER = ASSET_MODELS / "minilm-sentiment"

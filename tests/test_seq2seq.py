@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from playground.model_service import ASSET_MODELS, get_service
-from playground.seq2seq import (
+from playground.service.model_service import ASSET_MODELS, get_service
+from playground.seq2seq.model import (
     TrainConfig, accuracy, accuracy_by_length, beam_search, from_state, greedy_batch, make_batch,
     new_model, train,
 )
-from playground.seq2seq_data import EOS, TASKS, answer, check_input, get_task, make_pairs, shorter
+from playground.seq2seq.data import EOS, TASKS, answer, check_input, get_task, make_pairs, shorter
 from playground.train.seq2seq import TEST_PAIRS, train_model
 
 TINY = dict(emb=8, enc_hidden=8, dec_hidden=12, attn_dim=8)

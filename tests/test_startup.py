@@ -18,7 +18,7 @@ def _run_fresh(probe: str) -> None:
 
 
 def test_building_the_app_imports_no_torch_and_loads_no_model():
-    _run_fresh("import sys, app; from playground.model_service import get_service; "
+    _run_fresh("import sys, app; from playground.service.model_service import get_service; "
                "assert 'torch' not in sys.modules, 'torch imported at start-up'; "
                "assert get_service().loads == 0, 'a model was loaded at start-up'")
 
@@ -37,7 +37,7 @@ def test_first_torch_click_in_a_fresh_app_works():
     which must not set off the other tabs' lazy modules half-way."""
     _run_fresh("import app; from components import positional_tab, attention_tab, gan_tab; "
                "positional_tab.on_sinusoidal(64, 32, 10000, '1, 2'); "
-               "import playground.attention, playground.bertviz_offline, playground.gan")
+               "import playground.transformer.attention, playground.hf.bertviz_offline, playground.gan.model")
 
 
 def test_lazy_module_runs_the_module_on_first_use():

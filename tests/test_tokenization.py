@@ -6,8 +6,8 @@ import gradio as gr
 import pytest
 
 from components.tokenizer_tab import chips_html, on_tokenize
-from playground.model_service import DEFAULT_ENCODER, get_service
-from playground.tokenization import display_token, tokenize
+from playground.service.model_service import DEFAULT_ENCODER, get_service
+from playground.text.tokenization import display_token, tokenize
 
 
 @pytest.fixture(scope="module")

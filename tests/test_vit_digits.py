@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from playground.digits_vit import (PatchAttention, classify_digit, classify_with_attention, digits_pipeline,
+from playground.hf.vit_digits import (PatchAttention, classify_digit, classify_with_attention, digits_pipeline,
                                    load_vit_digits, patch_attention, preprocess_drawing, values_to_image)
-from playground.model_service import ASSET_MODELS
+from playground.service.model_service import ASSET_MODELS
 from playground.train import vit_digits as train_vit
 
 

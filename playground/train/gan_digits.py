@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from playground.gan_digits import DigitsConfig, DigitsRun, data_nearest_distance
-from playground.model_service import ASSET_MODELS
+from playground.gan.digits import DigitsConfig, DigitsRun, data_nearest_distance
+from playground.service.model_service import ASSET_MODELS
 
 OUT_DIR = ASSET_MODELS / "gan-digits"
 MODEL_ID = "neural-playground/gan-digits"
@@ -45,8 +45,8 @@ def card(run: DigitsRun, seconds: float) -> str:
 {cfg.layers} hidden layers of {cfg.width} leaky-ReLU units → 64 pixels, tanh) and a
 discriminator D (64 pixels + the label → {cfg.layers} × {cfg.width} leaky-ReLU → 1 logit),
 trained with the non-saturating GAN loss (Goodfellow et al. 2014), Adam (lr {cfg.lr_g},
-β = (0.5, 0.999)), batch {cfg.batch_size}, {run.step} steps. Code: `playground/gan.py`,
-`playground/gan_digits.py`. Tensors use the `nn.Linear` layout (`generator.0.weight` is
+β = (0.5, 0.999)), batch {cfg.batch_size}, {run.step} steps. Code: `playground/gan/model.py`,
+`playground/gan/digits.py`. Tensors use the `nn.Linear` layout (`generator.0.weight` is
 (out, in)); `history.*` hold the loss and quality curves of training.
 
 **Data.** scikit-learn's bundled `load_digits()`: 1,797 images of 8×8 pixels (0..16),

@@ -2,7 +2,7 @@
 
     python -m playground.train.memory_lstm
 
-The long-memory task of ``playground.memory_task`` (a letter, then N random digits; name
+The long-memory task of ``playground.recurrent.memory_task`` (a letter, then N random digits; name
 the letter) with N drawn in [MIN_N, MAX_N] per batch, so that the cells can be stepped on
 any length. The three cells see the same batches from the same seed; one CPU thread makes
 the run deterministic. Writes model.safetensors, config.json, model_info.json, card.md.
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from playground.memory_task import (
+from playground.recurrent.memory_task import (
     DISTRACTORS, SIGNALS, VOCAB, MemoryConfig, RaceSnapshot, TrainedCell, accuracy,
     cells_to_state, make_batch, net_from_cell, train_race,
 )
@@ -66,7 +66,7 @@ RNN & LSTM lab, where students step them one symbol at a time.
 distractor digits ({' '.join(DISTRACTORS)}); the read-out of the last hidden state h_T
 must name the letter (chance 25 %). Inputs are one-hot over `{VOCAB}`.
 
-**Data.** Generated on the fly (`playground.memory_task.make_batch`), N drawn uniformly
+**Data.** Generated on the fly (`playground.recurrent.memory_task.make_batch`), N drawn uniformly
 in [{MIN_N}, {MAX_N}] per batch; {CONFIG.max_steps} batches of {CONFIG.batch_size}.
 
 **How it was made.** `python -m playground.train.memory_lstm` (seed {SEED}, one CPU

@@ -29,7 +29,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from playground.model_service import ASSET_MODELS
+from playground.service.model_service import ASSET_MODELS
 
 MODEL_ID = "neural-playground/reviews-gpt2"
 OUT_DIR = ASSET_MODELS / "reviews-gpt2"

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from playground.model_service import ASSET_MODELS, DEFAULT_ENCODER, get_service
+from playground.service.model_service import ASSET_MODELS, DEFAULT_ENCODER, get_service
 
 OUT_DIR = ASSET_MODELS / "minilm-sentiment"
 MODEL_ID = "neural-playground/minilm-sentiment"

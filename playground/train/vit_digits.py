@@ -22,8 +22,8 @@ from scipy.ndimage import affine_transform, binary_dilation, binary_erosion, zoo
 from sklearn.datasets import load_digits
 from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
 
-from playground.digits_vit import MAX_VALUE, MODEL_ID, SCAN_SIDE, SIDE, preprocess_drawing, values_to_image
-from playground.model_service import ASSET_MODELS
+from playground.hf.vit_digits import MAX_VALUE, MODEL_ID, SCAN_SIDE, SIDE, preprocess_drawing, values_to_image
+from playground.service.model_service import ASSET_MODELS
 
 OUT_DIR = ASSET_MODELS / "vit-digits"
 LABELS = [str(d) for d in range(10)]
@@ -207,7 +207,7 @@ parameters): 8×8 input, {cfg.patch_size}×{cfg.patch_size} patches (16 patch to
 hidden size {cfg.hidden_size}, {cfg.layers} layers, {cfg.heads} heads. Labels "0".."9".
 Preprocessing (`preprocessor_config.json`): 8×8 RGB with bright ink on black
 (pixel = value × 255 / 16), rescaled to [-1, 1]. For drawings of any size, use
-`playground.digits_vit.preprocess_drawing` first (crop to the ink, pad to a square,
+`playground.hf.vit_digits.preprocess_drawing` first (crop to the ink, pad to a square,
 count ink in 4×4 blocks of a 32×32 scan, as the original data were made).
 
 **Data:** scikit-learn's bundled `load_digits()` (1,797 images, UCI optdigits, 43 writers).

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from playground.model_service import DEFAULT_ENCODER, get_service
+from playground.service.model_service import DEFAULT_ENCODER, get_service
 
 
 # --- sinusoidal -------------------------------------------------------------------------

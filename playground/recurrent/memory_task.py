@@ -17,9 +17,9 @@ from typing import Iterator, Mapping
 import numpy as np
 import torch
 
-from playground.recurrent import CELL_KINDS, CellWeights, check_hidden_size, weights_from_torch
-from playground.threads import one_thread
-from playground.validate import clamp
+from playground.recurrent.cells import CELL_KINDS, CellWeights, check_hidden_size, weights_from_torch
+from playground.service.threads import one_thread
+from playground.service.validate import clamp
 
 SIGNALS = "ABCD"  # the class to remember: chance is 1 / 4
 DISTRACTORS = "0123"  # noise to ignore

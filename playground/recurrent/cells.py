@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
-from playground.validate import clamp, clean_text
+from playground.service.validate import clamp, clean_text
 
 if TYPE_CHECKING:
     import torch

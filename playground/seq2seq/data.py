@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from playground.validate import clean_text
+from playground.service.validate import clean_text
 
 PAD, BOS, EOS = 0, 1, 2
 SPECIALS = ("<pad>", "<s>", "</s>")  # ids 0, 1, 2 in every vocabulary

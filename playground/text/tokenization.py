@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from playground.validate import clean_text
+from playground.service.validate import clean_text
 
 MAX_CHARS = 20_000
 

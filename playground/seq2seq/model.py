@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.seq2seq_data import BOS, EOS, PAD, Task, make_pairs
+from playground.seq2seq.data import BOS, EOS, PAD, Task, make_pairs
 
 
 @dataclass(frozen=True)

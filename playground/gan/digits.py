@@ -4,7 +4,7 @@ Generator and discriminator are MLPs (an image of 64 pixels is small enough that
 convolutions add little; DCGAN, Radford et al. 2016, gives the recipe we keep: tanh
 output in [-1, 1], leaky-ReLU discriminator, Adam with β1 = 0.5). Conditioning appends a
 one-hot digit label to G's noise and to D's input (Mirza & Osindero 2014), so the student
-can ask for a "7". The training loop is the 2-D lab's (``playground.gan``).
+can ask for a "7". The training loop is the 2-D lab's (``playground.gan.model``).
 
 Quality is measured two ways against the 1,797 real images: the distance from each
 sample to its nearest real image (is it near the data at all?), and whether a
@@ -19,10 +19,10 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from playground.gan import MLP, AdversarialRun
-from playground.gan_config import DIGITS_GRID_COLS, validated
-from playground.gan_data import load_digits_data
-from playground.threads import one_thread
+from playground.gan.model import MLP, AdversarialRun
+from playground.gan.config import DIGITS_GRID_COLS, validated
+from playground.gan.data import load_digits_data
+from playground.service.threads import one_thread
 
 N_CLASSES = 10
 GRID_COLS = DIGITS_GRID_COLS

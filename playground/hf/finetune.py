@@ -28,9 +28,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from playground.datasets_view import LabelledData, tokenize_function
-from playground.model_service import DEFAULT_ENCODER, cache_dir, get_service
-from playground.validate import clamp
+from playground.hf.datasets_view import LabelledData, tokenize_function
+from playground.service.model_service import DEFAULT_ENCODER, cache_dir, get_service
+from playground.service.validate import clamp
 
 TRAIN_MODES = {"head": "head only", "last": "last N layers + head", "full": "all layers (full)"}
 TASKS = ("text-classification", "sentiment-analysis")

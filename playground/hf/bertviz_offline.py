@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from playground.attention import ModelAttention, model_attention
-from playground.model_service import cache_dir, get_service
-from playground.validate import clean_text
+from playground.transformer.attention import ModelAttention, model_attention
+from playground.service.model_service import cache_dir, get_service
+from playground.service.validate import clean_text
 
 VIEWS = ("head", "model", "neuron")
 MAX_VIEW_TOKENS = 64  # more lines than this are unreadable in the head view anyway

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:  # torch is imported on first load, so that app start-up stays fast
     import torch
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 ASSET_MODELS = REPO_ROOT / "assets" / "models"
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 # Online, a hub model bigger than this is refused: a classroom Space has little memory.

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from playground.model_service import (
+from playground.service.model_service import (
     DEFAULT_ENCODER, Loaded, ModelInfo, ModelUnavailable, get_service,
 )
-from playground.validate import clean_text
+from playground.service.validate import clean_text
 
 SENTIMENT_MODEL = "neural-playground/minilm-sentiment"
 DIGITS_MODEL = "neural-playground/vit-digits"
@@ -150,7 +150,7 @@ class GenerationResult:
     probs: tuple[float, ...]  # probability of each generated token under the sampling distribution
     top_tokens: tuple[tuple[str, ...], ...]  # per step, the most likely candidates
     top_probs: tuple[tuple[float, ...], ...]  # their sampling probabilities (0 if filtered out)
-    settings: Any  # playground.generation.SamplingConfig (temperature 0 = greedy)
+    settings: Any  # playground.text.generation.SamplingConfig (temperature 0 = greedy)
 
 
 @dataclass(frozen=True)
@@ -435,12 +435,12 @@ def generate(prompt: str, model_id: str = GPT2_MODEL, *, max_new_tokens: object 
 
     A logits processor handed to the pipeline records the next-token scores at every step
     of its own generation loop (no second forward pass); they are filtered by the same
-    temperature / top-k / top-p as the sampler (``playground.generation.warp``), which
+    temperature / top-k / top-p as the sampler (``playground.text.generation.warp``), which
     ``generate`` applies after any processor of ours. Temperature 0 = greedy."""
     import torch
     from transformers import LogitsProcessorList
 
-    from playground.generation import make_sampling, warp
+    from playground.text.generation import make_sampling, warp
 
     spec = TASKS["text-generation"]
     prompt = clean_text(prompt, max_chars=MAX_LINE_CHARS, name="prompt")
@@ -517,7 +517,7 @@ def classify_image(image: Any, model_id: str = DIGITS_MODEL, session: str | None
                    top_k: int = 10) -> ImageResult:
     """Class scores from the image-classification pipeline; for the digits ViT also what it
     saw (8×8) and its [CLS] attention over the patches."""
-    from playground import digits_vit
+    from playground.hf import vit_digits as digits_vit
 
     spec = TASKS["image-classification"]
     picture = open_image(image)  # check the input before loading anything

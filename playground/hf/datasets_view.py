@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from playground.model_service import cache_dir, get_service
+from playground.service.model_service import cache_dir, get_service
 
 MAX_UPLOAD_MB = 10  # a classroom Space has little memory; 10 MB is ~50,000 short reviews
 MAX_ROWS = 50_000

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from playground.validate import clamp
+from playground.service.validate import clamp
 
 TARGETS = ("ring", "grid", "two moons", "spiral", "line", "custom")
 DIGITS_GRID_COLS = 8  # the digits lab's fixed latent batch: one row per digit, 8 noise vectors

@@ -19,7 +19,7 @@ stream whose browser went away must not train on for minutes. Workers are starte
 first use (a Python with torch takes seconds to start; ``warm_up`` starts one early) and
 kept for the next run.
 
-    python -m playground.background FD [MODULE ...]   is a worker: it serves socket FD.
+    python -m playground.gan.background FD [MODULE ...]   is a worker: it serves socket FD.
 """
 
 from __future__ import annotations
@@ -73,11 +73,11 @@ class _Worker:
 
     def __init__(self, preload: tuple[str, ...]) -> None:
         ours, theirs = socket.socketpair()
-        root = str(Path(__file__).resolve().parents[1])  # so that the worker imports playground
+        root = str(Path(__file__).resolve().parents[2])  # so that the worker imports playground
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
                "OMP_NUM_THREADS": "1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "playground.background", str(theirs.fileno()), *preload],
+            [sys.executable, "-m", "playground.gan.background", str(theirs.fileno()), *preload],
             pass_fds=[theirs.fileno()], env=env)
         theirs.close()
         self.conn = Connection(ours.detach())

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from playground.model_service import get_service
-from playground.positional import sinusoidal
-from playground.tokenization import display_token
-from playground.validate import clamp, clean_text
+from playground.service.model_service import get_service
+from playground.transformer.positional import sinusoidal
+from playground.text.tokenization import display_token
+from playground.service.validate import clamp, clean_text
 
 # A student may paste a whole book: the tokenizer truncates it, so allow long text in.
 MAX_CHARS = 200_000

@@ -190,7 +190,7 @@ def load_vit_digits() -> Any:
     Returns the service's ``Loaded``: ``.model`` (ViTForImageClassification, eval mode)
     and ``.image_processor`` (ViTImageProcessor: 8×8, rescale to -1..1).
     """
-    from playground.model_service import get_service
+    from playground.service.model_service import get_service
 
     return get_service().load(MODEL_ID, "AutoModelForImageClassification", eager_attention=True)
 
@@ -199,7 +199,7 @@ def digits_pipeline(loaded: Any = None) -> Any:
     """A real ``transformers.pipeline("image-classification")`` on the shipped ViT (cached)."""
     from transformers import pipeline
 
-    from playground.model_service import get_service
+    from playground.service.model_service import get_service
 
     loaded = loaded or load_vit_digits()
     return get_service().memo(("pipeline", "image-classification", loaded.info.id, id(loaded.model)),

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator
 
 import torch
 
-from playground.validate import clamp
+from playground.service.validate import clamp
 
 MODEL_ID = "neural-playground/reviews-gpt2"
 MAX_NEW_TOKENS = 100  # a classroom demo: enough for a paragraph, fast on CPU
@@ -249,6 +249,6 @@ def perplexity(model: Any, tokenizer: Any, texts: Iterable[str], max_tokens: int
 
 def load_reviews_gpt2() -> Any:
     """The shipped tiny GPT-2 through the model service: ``.model`` and ``.tokenizer``."""
-    from playground.model_service import get_service
+    from playground.service.model_service import get_service
 
     return get_service().load(MODEL_ID, "AutoModelForCausalLM")

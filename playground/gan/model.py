@@ -30,9 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from playground.gan_config import GANConfig
-from playground.gan_data import sample_target
-from playground.threads import one_thread
+from playground.gan.config import GANConfig
+from playground.gan.data import sample_target
+from playground.service.threads import one_thread
 
 LEAK = 0.2  # leaky ReLU slope, as in DCGAN's discriminator (Radford et al. 2016)
 CHUNK = 32  # noise for this many steps is drawn at once; fixed so runs don't depend on drawing

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from playground.gan_config import TARGETS
+from playground.gan.config import TARGETS
 MAX_CUSTOM_POINTS = 2000
 # Typed/drawn points are rescaled to this half-width so every target fills the same view.
 CUSTOM_EXTENT = 2.0

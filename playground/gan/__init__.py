@@ -1,0 +1,8 @@
+"""Generative adversarial networks (Goodfellow et al. 2014), trained live.
+
+Read ``model.py`` first: the generator and discriminator, the losses (standard,
+non-saturating, WGAN-GP: Arjovsky et al. 2017; Gulrajani et al. 2017), one discriminator
+step and one generator step, and the training loop that yields snapshots.
+``config.py`` holds the settings and the presets (mode collapse, D too strong...),
+``data.py`` the 2-D targets and the digits data, ``digits.py`` the GAN on 8 × 8 digits.
+"""
