@@ -47,7 +47,7 @@ def build_app() -> gr.Blocks:
                                     scale=0, min_width=180)
         with gr.Tabs(elem_id="np-tabs") as tabs:
             for tab in TABS:
-                tab.build()
+                tab.build(demo)
         presenter.change(None, presenter, presenter, js=PRESENTER_JS)
         demo.load(on_load, None, [tabs, presenter], api_visibility="private")
     return demo

@@ -361,7 +361,8 @@ def _build_real_model() -> None:
         box.change(clear_bertviz, None, [frame, bv_notes], api_visibility="private", queue=False)
 
 
-def build() -> None:
+def build(demo: gr.Blocks) -> None:
+    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         lesson(
             "**Attention** lets every token build its new vector as a weighted average of all "

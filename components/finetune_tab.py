@@ -15,7 +15,6 @@ from components.errors import user_errors
 from components.figures import placeholder
 from components.finetune_code import data_code, run_code
 from components.lesson import lesson
-from components.page import page
 from playground.hf import datasets_view as dv
 from playground.hf import finetune as ft
 from playground.service.model_service import DEFAULT_ENCODER, get_service
@@ -241,7 +240,8 @@ def _lesson() -> None:
     )
 
 
-def build() -> None:
+def build(demo: gr.Blocks) -> None:
+    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         _lesson()
         table_state, data_state, saved_state = gr.State(None), gr.State(None), gr.State(None)
@@ -353,4 +353,4 @@ def build() -> None:
     save.click(on_save, [run_state, model_name], [saved_state, save_info, code], api_name="finetune_save")
     make_zip.click(on_zip, saved_state, zip_file, api_name="finetune_zip")
     push.click(on_push, [saved_state, repo_id, token], [push_info, token], api_name="finetune_push")
-    page().unload(on_unload)
+    demo.unload(on_unload)

@@ -21,7 +21,6 @@ from components.gan_figures import (digits_curves_figure, digits_grid_figure, di
                                     field_figure, interpolation_figure, loss_figure)
 from components.lazy import lazy_module
 from components.lesson import lesson
-from components.page import page
 from playground.gan.config import (ACTIVATIONS, DIGITS_GRID_COLS, LIMITS, LOSSES, OPTIMIZERS, PRESETS,
                                    TARGETS, GANConfig, make_config)
 from playground.service.model_service import get_service
@@ -406,7 +405,7 @@ def build_settings() -> list[gr.components.Component]:
     return [inputs[name] for name in SETTINGS]
 
 
-def build_2d() -> None:
+def build_2d(demo: gr.Blocks) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=330):
             preset = gr.Dropdown(list(PRESETS), value="Healthy training", label="Lesson preset")
@@ -436,7 +435,7 @@ def build_2d() -> None:
     lab = gr.State(None)
     views = [field, losses, distance, status]
     # The step-0 picture is drawn on page load, so app start-up never loads torch.
-    page().load(on_reset, [points, *settings], [lab, *views, code], api_visibility="private")
+    demo.load(on_reset, [points, *settings], [lab, *views, code], api_visibility="private")
     play_event = play.click(on_play, [lab, slow, points, *settings], [lab, *views, code],
                             api_name="gan_play", concurrency_limit=MAX_TRAININGS,
                             concurrency_id=TRAINING_QUEUE, show_progress="minimal")
@@ -502,12 +501,13 @@ def on_open() -> None:
     background.warm_up(WORKER_PRELOAD)
 
 
-def build() -> None:
+def build(demo: gr.Blocks) -> None:
+    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}") as tab:
         lesson(LESSON_WHAT, LESSON_TRY, LESSON_PAPERS)
         with gr.Tabs():
             with gr.Tab("2-D GAN lab", id="gan-2d"):
-                build_2d()
+                build_2d(demo)
             with gr.Tab("Digits (8×8 images)", id="gan-digits") as digits_tab:
                 run, views = build_digits()
     digits_tab.select(on_digits_show, [run], [run, *views], api_visibility="private")

@@ -25,7 +25,8 @@ def path_html() -> str:
     return f'<div class="path-steps">{steps}</div>'
 
 
-def build() -> None:
+def build(demo: gr.Blocks) -> None:
+    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         gr.Markdown(
             "Neural Playground lets you touch real models. Follow the path from recurrent "

@@ -233,7 +233,8 @@ PAPERS = [
 ]
 
 
-def build() -> None:
+def build(demo: gr.Blocks) -> None:
+    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
     first = "sentiment-analysis"
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}") as tab:
         lesson(LESSON_WHAT, TRY_THIS, PAPERS)

@@ -19,7 +19,6 @@ from components.errors import user_errors
 from components.figures import empty, placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson
-from components.page import page
 from playground.service.model_service import DEFAULT_ENCODER, get_service
 from playground.service.validate import clamp
 
@@ -383,7 +382,7 @@ def _outputs(count: int, elem_id: str, note: str = "", code: str = "") -> list:
     return _plots(count, elem_id) + [note_md, code_panel(code)]
 
 
-def _sinusoidal_section(shared: list[gr.Slider]) -> None:
+def _sinusoidal_section(demo: gr.Blocks, shared: list[gr.Slider]) -> None:
     with gr.Tab("1 · Sinusoidal", id="pos-sin"):
         gr.Markdown("Each **row** is the vector added to the token at that position; each **column** one "
                     "dimension. Left columns change fast, right columns slowly: read a row like the digits "
@@ -396,7 +395,7 @@ def _sinusoidal_section(shared: list[gr.Slider]) -> None:
         wave, clocks = _plots(2, "pos-wavelengths")
         code = code_panel()
     # First figures on page load, not at app start-up (that would import torch for everyone).
-    triggers = [page().load] + [slider.change for slider in shared] + [dims.submit]
+    triggers = [demo.load] + [slider.change for slider in shared] + [dims.submit]
     gr.on(triggers, on_sinusoidal, shared + [dims],
           [heat, curves, wave, clocks, note, code], api_name="positional_sinusoidal", **LIVE)
 
@@ -460,7 +459,8 @@ def _alibi_section() -> None:
           [heads, length, head, causal], outputs, api_name="positional_alibi", **LIVE)
 
 
-def build() -> None:
+def build(demo: gr.Blocks) -> None:
+    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         lesson(LESSON, TRY_THIS, PAPERS)
         with gr.Row():
@@ -472,7 +472,7 @@ def build() -> None:
                              elem_id="pos-base")
         shared = [d_model, length, base]
         with gr.Tabs(elem_id="pos-sections"):
-            _sinusoidal_section(shared)
+            _sinusoidal_section(demo, shared)
             _similarity_section(shared)
             _learned_section(base)
             _rope_section(base)

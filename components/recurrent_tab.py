@@ -14,7 +14,6 @@ from components.code_panel import code_panel
 from components.errors import user_errors
 from components.lazy import lazy_module
 from components.lesson import lesson
-from components.page import page
 from components.recurrent_code import gradient_code, race_code, step_code
 from components.recurrent_equations import LATEX, equations_markdown
 from components.recurrent_figures import (
@@ -297,7 +296,8 @@ PAPERS = [
 ]
 
 
-def build() -> None:
+def build(demo: gr.Blocks) -> None:
+    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         lesson_md = lesson(LESSON_WHAT, LESSON_TRY, PAPERS)
         lesson_md.latex_delimiters = LATEX
@@ -389,7 +389,7 @@ def build() -> None:
     reset.click(**reset_args, api_name="recurrent_reset").then(
         **dict(analysis, api_visibility="public"), api_name="recurrent_analysis")
     # Fill the plots when the page opens, so that nobody meets an empty lab.
-    page().load(**reset_args, api_visibility="private").then(**analysis)
+    demo.load(**reset_args, api_visibility="private").then(**analysis)
     for control in (kind, mode, source, edit):
         control.change(**reset_args, api_visibility="private").then(**analysis)
     for control in (seed, text):

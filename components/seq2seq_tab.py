@@ -268,7 +268,8 @@ def on_train(task_name: str, variant_label: str, steps: float, max_len: float, s
         yield figs.loss_curves(plots), align, status, earlier | {label: curve}, code
 
 
-def build() -> None:
+def build(demo: gr.Blocks) -> None:
+    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
     first_task, first_variant = TASK_CHOICES[1][1], list(VARIANTS)[0]
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         lesson(

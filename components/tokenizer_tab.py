@@ -67,7 +67,8 @@ def on_tokenize(text: str, model_id: str, max_tokens: float) -> tuple[str, str, 
     return chips_html(view), summary_markdown(view), view.decoded, code_for(model_id, text)
 
 
-def build() -> None:
+def build(demo: gr.Blocks) -> None:
+    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
     models = get_service().available_ids("tokenizer") or [DEFAULT_ENCODER]
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}") as tab:
         lesson(

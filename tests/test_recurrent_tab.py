@@ -28,8 +28,8 @@ def plot_json(plot) -> dict:
 
 
 def test_build_inside_blocks():
-    with gr.Blocks():
-        tab.build()
+    with gr.Blocks() as demo:
+        tab.build(demo)
 
 
 def test_reset_then_step_fills_one_column_per_step():

@@ -16,8 +16,8 @@ ATTN, FIXED = list(tab.VARIANTS)
 
 
 def test_build_inside_blocks() -> None:
-    with gr.Blocks():
-        tab.build()
+    with gr.Blocks() as demo:
+        tab.build(demo)
 
 
 def test_step_advances_and_restarts_on_new_input() -> None:
