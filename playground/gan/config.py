@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from playground.service.validate import clamp
+from playground.service.validate import validated
 
 TARGETS = ("ring", "grid", "two moons", "spiral", "line", "custom")
 DIGITS_GRID_COLS = 8  # the digits lab's fixed latent batch: one row per digit, 8 noise vectors
@@ -45,25 +45,6 @@ LIMITS = {
     "seed": (0, 2**31 - 1, True),
 }
 CHOICES = {"target": TARGETS, "loss": LOSSES, "activation": ACTIVATIONS, "optimizer": OPTIMIZERS}
-
-
-def validated(defaults, limits: dict, choices: dict, values: dict) -> tuple[object, list[str]]:
-    """``defaults`` (a frozen config) with ``values`` applied: unknown choices and NaN are
-    refused (ValueError), out-of-range numbers are clamped with a note for the student."""
-    notes: list[str] = []
-    clean: dict[str, object] = {}
-    for name, value in values.items():
-        if name in choices:
-            if value not in choices[name]:
-                raise ValueError(f"{name} must be one of: {', '.join(map(str, choices[name]))}.")
-            clean[name] = value
-        elif name in limits:
-            low, high, integer = limits[name]
-            clean[name], note = clamp(value, low, high, name.replace("_", " "), integer)
-            notes += [note] if note else []
-        else:
-            raise ValueError(f"Unknown setting '{name}'.")
-    return replace(defaults, **clean), notes
 
 
 def make_config(**values: object) -> tuple[GANConfig, list[str]]:

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from playground.gan.model import MLP, AdversarialRun
-from playground.gan.config import DIGITS_GRID_COLS, validated
+from playground.gan.config import DIGITS_GRID_COLS
+from playground.service.validate import validated
 from playground.gan.data import load_digits_data
 from playground.service.threads import one_thread
 

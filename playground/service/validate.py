@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from dataclasses import replace
 
 
 def clean_text(text: object, max_chars: int = 20_000, name: str = "text") -> str:
@@ -38,3 +39,22 @@ def clamp(value: object, low: float, high: float, name: str, integer: bool = Fal
         clamped = int(round(clamped))
     note = "" if clamped == number else f"{name} was set to {clamped:g} (allowed {low:g} to {high:g})."
     return clamped, note
+
+
+def validated(defaults, limits: dict, choices: dict, values: dict) -> tuple[object, list[str]]:
+    """``defaults`` (a frozen config) with ``values`` applied: unknown choices and NaN are
+    refused (ValueError), out-of-range numbers are clamped with a note for the student."""
+    notes: list[str] = []
+    clean: dict[str, object] = {}
+    for name, value in values.items():
+        if name in choices:
+            if value not in choices[name]:
+                raise ValueError(f"{name} must be one of: {', '.join(map(str, choices[name]))}.")
+            clean[name] = value
+        elif name in limits:
+            low, high, integer = limits[name]
+            clean[name], note = clamp(value, low, high, name.replace("_", " "), integer)
+            notes += [note] if note else []
+        else:
+            raise ValueError(f"Unknown setting '{name}'.")
+    return replace(defaults, **clean), notes
