@@ -12,8 +12,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # One torch thread per request: with a classroom on 2 cores, requests run side by side and
 # more threads per op only oversubscribe the CPU (small models ran ~5x slower under load).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-# Training streams are heavy on 2 cores: a few events at a time, the rest queue. Gradio's own
-# variable, read when the Blocks is made; calling demo.queue() instead rebuilds the server app.
+# Every event joins a group of components/queues.py with its own limit; this is Gradio's
+# limit for each event listener that sets none (it applies per listener, not to the app).
 os.environ.setdefault("GRADIO_DEFAULT_CONCURRENCY_LIMIT", "4")
 
 import gradio as gr  # noqa: E402
