@@ -22,6 +22,8 @@ from components import (  # noqa: E402
     attention_tab, finetune_tab, gan_tab, overview_tab, pipelines_tab, positional_tab,
     recurrent_tab, seq2seq_tab, tokenizer_tab,
 )
+from components import queues  # noqa: E402
+from components.links import CARD_CLICKS_JS, OPEN_TAB_JS, resolve_tab, tab_parents  # noqa: E402
 from components.theme import PRESENTER_JS, launch_options  # noqa: E402
 
 TABS = [overview_tab, tokenizer_tab, recurrent_tab, seq2seq_tab, attention_tab,
@@ -29,13 +31,15 @@ TABS = [overview_tab, tokenizer_tab, recurrent_tab, seq2seq_tab, attention_tab,
 TAB_IDS = [tab.TAB_ID for tab in TABS]
 
 
-def on_load(request: gr.Request) -> tuple[gr.Tabs, bool]:
-    """Open the tab named by ?tab=... and switch presenter mode on with ?presenter=1."""
+def on_load(parents: dict[str, str], request: gr.Request) -> tuple:
+    """Open the lab (or sub-tab) named by ?tab=... and switch presenter mode on with
+    ?presenter=1. An unknown ?tab= is said, not silently ignored."""
     params = request.query_params if request else {}
-    tab = params.get("tab")
+    lab, sub_tab, note = resolve_tab(params.get("tab"), parents)
     presenter = params.get("presenter", "0").lower() in ("1", "true", "yes", "on")
-    # Without a valid ?tab=, leave the tabs alone: the student may already have clicked one.
-    return gr.Tabs(selected=tab) if tab in TAB_IDS else gr.Tabs(), presenter
+    # Without a ?tab=, leave the tabs alone: the student may already have clicked one.
+    return (gr.Tabs(selected=lab) if lab else gr.Tabs(), presenter, sub_tab or "",
+            gr.Markdown(note, visible=bool(note)))
 
 
 def build_app() -> gr.Blocks:
@@ -45,11 +49,17 @@ def build_app() -> gr.Blocks:
                     "<p>From RNNs to Transformers to GANs: touch real models and see inside.</p></div>")
             presenter = gr.Checkbox(label="Presenter mode", value=False, elem_id="presenter-toggle",
                                     scale=0, min_width=180)
+        link_note = gr.Markdown(visible=False, elem_classes=["note"], elem_id="link-note")
+        sub_tab = gr.Textbox(visible=False)
         with gr.Tabs(elem_id="np-tabs") as tabs:
             for tab in TABS:
                 tab.build(demo)
+        parents = gr.State(tab_parents(tabs))  # every tab id → its lab
         presenter.change(None, presenter, presenter, js=PRESENTER_JS)
-        demo.load(on_load, None, [tabs, presenter], api_visibility="private")
+        demo.load(None, None, None, js=CARD_CLICKS_JS)
+        demo.load(on_load, parents, [tabs, presenter, sub_tab, link_note],
+                  api_visibility="private", **queues.CHEAP
+                  ).then(None, sub_tab, None, js=OPEN_TAB_JS)
     return demo
 
 

@@ -21,7 +21,8 @@ PATH = [
 
 
 def path_html() -> str:
-    steps = "".join(f'<a href="?tab={tab}"><b>{title}</b>{line}</a>' for tab, title, line in PATH)
+    steps = "".join(f'<a href="?tab={tab}" data-np-tab="{tab}"><b>{title}</b>{line}</a>'
+                    for tab, title, line in PATH)
     return f'<div class="path-steps">{steps}</div>'
 
 
@@ -35,7 +36,8 @@ def build(demo: gr.Blocks) -> None:
         )
         gr.HTML(path_html())
         gr.Markdown(
-            "**For teachers:** a link can open any lab directly, e.g. `?tab=attention`; "
+            "**For teachers:** a link can open any lab or part of a lab directly, e.g. "
+            "`?tab=attention` or `?tab=attention-model`; "
             "`?presenter=1` (or the switch at the top) turns on large, high-contrast type "
             "for a projector. Everything runs offline on models that ship with the app."
         )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+import gradio as gr
+
 import app
+from components.links import tab_parents
 from components.overview_tab import PATH
 from playground.service.model_service import DEFAULT_ENCODER
 from tests.conftest import assert_not_blank
@@ -20,14 +23,30 @@ class _Request:
         self.query_params = params
 
 
-@pytest.mark.parametrize("params, tab, presenter", [
-    ({}, None, False), ({"tab": "attention"}, "attention", True),
-    ({"tab": "nope", "presenter": "0"}, None, False)])
-def test_query_params_select_tab_and_presenter(params, tab, presenter):
-    if presenter:
-        params["presenter"] = "1"
-    tabs, on = app.on_load(_Request(**params))
-    assert tabs.selected == tab and on is presenter
+PARENTS = {"overview": "overview", "attention": "attention", "attention-model": "attention"}
+
+
+@pytest.mark.parametrize("params, lab, sub_tab, presenter, note", [
+    ({}, None, "", False, ""),
+    ({"tab": "attention", "presenter": "1"}, "attention", "", True, ""),
+    ({"tab": "attention-model"}, "attention", "attention-model", False, ""),
+    ({"tab": "nope", "presenter": "0"}, None, "", False, "no lab called “nope”")])
+def test_query_params_select_lab_sub_tab_and_presenter(params, lab, sub_tab, presenter, note):
+    tabs, on, sub, note_md = app.on_load(PARENTS, _Request(**params))
+    assert tabs.selected == lab and on is presenter and sub == sub_tab
+    assert (note in note_md.value) and note_md.visible is bool(note)
+
+
+def test_tab_parents_name_every_lab_and_sub_tab():
+    with gr.Blocks():
+        with gr.Tabs() as tabs:
+            with gr.Tab("A", id="a"):
+                with gr.Tabs():
+                    with gr.Tab("A1", id="a-1"):
+                        gr.Markdown("x")
+            with gr.Tab("B", id="b"):
+                gr.Markdown("y")
+    assert tab_parents(tabs) == {"a": "a", "a-1": "a", "b": "b"}
 
 
 def test_tokenize_through_the_api(client):
@@ -69,3 +88,18 @@ def test_browser_link_opens_tab_in_presenter_mode(page):
     assert_not_blank(page.screenshot("presenter"))
     page.page.locator("#presenter-toggle input").uncheck()
     page.page.wait_for_function("!document.body.classList.contains('presenter')", timeout=15_000)
+
+
+def test_browser_sub_tab_link_and_start_here_cards_switch_in_place(page):
+    page.open("?tab=attention-model")
+    selected = "[...document.querySelectorAll('button[role=tab][aria-selected=true]')].map(b => b.dataset.tabId)"
+    page.page.wait_for_function(f"{selected}.includes('attention-model')", timeout=30_000)
+    page.open("?tab=no-such-lab")
+    page.page.locator("#link-note").wait_for(state="visible", timeout=30_000)
+    assert "no-such-lab" in page.page.locator("#link-note").inner_text()
+    page.open()
+    page.page.evaluate("window.__same_page = true")  # gone if the card reloaded the page
+    page.page.click("a[data-np-tab=gan]")
+    page.page.locator("#tab-gan").wait_for(state="visible", timeout=15_000)
+    assert page.page.evaluate("window.__same_page === true")
+    assert page.page.url.endswith("?tab=gan")
