@@ -8,8 +8,34 @@ import gradio as gr
 
 CSS_PATH = Path(__file__).resolve().parent.parent / "assets" / "style.css"
 
-# Toggling a class on <body> restyles every tab at once; see .presenter rules in style.css.
-PRESENTER_JS = "(on) => { document.body.classList.toggle('presenter', !!on); return on; }"
+# Toggling a class on <body> restyles every tab at once (see .presenter rules in style.css).
+# Plot text is drawn by plotly, not CSS: every plot gets a larger base font through
+# Plotly.relayout (so plotly re-measures its margins and nothing is clipped), and plots drawn
+# later get it too (a MutationObserver; plots already at the size are left alone).
+PRESENTER_JS = """
+(on) => {
+  document.body.classList.toggle('presenter', !!on);
+  // figures.py's house sizes (base 15, title 18, legend 14), enlarged for a projector
+  const size = on ? 20 : 15;
+  const sizes = {'font.size': size, 'title.font.size': on ? 24 : 18, 'legend.font.size': on ? 18 : 14};
+  const resize = () => {
+    if (!window.Plotly) return;
+    for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+      if (plot._fullLayout && plot._fullLayout.font.size !== size) {
+        window.Plotly.relayout(plot, sizes);
+      }
+    }
+  };
+  window.npPresenterObserver?.disconnect();
+  window.npPresenterObserver = new MutationObserver(() => {
+    clearTimeout(window.npPresenterTimer);
+    window.npPresenterTimer = setTimeout(resize, 200);
+  });
+  window.npPresenterObserver.observe(document.body, {childList: true, subtree: true});
+  resize();
+  return on;
+}
+"""
 
 
 def theme() -> gr.Theme:

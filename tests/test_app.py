@@ -103,3 +103,11 @@ def test_browser_sub_tab_link_and_start_here_cards_switch_in_place(page):
     page.page.locator("#tab-gan").wait_for(state="visible", timeout=15_000)
     assert page.page.evaluate("window.__same_page === true")
     assert page.page.url.endswith("?tab=gan")
+
+
+def test_browser_presenter_mode_enlarges_plot_text(page):
+    page.open("?tab=positional&presenter=1")
+    sizes = "[...document.querySelectorAll('.js-plotly-plot')].map(p => p._fullLayout && p._fullLayout.font.size)"
+    page.page.wait_for_function(f"{sizes}.length > 0 && {sizes}.every(s => s === 20)", timeout=60_000)
+    page.page.locator("#presenter-toggle input").uncheck()
+    page.page.wait_for_function(f"{sizes}.every(s => s === 15)", timeout=15_000)
