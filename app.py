@@ -22,24 +22,12 @@ from components import (  # noqa: E402
     attention_tab, finetune_tab, gan_tab, overview_tab, pipelines_tab, positional_tab,
     recurrent_tab, seq2seq_tab, tokenizer_tab,
 )
-from components import queues  # noqa: E402
-from components.links import CARD_CLICKS_JS, OPEN_TAB_JS, resolve_tab, tab_parents  # noqa: E402
+from components.links import link_note, wire_page_links  # noqa: E402
 from components.theme import PRESENTER_JS, launch_options  # noqa: E402
 
 TABS = [overview_tab, tokenizer_tab, recurrent_tab, seq2seq_tab, attention_tab,
         positional_tab, pipelines_tab, finetune_tab, gan_tab]
 TAB_IDS = [tab.TAB_ID for tab in TABS]
-
-
-def on_load(parents: dict[str, str], request: gr.Request) -> tuple:
-    """Open the lab (or sub-tab) named by ?tab=... and switch presenter mode on with
-    ?presenter=1. An unknown ?tab= is said, not silently ignored."""
-    params = request.query_params if request else {}
-    lab, sub_tab, note = resolve_tab(params.get("tab"), parents)
-    presenter = params.get("presenter", "0").lower() in ("1", "true", "yes", "on")
-    # Without a ?tab=, leave the tabs alone: the student may already have clicked one.
-    return (gr.Tabs(selected=lab) if lab else gr.Tabs(), presenter, sub_tab or "",
-            gr.Markdown(note, visible=bool(note)))
 
 
 def build_app() -> gr.Blocks:
@@ -49,17 +37,12 @@ def build_app() -> gr.Blocks:
                     "<p>From RNNs to Transformers to GANs: touch real models and see inside.</p></div>")
             presenter = gr.Checkbox(label="Presenter mode", value=False, elem_id="presenter-toggle",
                                     scale=0, min_width=180)
-        link_note = gr.Markdown(visible=False, elem_classes=["note"], elem_id="link-note")
-        sub_tab = gr.Textbox(visible=False)
+        note = link_note()
         with gr.Tabs(elem_id="np-tabs") as tabs:
-            for tab in TABS:
-                tab.build(demo)
-        parents = gr.State(tab_parents(tabs))  # every tab id → its lab
+            # A lab's build returns its LabSetup (what a lesson link can set), or None.
+            setups = [setup for tab in TABS if (setup := tab.build(demo)) is not None]
         presenter.change(None, presenter, presenter, js=PRESENTER_JS)
-        demo.load(None, None, None, js=CARD_CLICKS_JS)
-        demo.load(on_load, parents, [tabs, presenter, sub_tab, link_note],
-                  api_visibility="private", **queues.CHEAP
-                  ).then(None, sub_tab, None, js=OPEN_TAB_JS)
+        wire_page_links(demo, tabs, presenter, note, setups)
     return demo
 
 

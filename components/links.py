@@ -1,4 +1,5 @@
-"""Links into the app: ``?tab=<lab or sub-tab id>`` opens that lab (and sub-tab) in place.
+"""Links into the app: ``?tab=<lab or sub-tab id>`` opens that lab (and sub-tab) in place,
+and a lesson link also sets the lab's controls (see ``lab_setup``).
 
 Labs and their sub-tabs are ``gr.Tab``s with an ``id``; Gradio renders each tab's button
 with ``data-tab-id="<id>"``, so the page can switch tabs by clicking that button: no page
@@ -7,7 +8,17 @@ reload, and the session's work in other labs is kept.
 
 from __future__ import annotations
 
+import functools
+import math
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
 import gradio as gr
+from gradio.components import Component
+
+from components import queues
+from playground.service.validate import clamp, clean_text
 
 # Clicks the button of tab ``id``; a sub-tab's button exists only once its lab is shown,
 # so it is waited for (up to 5 s). Returns nothing: no component is updated.
@@ -68,3 +79,169 @@ def resolve_tab(requested: str | None, parents: dict[str, str]) -> tuple[str | N
                             f"Labs: {labs}.")
     lab = parents[requested]
     return lab, (requested if requested != lab else None), ""
+
+
+# --- lesson links: a lab's settings in the URL ----------------------------------------------
+# ?tab=<lab>&<control>=<value>...&hide=<control>,<control>: opening it sets those controls in
+# the new session (each value checked against its control: a slider's range, a dropdown's
+# choices, text length), hides the listed ones, then the lab runs as on its first view.
+RESERVED_PARAMS = ("tab", "presenter", "hide")
+MAX_TEXT_IN_LINK = 2_000
+
+# Turns the query the server made into a full link in the box, and copies it.
+COPY_LINK_JS = """
+(query) => {
+  if (!query) return query;
+  const link = location.origin + location.pathname + query;
+  navigator.clipboard?.writeText(link).catch(() => {});
+  return link;
+}
+"""
+
+
+@dataclass(frozen=True)
+class LabSetup:
+    """What a lesson link can set in one lab, and the trigger the lab reruns on."""
+
+    lab: str
+    controls: dict[str, Component]  # the name used in links → the control
+    restored: gr.Number  # set to 1 when a link restored this lab: wire the lab's run to its .change
+
+
+def lab_setup(lab: str, controls: dict[str, Component]) -> LabSetup:
+    """Inside a lab's layout: "Copy link to this setup" (with controls to hide in the link)
+    and the hidden trigger the lab wires its first-view run to (``setup.restored.change``)."""
+    names = list(controls)
+    with gr.Accordion("Link to this setup (for teachers)", open=False, elem_classes=["lesson-link"]):
+        hide = gr.CheckboxGroup(names, label="Controls to hide for students who open the link")
+        copy = gr.Button("🔗 Copy link to this setup", size="sm")
+        link = gr.Textbox(label="Link (copied)", interactive=False, buttons=["copy"])
+    restored = gr.Number(value=0, visible=False)
+    copy.click(functools.partial(setup_query, lab, names), [*controls.values(), hide], link,
+               api_name=f"{lab}_link", **queues.CHEAP).then(None, link, link, js=COPY_LINK_JS)
+    return LabSetup(lab, dict(controls), restored)
+
+
+def setup_query(lab: str, names: list[str], *values_and_hide: Any) -> str:
+    """The query string of a link that restores ``names`` = values in ``lab``."""
+    *values, hide = values_and_hide
+    if len(values) != len(names):
+        raise gr.Error("The link needs one value per control.")
+    params = {"tab": lab}
+    params.update({name: _link_text(value) for name, value in zip(names, values) if value is not None})
+    hidden = [name for name in (hide or []) if name in names]
+    if hidden:
+        params["hide"] = ",".join(hidden)
+    return "?" + urllib.parse.urlencode(params)
+
+
+def restore_setup(setup: LabSetup, params: dict[str, str]) -> tuple[dict[Component, Any], list[str]]:
+    """Updates for the lab's controls from a link's ``params``, and notes on what was ignored."""
+    updates: dict[Component, Any] = {}
+    notes: list[str] = []
+    for name, text in params.items():
+        if name in RESERVED_PARAMS:
+            continue
+        control = setup.controls.get(name)
+        if control is None:
+            notes.append(f"ignored “{name[:40]}”: this lab has no such setting")
+            continue
+        try:
+            value, note = link_value(control, text)
+        except ValueError as err:
+            notes.append(f"ignored {name}: {err}")
+            continue
+        updates[control] = gr.update(value=value)
+        if note:
+            notes.append(note)
+    for name in filter(None, params.get("hide", "").split(",")):
+        control = setup.controls.get(name)
+        if control is None:
+            notes.append(f"cannot hide “{name[:40]}”: this lab has no such setting")
+        else:
+            updates[control] = gr.update(visible=False, **updates.get(control, {}))
+    updates[setup.restored] = 1
+    return updates, notes
+
+
+def link_value(control: Component, text: str) -> tuple[Any, str]:
+    """The value ``text`` gives ``control``, checked as the control itself would: a slider's
+    range, a dropdown's choices; (value, note if it was changed). ValueError if refused."""
+    text = str(text)
+    if isinstance(control, gr.Checkbox):
+        if text.lower() not in ("1", "0", "true", "false"):
+            raise ValueError("not on (1) or off (0)")
+        return text.lower() in ("1", "true"), ""
+    if isinstance(control, (gr.Slider, gr.Number)):
+        low = control.minimum if control.minimum is not None else -math.inf
+        high = control.maximum if control.maximum is not None else math.inf
+        number, note = clamp(text, low, high, control.label or "a value")
+        whole = (isinstance(control, gr.Number) and control.precision == 0) or (
+            isinstance(control, gr.Slider) and float(control.step).is_integer() and float(low).is_integer())
+        return (int(round(number)) if whole else number), note
+    if isinstance(control, (gr.Dropdown, gr.Radio)):
+        for choice in control.choices:
+            value = choice[1] if isinstance(choice, tuple) else choice
+            if str(value) == text:
+                return value, ""
+        raise ValueError("not one of the choices")  # never a free value: no ids or paths
+    if isinstance(control, gr.Textbox):
+        return clean_text(text, max_chars=MAX_TEXT_IN_LINK), ""
+    raise ValueError("cannot be set by a link")
+
+
+def _link_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass
+class PageLink:
+    """What the page does for one link: which lab and sub-tab to open, presenter mode, the
+    control updates of a lesson link, and a note on whatever was ignored."""
+
+    lab: str | None
+    sub_tab: str | None
+    presenter: bool
+    updates: dict[Component, Any]
+    note: str
+
+
+def read_link(params: dict[str, str], parents: dict[str, str], setups: list[LabSetup]) -> PageLink:
+    lab, sub_tab, note = resolve_tab(params.get("tab"), parents)
+    presenter = str(params.get("presenter", "0")).lower() in ("1", "true", "yes", "on")
+    updates: dict[Component, Any] = {}
+    setup = next((s for s in setups if s.lab == lab), None)
+    if setup is not None and set(params) - {"tab", "presenter"}:
+        updates, notes = restore_setup(setup, params)
+        if notes:
+            note = "This link's settings: " + "; ".join(notes) + "."
+    return PageLink(lab, sub_tab, presenter, updates, note)
+
+
+def link_note() -> gr.Markdown:
+    """Where the page says what a link asked for that it could not do (place it at the top)."""
+    return gr.Markdown(visible=False, elem_classes=["note"], elem_id="link-note")
+
+
+def wire_page_links(demo: gr.Blocks, tabs: gr.Tabs, presenter: gr.Checkbox, note_box: gr.Markdown,
+                    setups: list[LabSetup]) -> None:
+    """On page load: open the link's lab and sub-tab, restore a lesson link's settings (then
+    each restored lab reruns), say what was ignored; and make Start-here cards switch in place."""
+    parents = tab_parents(tabs)
+    sub_tab_box = gr.Textbox(visible=False)
+    controls = [c for setup in setups for c in (*setup.controls.values(), setup.restored)]
+
+    def on_load(request: gr.Request) -> dict[Component, Any]:
+        link = read_link(dict(request.query_params) if request else {}, parents, setups)
+        # Without a ?tab=, leave the tabs alone: the student may already have clicked one.
+        return {tabs: gr.Tabs(selected=link.lab) if link.lab else gr.Tabs(), presenter: link.presenter,
+                sub_tab_box: link.sub_tab or "", note_box: gr.Markdown(link.note, visible=bool(link.note)),
+                **link.updates}
+
+    demo.load(None, None, None, js=CARD_CLICKS_JS)
+    demo.load(on_load, None, [tabs, presenter, sub_tab_box, note_box, *controls],
+              api_visibility="private", **queues.CHEAP).then(None, sub_tab_box, None, js=OPEN_TAB_JS)

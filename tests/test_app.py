@@ -7,7 +7,7 @@ import pytest
 import gradio as gr
 
 import app
-from components.links import tab_parents
+from components.links import read_link, tab_parents
 from components.overview_tab import PATH
 from playground.service.model_service import DEFAULT_ENCODER
 from tests.conftest import assert_not_blank
@@ -16,11 +16,6 @@ from tests.conftest import assert_not_blank
 def test_every_tab_has_an_id_title_and_a_place_on_the_path():
     assert len(set(app.TAB_IDS)) == len(app.TABS)
     assert {tab for tab, _, _ in PATH} <= set(app.TAB_IDS)
-
-
-class _Request:
-    def __init__(self, **params):
-        self.query_params = params
 
 
 PARENTS = {"overview": "overview", "attention": "attention", "attention-model": "attention"}
@@ -32,9 +27,9 @@ PARENTS = {"overview": "overview", "attention": "attention", "attention-model": 
     ({"tab": "attention-model"}, "attention", "attention-model", False, ""),
     ({"tab": "nope", "presenter": "0"}, None, "", False, "no lab called “nope”")])
 def test_query_params_select_lab_sub_tab_and_presenter(params, lab, sub_tab, presenter, note):
-    tabs, on, sub, note_md = app.on_load(PARENTS, _Request(**params))
-    assert tabs.selected == lab and on is presenter and sub == sub_tab
-    assert (note in note_md.value) and note_md.visible is bool(note)
+    link = read_link(params, PARENTS, [])
+    assert (link.lab, link.sub_tab or "", link.presenter) == (lab, sub_tab, presenter)
+    assert note in link.note and bool(link.note) is bool(note)
 
 
 def test_tab_parents_name_every_lab_and_sub_tab():
