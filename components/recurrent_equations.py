@@ -24,9 +24,6 @@ SYMBOLIC = {
            r"h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1} \end{aligned}",
 }
 ACTIVATION = {"h": r"\tanh", "g": r"\tanh", "n": r"\tanh"}  # every other gate is σ
-ROW_NAMES = {"h": "$h_t$", "i": "$i_t$ input gate", "f": "$f_t$ forget gate", "g": "$g_t$ candidate",
-             "o": "$o_t$ output gate", "r": "$r_t$ reset gate", "z": "$z_t$ update gate",
-             "n": "$n_t$ candidate"}
 
 
 def num(value: float) -> str:
@@ -65,26 +62,34 @@ def _state_lines(s: Step, kind: str, t: int, j: int) -> list[str]:
     return []  # the RNN's only gate line already is h_t
 
 
+TABLE_NAMES = {"h": "h<sub>t</sub>", "i": "i<sub>t</sub> input gate", "f": "f<sub>t</sub> forget gate",
+               "g": "g<sub>t</sub> candidate", "o": "o<sub>t</sub> output gate",
+               "r": "r<sub>t</sub> reset gate", "z": "z<sub>t</sub> update gate", "n": "n<sub>t</sub> candidate"}
+# An HTML table, not a Markdown one: its cells can say "never wrap" (a number broken
+# after its minus sign or mid-digit reads as two numbers), and a wide table scrolls.
+NOWRAP = "white-space:nowrap;padding:2px 6px;text-align:right"
+
+
 def _row(name: str, values: np.ndarray) -> str:
-    return f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + " |"  # 2 decimals: fits 16 units
+    cells = "".join(f'<td style="{NOWRAP}">{f"{v:.2f}".replace("-", "−")}</td>' for v in values)
+    return f'<tr><th style="{NOWRAP};text-align:left">{name}</th>{cells}</tr>'  # 2 decimals: 16 units fit
 
 
 def _table(s: Step, kind: str) -> str:
     size = len(s.h)
     unit = "unit " if size <= 6 else "u"
-    rows = ["| | " + " | ".join(f"{unit}{j + 1}" for j in range(size)) + " |",
-            "|---" * (size + 1) + "|",
-            _row("$h_{t-1}$", s.h_prev)]
+    head = "".join(f'<th style="{NOWRAP}">{unit}{j + 1}</th>' for j in range(size))
+    rows = [f"<tr><th></th>{head}</tr>", _row("h<sub>t−1</sub>", s.h_prev)]
     if kind == "lstm":
-        rows.append(_row("$c_{t-1}$", s.c_prev))
+        rows.append(_row("c<sub>t−1</sub>", s.c_prev))
     for gate in GATES[kind]:
-        rows.append(_row(f"pre-activation of ${gate}$", s.pre[gate]))
-        rows.append(_row(ROW_NAMES[gate], s.gates[gate]))
+        rows.append(_row(f"pre-activation of {gate}", s.pre[gate]))
+        rows.append(_row(TABLE_NAMES[gate], s.gates[gate]))
     if kind == "lstm":
-        rows.append(_row("$c_t$", s.c))
+        rows.append(_row("c<sub>t</sub>", s.c))
     if kind != "rnn":
-        rows.append(_row("$h_t$", s.h))
-    return "\n".join(rows)
+        rows.append(_row("h<sub>t</sub>", s.h))
+    return f'<div style="overflow-x:auto"><table>{"".join(rows)}</table></div>'
 
 
 def input_text(label: str, vocab: Sequence[str], x: np.ndarray) -> str:

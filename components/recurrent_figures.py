@@ -1,5 +1,6 @@
 """Figures of the RNN & LSTM lab: gates at one step, states over time with the current
-step outlined, the read-out's belief, both directions, gradient norms, the memory race."""
+step outlined, the echo of the first input, the read-out's belief, both directions,
+gradient norms along the hidden and the cell-state paths, the memory race."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from components.figures import (ACTIVATION_COLORS, ATTENTION_COLORS, PALETTE, FigureJSON, fast_figure,
-                                house_layout, placeholder)
-from playground.recurrent.cells import CELL_NAMES, GATES, Step
+from components.figures import (ACTIVATION_COLORS, ATTENTION_COLORS, LEGEND_BELOW, LEGEND_BELOW_MARGIN,
+                                PALETTE, FigureJSON, fast_figure, house_layout, placeholder)
+from playground.recurrent.cells import CELL_NAMES, GATES, Echo, GradientNorms, Step
 
 if TYPE_CHECKING:  # memory_task imports torch; the app must start without it
     from playground.recurrent.memory_task import RaceSnapshot
@@ -159,9 +160,9 @@ def bidirectional_figure(forward: np.ndarray, backward: np.ndarray, labels: Sequ
                        min(720, 280 + 30 * size), **layout)
 
 
-def _curves(x: Sequence[float], series: Mapping[str, Sequence[float]], markers: bool = False) -> list[dict]:
+def _curves(x: Sequence[float], series: Mapping[str, Sequence[float]]) -> list[dict]:
     return [{"type": "scatter", "x": list(x), "y": [float(v) for v in values], "name": name,
-             "mode": "lines+markers" if markers else "lines", "line": {"width": 3}}
+             "mode": "lines", "line": {"width": 3}}
             for name, values in series.items()]
 
 
@@ -175,23 +176,62 @@ def _reference_line(y: float, text: str, log_axis: bool = False) -> tuple[dict, 
              "y": label_y, "yanchor": "bottom", "font": {"size": 14, "color": "#6b7280"}})
 
 
-def gradient_figure(norms: Mapping[str, np.ndarray], labels: Sequence[str]) -> FigureJSON:
-    """‖∂h_T/∂h_t‖ against t on a log scale, one line per cell type."""
+# (kind, field of GradientNorms, legend name, colour, dash): the LSTM's cell-state path is
+# the one the lesson is about, so it is drawn solid and its h paths dashed and dotted.
+GRADIENT_PATHS = (
+    ("rnn", "h_from_h", "RNN ‖∂h_T/∂h_t‖", PALETTE[0], "solid"),
+    ("gru", "h_from_h", "GRU ‖∂h_T/∂h_t‖", PALETTE[2], "solid"),
+    ("lstm", "c_from_c", "LSTM ‖∂c_T/∂c_t‖ (cell-state path)", PALETTE[1], "solid"),
+    ("lstm", "h_from_c", "LSTM ‖∂h_T/∂c_t‖", PALETTE[1], "dash"),
+    ("lstm", "h_from_h", "LSTM ‖∂h_T/∂h_t‖", PALETTE[1], "dot"),
+)
+TINY = 1e-300  # a norm of exactly 0 (underflow) cannot sit on a log axis: "nothing left"
+
+
+def gradient_curves(norms: Mapping[str, GradientNorms]) -> dict[str, np.ndarray]:
+    """Legend name → norms over t, for every path of the cells present."""
+    return {name: getattr(norms[kind], field) for kind, field, name, _, _ in GRADIENT_PATHS
+            if kind in norms}
+
+
+def gradient_figure(norms: Mapping[str, GradientNorms], labels: Sequence[str]) -> FigureJSON:
+    """The gradient norms against t on a log scale: hidden paths and the cell-state path."""
     steps = len(labels)
-    # a norm of exactly 0 (underflow) cannot sit on a log axis; 1e-300 is "nothing left"
-    data = _curves(range(steps), {CELL_NAMES[k]: np.maximum(v, 1e-300) for k, v in norms.items()},
-                   markers=True)
+    data = [{"type": "scatter", "x": list(range(steps)), "y": [float(v) for v in np.maximum(
+                getattr(norms[kind], field), TINY)], "name": name, "mode": "lines+markers",
+             "line": {"width": 3, "color": colour, "dash": dash}}
+            for kind, field, name, colour, dash in GRADIENT_PATHS if kind in norms]
     line, note = _reference_line(1.0, "1 = nothing lost", log_axis=True)
-    smallest = min((float(np.min(v)) for v in norms.values()), default=1.0)
-    decades = -np.log10(max(smallest, 1e-300))
+    smallest = min((float(np.min(v)) for v in gradient_curves(norms).values()), default=1.0)
+    decades = -np.log10(max(smallest, TINY))
     layout = {"xaxis": _time_axis(labels, "symbol read, step t"),
               # labels at powers of ten (at most ~12) when the curves span decades; 1-2-5 otherwise
               "yaxis": {"type": "log", "exponentformat": "power",
                         "dtick": int(np.ceil(decades / 12)) if decades >= 2 else "D2",
-                        "automargin": True, "title": {"text": "‖∂h_T/∂h_t‖₂ (log scale)"}},
-              "shapes": [line], "annotations": [note]}
-    return fast_figure(data, f"How much h_{steps} still depends on earlier states: ‖∂h_T/∂h_t‖₂", 440,
-                       **layout)
+                        "automargin": True, "title": {"text": "gradient norm (log scale)"}},
+              "shapes": [line], "annotations": [note], "legend": LEGEND_BELOW,
+              "margin": LEGEND_BELOW_MARGIN}
+    return fast_figure(data, f"How much step {steps} still depends on step t", 500, **layout)
+
+
+def echo_figure(echo: Echo, labels: Sequence[str], t: int) -> FigureJSON:
+    """‖h_t − h_t(x_1 = 0)‖ (and the same for c_t) for the steps taken so far, log scale."""
+    if t == 0:
+        return placeholder("Press Step: the echo of the first input appears here.", height=300)
+    series = {"h_t: ‖h_t − h_t(x₁ = 0)‖": echo.h}
+    if echo.c is not None:
+        series["c_t: ‖c_t − c_t(x₁ = 0)‖"] = echo.c
+    data = []
+    for k, (name, values) in enumerate(series.items()):
+        size = np.linalg.norm(values[:t], axis=1)
+        data.append({"type": "scatter", "x": list(range(t)), "y": [float(v) for v in np.maximum(size, TINY)],
+                     "name": name, "mode": "lines+markers", "line": {"width": 3, "color": PALETTE[k]},
+                     "hovertemplate": "step %{x}: %{y:.3g}<extra>" + name + "</extra>"})
+    layout = {"xaxis": _time_axis(labels, "symbol read, step t"),
+              "yaxis": {"type": "log", "exponentformat": "power", "automargin": True,
+                        "title": {"text": "what is left of x₁ (log)"}},
+              "legend": LEGEND_BELOW, "margin": LEGEND_BELOW_MARGIN}
+    return fast_figure(data, "Echo of the first input: this run minus the run with x₁ = 0", 380, **layout)
 
 
 def race_figures(snap: RaceSnapshot | None) -> tuple[FigureJSON, FigureJSON]:
@@ -202,12 +242,12 @@ def race_figures(snap: RaceSnapshot | None) -> tuple[FigureJSON, FigureJSON]:
     axis = {"title": {"text": "training step"}}
     loss = fast_figure(
         _curves(snap.steps, {CELL_NAMES[k]: v for k, v in snap.loss.items()}),
-        f"Training loss (N = {snap.distractors} distractors)", 360,
+        f"Training loss (this step's batches: N = {snap.train_length})", 360,
         xaxis=axis, yaxis={"type": "log", "title": {"text": "cross-entropy (log scale)"}})
     line, note = _reference_line(0.25, "chance (25 %)")
     acc = fast_figure(
         _curves(snap.steps, {CELL_NAMES[k]: v for k, v in snap.accuracy.items()}),
-        "Accuracy on 256 held-out sequences", 360, xaxis=axis,
+        f"Accuracy on 256 held-out sequences, N = {snap.distractors}", 360, xaxis=axis,
         yaxis={"range": [0, 1.05], "tickformat": ".0%", "title": {"text": "accuracy"}},
         shapes=[line], annotations=[note])
     return loss, acc

@@ -1,42 +1,55 @@
 """RNN & LSTM lab (issue 3): step a recurrent cell through a sequence and see every gate,
-run it in both directions, watch gradients vanish, and race an RNN against an LSTM."""
+run it in both directions, watch gradients vanish, and race an RNN against an LSTM.
+
+Handlers are top-level functions that return a frozen dataclass (a view); ``bind`` turns
+its fields into the ``{component: value}`` dict Gradio takes, so nothing depends on the
+order of an ``outputs=`` list."""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import time
-from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable, Iterator, Mapping
 
 import gradio as gr
 
+from components import queues
 from components.code_panel import code_panel
 from components.errors import user_errors
+from components.figures import FigureJSON
 from components.lazy import lazy_module
 from components.lesson import lesson
-from components.recurrent_code import gradient_code, race_code, step_code
+from components.recurrent_code import SHIPPED_ID, gradient_code, race_code, step_code
 from components.recurrent_equations import LATEX, equations_markdown
 from components.recurrent_figures import (
-    bidirectional_figure, gates_figure, gradient_figure, race_figures, readout_figure, states_figure,
+    bidirectional_figure, echo_figure, gates_figure, gradient_figure, race_figures, readout_figure,
+    states_figure,
+)
+from playground.recurrent.cells import (
+    CELL_KINDS, CELL_NAMES, CellWeights, Echo, Encoded, GradientNorms, Trace, bidirectional, check_edits,
+    check_hidden_size, check_kind, echo_of_first_input, edit_weights, encode_chars, encode_numbers,
+    gradient_norms, random_weights, unroll,
 )
 from playground.service.model_service import get_service
-from playground.recurrent.cells import (
-    CELL_KINDS, CELL_NAMES, CellWeights, Encoded, Trace, bidirectional, check_edits, check_hidden_size,
-    check_kind, edit_weights, encode_chars, encode_numbers, gradient_norms, random_weights, unroll,
-)
 from playground.service.validate import clamp
 
 memory_task = lazy_module("playground.recurrent.memory_task")  # imports torch: only on first use
 
 TAB_ID = "recurrent"
 TITLE = "RNN & LSTM"
-SHIPPED_ID = "neural-playground/memory-rnn-lstm"
 SOURCES = [("Random weights (seed): untrained", "random"),
            ("Trained on the memory task (shipped)", "shipped"),
            ("Trained in this session (Memory race tab)", "session")]
 MODES = [("Characters (one-hot)", "chars"), ("Numbers (one input)", "numbers")]
 DEFAULT_TEXT = "C0312013203"  # a memory-task sequence, so trained cells can read it too
+# a letter, then N = 40 random digits (memory_task.example_sequence(40, seed=0)): the RNN loses it
+LONG_TEXT = "D2211000032322322223132013203230030201111"
+IMPULSE_TEXT = "1, 0, 0, 0, 0, 0, 0, 0, 0, 0"
 TRAIN_SIGNALS, TRAIN_VOCAB = "ABCD", "ABCD0123"  # the memory task's symbols
+SCORE_N = 40  # the shipped cells are measured at the longest N they were trained on
+DEFAULT_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -49,9 +62,21 @@ class Setup:
     source: str  # "random" | "shipped" | "session"
     seed: int
     hidden: int
-    edit: bool
+    set_radius: bool  # rescale every W_h block to ``radius``
     radius: float
+    set_forget: bool  # set the LSTM's forget-gate bias to ``forget_bias``
     forget_bias: float
+
+
+DEFAULT_SETUP = Setup("lstm", "chars", DEFAULT_TEXT, "random", DEFAULT_SEED, 4, False, 1.0, False, 0.0)
+
+
+@dataclass(frozen=True)
+class SessionRace:
+    """The cells this session's last race trained, and the N they were trained for."""
+
+    cells: Mapping[str, Any]  # kind → memory_task.TrainedCell
+    distractors: int
 
 
 @dataclass(frozen=True)
@@ -63,8 +88,75 @@ class Stepper:
     weights: CellWeights
     readout: Any  # memory_task.Readout, or None for random weights
     trace: Trace
+    echo: Echo  # the first input's trace in every later state
     note: str  # what the weights are, shown above the plots
     t: int = 0  # steps taken: 0 = nothing read yet
+
+
+@dataclass(frozen=True)
+class StepperView:
+    """Everything the stepper shows at step t."""
+
+    stepper: Stepper
+    note: str
+    time: dict  # an update of the time slider (its range follows the sequence)
+    equations: str
+    gates: FigureJSON
+    states: FigureJSON
+    echo: FigureJSON
+    readout: FigureJSON
+    code: str
+
+
+@dataclass(frozen=True)
+class AnalysisView:
+    """Both directions and the gradient norms of every cell, for the stepper's setup."""
+
+    bidirectional: FigureJSON
+    gradients: FigureJSON
+    gradient_note: str
+    gradient_code: str
+
+
+@dataclass(frozen=True)
+class RaceFrame:
+    """One frame of the memory race."""
+
+    loss: FigureJSON
+    accuracy: FigureJSON
+    status: str
+    session: SessionRace
+    code: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    """New values for the lab's choices (a button that sets up a lesson)."""
+
+    kind: Any
+    mode: Any
+    text: Any
+    source: Any
+    subtabs: Any
+
+
+def bind(handler: Callable, components: Mapping[str, Any]) -> Callable:
+    """``handler`` as Gradio calls it: each dataclass it returns (or yields) becomes
+    ``{component: value}``, matching fields to ``components`` by name."""
+    def as_outputs(result: Any) -> dict:
+        return {components[f.name]: getattr(result, f.name) for f in fields(result)}
+
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def stream(*args: Any) -> Iterator[dict]:
+            for result in handler(*args):
+                yield as_outputs(result)
+        return stream
+
+    @functools.wraps(handler)
+    def call(*args: Any) -> dict:
+        return as_outputs(handler(*args))
+    return call
 
 
 # --- resolving weights ----------------------------------------------------------------------
@@ -76,16 +168,35 @@ def shipped_cells() -> dict:
     return service.memo(("recurrent-cells", SHIPPED_ID), lambda: memory_task.cells_from_state(state))
 
 
-def trained_source(source: str, session_cells: dict | None) -> dict:
+def shipped_scores() -> dict:
+    """Each shipped cell measured on 1,000 fresh sequences (once per process)."""
+    cells = shipped_cells()
+    return get_service().memo(("recurrent-scores", SHIPPED_ID), lambda: {
+        kind: memory_task.score(cell, kind, SCORE_N) for kind, cell in cells.items()})
+
+
+def trained_source(source: str, session: SessionRace | None) -> dict:
     if source == "shipped":
         return shipped_cells()
-    if not session_cells:
+    if session is None or not session.cells:
         raise ValueError("No cells were trained in this session yet: open the Memory race tab and "
                          "press Train, or choose the shipped trained weights.")
-    return session_cells
+    return dict(session.cells)
 
 
-def resolve_cell(setup: Setup, kind: str, enc: Encoded, session_cells: dict | None,
+def score_note(kind: str, score: Any) -> str:
+    """Measured facts about a trained cell: accuracy overall and per first letter."""
+    letters = ", ".join(f"{letter} {100 * acc:.0f} %" for letter, acc in score.per_letter.items())
+    never = [letter for letter, acc in score.per_letter.items() if acc < 0.05]
+    verdict = (" It keeps the first letter." if score.accuracy >= 0.95 else
+               f" It has not learned to keep the letter: it is (almost) never right when the "
+               f"sequence starts with {' or '.join(never)}." if never else
+               " It keeps the letter only part of the time.")
+    return (f"Measured on {score.sequences:,} fresh sequences with N = {score.distractors} digits: "
+            f"right on **{100 * score.accuracy:.0f} %** (chance 25 %); by first letter {letters}.{verdict}")
+
+
+def resolve_cell(setup: Setup, kind: str, enc: Encoded, session: SessionRace | None,
                  seed_offset: int = 0) -> tuple[CellWeights, Any, str]:
     """(weights, read-out or None, a note saying what the weights are)."""
     if setup.source == "random":
@@ -94,18 +205,27 @@ def resolve_cell(setup: Setup, kind: str, enc: Encoded, session_cells: dict | No
         note = (f'<span class="random-weights-badge">⚠ Random weights (seed {setup.seed}): this '
                 f"{CELL_NAMES[kind]} was never trained, so its numbers carry no meaning yet.</span>")
     else:
-        cells = trained_source(setup.source, session_cells)
+        cells = trained_source(setup.source, session)
         if kind not in cells:
             raise ValueError(f"This session's race trained {', '.join(cells)} only, not {kind}.")
         weights, readout = cells[kind].weights, cells[kind].readout
-        where = "shipped with the app" if setup.source == "shipped" else "trained in this session"
-        note = (f"✅ Trained weights ({where}): a {CELL_NAMES[kind]} with {weights.hidden_size} units "
-                "that learned to remember the first letter across the digits.")
-    if setup.edit:
-        weights = edit_weights(weights, setup.radius, setup.forget_bias)
-        bias = f", forget-gate bias set to {setup.forget_bias:g}" if kind == "lstm" else \
-            " (the forget-gate bias exists only in the LSTM)"
-        note += f"<br>✏️ Edited: every W_h block rescaled to spectral radius {setup.radius:g}{bias}."
+        if setup.source == "shipped":
+            score, where = shipped_scores()[kind], "shipped with the app"
+        else:
+            score = memory_task.score(cells[kind], kind, session.distractors, sequences=500)
+            where = "trained in this session's race"
+        note = (f"Trained weights ({where}): this {CELL_NAMES[kind]} has {weights.hidden_size} units. "
+                + score_note(kind, score))
+    edits = []
+    if setup.set_radius:
+        edits.append(f"every W_h block rescaled to spectral radius {setup.radius:g}")
+    if setup.set_forget:
+        edits.append(f"forget-gate bias set to {setup.forget_bias:g}" if kind == "lstm" else
+                     "the forget-gate bias exists only in the LSTM")
+    if edits:
+        weights = edit_weights(weights, setup.radius if setup.set_radius else None,
+                               setup.forget_bias if setup.set_forget else None)
+        note += f"<br>✏️ Edited: {'; '.join(edits)}."
     return weights, readout, note
 
 
@@ -118,117 +238,169 @@ def encode(setup: Setup) -> Encoded:
     return encode_chars(setup.text) if setup.mode == "chars" else encode_numbers(setup.text)
 
 
+def check_seed(seed: object) -> tuple[int, str]:
+    """A seed from a number box: empty means the default seed (said in the note)."""
+    if seed is None or (isinstance(seed, str) and not seed.strip()):
+        return DEFAULT_SEED, f"The seed box was empty: seed {DEFAULT_SEED} was used."
+    value, note = clamp(seed, 0, 2**31 - 1, "The seed", integer=True)
+    return int(value), note
+
+
+def check_flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, not {value!r:.40}.")
+    return value
+
+
 def make_setup(kind: str, mode: str, text: str, source: str, seed: float, hidden: float,
-               edit: bool, radius: float, forget_bias: float) -> tuple[Setup, str]:
-    """Validated choices and a note about any value that was clamped."""
+               set_radius: bool, radius: float, set_forget: bool, forget_bias: float) -> tuple[Setup, str]:
+    """Validated choices and a note about any value that was clamped or defaulted."""
     if mode not in ("chars", "numbers"):
         raise ValueError("Choose Characters or Numbers as input.")
     if source not in ("random", "shipped", "session"):
         raise ValueError("Choose where the weights come from.")
-    seed_value, note_seed = clamp(seed, 0, 2**31 - 1, "The seed", integer=True)
+    seed_value, note_seed = check_seed(seed)
     radius, forget_bias, note_edit = check_edits(radius, forget_bias)
-    setup = Setup(check_kind(kind), mode, text, source, int(seed_value), check_hidden_size(hidden),
-                  bool(edit), radius, forget_bias)
+    setup = Setup(check_kind(kind), mode, text, source, seed_value, check_hidden_size(hidden),
+                  check_flag(set_radius, "Set the spectral radius"), radius,
+                  check_flag(set_forget, "Set the forget bias"), forget_bias)
     return setup, " ".join(n for n in (note_seed, note_edit) if n)
 
 
-def apply_edits() -> bool:
-    """Tick "Apply these edits" when the student moves an edit slider."""
+def tick() -> bool:
+    """Tick a slider's checkbox when the student moves the slider."""
     return True
+
+
+def build_stepper(setup: Setup, session: SessionRace | None, extra_note: str = "") -> Stepper:
+    enc = encode(setup)
+    weights, readout, note = resolve_cell(setup, setup.kind, enc, session)
+    if extra_note:
+        note += f"<br>ℹ️ {extra_note}"
+    return Stepper(setup, enc, weights, readout, unroll(weights, enc.x, enc.labels),
+                   echo_of_first_input(weights, enc.x), note)
 
 
 # --- stepper views ----------------------------------------------------------------------------
 
-def view(stepper: Stepper, unit: float) -> tuple:
-    """(state, time slider, equations, gates, states over time, read-out, code) at step t."""
+def view(stepper: Stepper, unit: float) -> StepperView:
+    """What the stepper shows at its step t."""
     t, trace, enc = stepper.t, stepper.trace, stepper.enc
     current = trace.steps[t - 1] if t > 0 else None
     label = enc.labels[t - 1] if t > 0 else ""
     unit_value, _ = clamp(unit, 1, stepper.weights.hidden_size, "The unit", integer=True)
-    probs = (stepper.readout.probabilities(trace.h) if stepper.readout is not None else None)
-    return (
-        stepper,
-        gr.update(minimum=0, maximum=len(enc.labels), value=t),  # cheaper than building a gr.Slider
-        equations_markdown(trace.kind, current, t, len(enc.labels), label, enc.vocab, int(unit_value)),
-        gates_figure(current, trace.kind, t, label),
-        states_figure(trace.h, trace.c, enc.labels, t),
-        readout_figure(probs, enc.labels, TRAIN_SIGNALS, t),
-        step_code(stepper.setup, stepper.weights, enc, t),
+    probs = stepper.readout.probabilities(trace.h) if stepper.readout is not None else None
+    return StepperView(
+        stepper=stepper, note=stepper.note,
+        time=gr.update(minimum=0, maximum=len(enc.labels), value=t),  # cheaper than a gr.Slider
+        equations=equations_markdown(trace.kind, current, t, len(enc.labels), label, enc.vocab,
+                                     int(unit_value)),
+        gates=gates_figure(current, trace.kind, t, label),
+        states=states_figure(trace.h, trace.c, enc.labels, t),
+        echo=echo_figure(stepper.echo, enc.labels, t),
+        readout=readout_figure(probs, enc.labels, TRAIN_SIGNALS, t),
+        code=step_code(stepper.setup, stepper.weights, enc, t),
     )
 
 
-def _require(stepper: Stepper | None) -> Stepper:
+def current(stepper: Stepper | None) -> Stepper:
+    """This session's stepper; a client that never pressed Reset (an API session) gets the
+    lab's default cell and sequence."""
     if stepper is None:
-        raise ValueError("Press Reset first to load a sequence into the cell.")
+        return build_stepper(DEFAULT_SETUP, None, "No Reset yet: the default cell and sequence.")
+    if not isinstance(stepper, Stepper):
+        raise ValueError("The stepper's state was not made by this lab: press Reset.")
     return stepper
 
 
 @user_errors
-def on_reset(kind: str, mode: str, text: str, source: str, seed: float, hidden: float, edit: bool,
-             radius: float, forget_bias: float, unit: float, session_cells: dict | None) -> tuple:
+def on_reset(kind: str, mode: str, text: str, source: str, seed: float, hidden: float, set_radius: bool,
+             radius: float, set_forget: bool, forget_bias: float, unit: float,
+             session: SessionRace | None) -> StepperView:
     """Build the cell and unroll the sequence; the view starts before the first step."""
-    setup, clamp_note = make_setup(kind, mode, text, source, seed, hidden, edit, radius, forget_bias)
-    enc = encode(setup)
-    weights, readout, note = resolve_cell(setup, setup.kind, enc, session_cells)
-    if clamp_note:
-        note += f"<br>ℹ️ {clamp_note}"
-    stepper = Stepper(setup, enc, weights, readout, unroll(weights, enc.x, enc.labels), note)
-    return (note, *view(stepper, unit))
+    setup, note = make_setup(kind, mode, text, source, seed, hidden, set_radius, radius, set_forget,
+                             forget_bias)
+    return view(build_stepper(setup, session, note), unit)
 
 
 @user_errors
-def on_step(stepper: Stepper | None, unit: float) -> tuple:
-    stepper = _require(stepper)
+def on_step(stepper: Stepper | None, unit: float) -> StepperView:
+    stepper = current(stepper)
     return view(replace(stepper, t=min(stepper.t + 1, len(stepper.enc.labels))), unit)
 
 
 @user_errors
-def on_step_back(stepper: Stepper | None, unit: float) -> tuple:
-    stepper = _require(stepper)
+def on_step_back(stepper: Stepper | None, unit: float) -> StepperView:
+    stepper = current(stepper)
     return view(replace(stepper, t=max(stepper.t - 1, 0)), unit)
 
 
 @user_errors
-def on_run_to_end(stepper: Stepper | None, unit: float) -> tuple:
-    stepper = _require(stepper)
+def on_run_to_end(stepper: Stepper | None, unit: float) -> StepperView:
+    stepper = current(stepper)
     return view(replace(stepper, t=len(stepper.enc.labels)), unit)
 
 
 @user_errors
-def on_seek(stepper: Stepper | None, t: float, unit: float) -> tuple:
-    stepper = _require(stepper)
+def on_seek(stepper: Stepper | None, t: float, unit: float) -> StepperView:
+    stepper = current(stepper)
     value, _ = clamp(t, 0, len(stepper.enc.labels), "The time step", integer=True)
     return view(replace(stepper, t=int(value)), unit)
 
 
 # --- both directions and gradients -------------------------------------------------------------
 
+def gradient_note(norms: Mapping[str, GradientNorms], steps: int) -> str:
+    """The numbers at t = 1, said in words: how much of step 1 still reaches step T."""
+    parts = []
+    for kind, value in norms.items():
+        parts.append(f"{CELL_NAMES[kind]} ‖∂h_T/∂h_1‖ = {value.h_from_h[0]:.2g}")
+        if value.c_from_c is not None:
+            parts.append(f"LSTM ‖∂c_T/∂c_1‖ = {value.c_from_c[0]:.2g}")
+    return f"After {steps} steps: " + " · ".join(parts) + "."
+
+
 @user_errors
-def on_analysis(stepper: Stepper | None, session_cells: dict | None) -> tuple:
-    """(bidirectional figure, gradient figure, note, gradient code) for the current setup."""
-    stepper = _require(stepper)
+def on_analysis(stepper: Stepper | None, session: SessionRace | None) -> AnalysisView:
+    """Both directions and the gradient norms of every cell for the current setup."""
+    stepper = current(stepper)
     setup, enc = stepper.setup, stepper.enc
     # A real bidirectional layer has a second cell: a different seed, or the same trained cell.
-    backward, _, _ = resolve_cell(setup, setup.kind, enc, session_cells, seed_offset=1)
+    backward, _, _ = resolve_cell(setup, setup.kind, enc, session, seed_offset=1)
     both = bidirectional(stepper.weights, backward, enc)
     norms, skipped = {}, []
     for kind in CELL_KINDS:
         try:
-            weights, _, _ = resolve_cell(setup, kind, enc, session_cells)
+            weights, _, _ = resolve_cell(setup, kind, enc, session)
         except ValueError:
             skipped.append(CELL_NAMES[kind])  # e.g. the session race trained no GRU
             continue
         norms[kind] = gradient_norms(weights, enc.x)
-    note = (f"Same sequence ({len(enc.labels)} symbols) and the same weight choice for each cell"
-            + (f"; {', '.join(skipped)} not available here." if skipped else "."))
-    return (bidirectional_figure(both.forward.h, both.h_backward, enc.labels),
-            gradient_figure(norms, enc.labels), note, gradient_code(setup, enc))
+    note = (gradient_note(norms, len(enc.labels)) + " Same sequence and the same weight choice for "
+            "each cell" + (f"; {', '.join(skipped)} not available here." if skipped else "."))
+    return AnalysisView(bidirectional_figure(both.forward.h, both.h_backward, enc.labels),
+                        gradient_figure(norms, enc.labels), note,
+                        gradient_code(setup, stepper.weights, enc))
+
+
+def on_long_trained() -> Choice:
+    """Set up the gradient lesson: the shipped trained cells on a letter and 40 digits."""
+    return Choice(kind=gr.update(), mode="chars", text=LONG_TEXT, source="shipped",
+                  subtabs=gr.Tabs(selected="recurrent-gradients"))
+
+
+def on_impulse() -> Choice:
+    """Set up the impulse-echo lesson: an untrained RNN reads one 1 and then zeros."""
+    return Choice(kind="rnn", mode="numbers", text=IMPULSE_TEXT, source="random",
+                  subtabs=gr.Tabs(selected="recurrent-step"))
 
 
 # --- the memory race ----------------------------------------------------------------------------
 
 def race_status(snap: Any, note: str) -> str:
     parts = [f"**Step {snap.step}** · {snap.seconds:.1f} s · seed {snap.seed} · N = {snap.distractors}"]
+    if snap.train_length < snap.distractors:
+        parts.append(f"curriculum: training on N = {snap.train_length}")
     parts += [f"{CELL_NAMES[k]}: **{100 * v[-1]:.0f} %**" for k, v in snap.accuracy.items()]
     if snap.done:
         parts.append("finished (step limit)" if snap.stopped_by == "steps" else "stopped at the time limit")
@@ -236,30 +408,33 @@ def race_status(snap: Any, note: str) -> str:
 
 
 @user_errors
-def on_train(distractors: float, hidden: float, steps: float, seed: float,
-             session_cells: dict | None) -> Iterator[tuple]:
-    """Stream the race: (loss figure, accuracy figure, status, this session's cells, code)."""
+def on_train(distractors: float, hidden: float, steps: float, seed: float, curriculum: bool,
+             session: SessionRace | None) -> Iterator[RaceFrame]:
+    """Stream the race: curves, status, this session's cells and the code, a few times a second."""
     cfg, note = memory_task.check_config(distractors, hidden, steps)
-    seed_value, seed_note = clamp(seed, 0, 2**31 - 1, "The seed", integer=True)
+    cfg = replace(cfg, curriculum=cfg.curriculum if check_flag(curriculum, "Curriculum") else 0.0)
+    seed_value, seed_note = check_seed(seed)
     note = " ".join(n for n in (note, seed_note) if n)
-    code = race_code(cfg, int(seed_value))
+    code = race_code(cfg, seed_value)
     last_yield = 0.0
-    for snap in memory_task.train_race(cfg, int(seed_value)):
+    for snap in memory_task.train_race(cfg, seed_value):
         now = time.perf_counter()
         if snap.done or now - last_yield >= 0.15:  # ≤ ~7 figure updates a second
             last_yield = now
-            yield (*race_figures(snap), race_status(snap, note), dict(snap.cells), code)
+            loss, acc = race_figures(snap)
+            yield RaceFrame(loss, acc, race_status(snap, note), SessionRace(dict(snap.cells), cfg.distractors),
+                            code)
 
 
 @user_errors
-def on_use_session_cell(kind: str, session_cells: dict | None, distractors: float) -> tuple:
+def on_use_session_cell(kind: str, session: SessionRace | None, distractors: float) -> Choice:
     """Put a cell trained in the race into the stepper, with a fresh task sequence."""
-    if not session_cells:
+    if session is None or not session.cells:
         raise ValueError("Train first: press Train and wait for a few snapshots.")
     n, _ = clamp(distractors, 1, 60, "N", integer=True)
     text = memory_task.example_sequence(int(n), seed=int(time.time()) % 1000)
-    return (gr.Dropdown(value=kind), gr.Radio(value="chars"), gr.Textbox(value=text),
-            gr.Radio(value="session"), gr.Tabs(selected="recurrent-step"))
+    return Choice(kind=kind, mode="chars", text=text, source="session",
+                  subtabs=gr.Tabs(selected="recurrent-step"))
 
 
 # --- layout -----------------------------------------------------------------------------------
@@ -274,15 +449,26 @@ LESSON_WHAT = (
     "same with one update gate $z_t$. Press **Step** and watch every number of the equations."
 )
 LESSON_TRY = [
-    "Step the LSTM through the sequence, then open *Edit the weights*, set the **forget bias to −3** "
-    "and step again: the cell state $c_t$ now forgets within a couple of steps.",
-    "Choose **Trained on the memory task** and the LSTM, then **Run to end**: which unit of $c_t$ "
-    "keeps the first letter, and does the read-out stay sure through all the digits? Now the RNN.",
-    "In **Vanishing gradients**, set the spectral radius of $W_{hh}$ to 0.5 and then 2: the RNN's line "
-    "falls off a cliff, then stays high. Set the forget bias to +3 and watch the LSTM's line flatten.",
-    "In **Memory race**, train with N = 5 and then N = 40: at which length does the RNN stop learning?",
-    "Switch the input to **Numbers**, type `1, 0, 0, 0, 0, 0, 0, 0, 0, 0` and step an RNN: how long "
-    "does the impulse echo in $h_t$?",
+    "Step the LSTM to the end and look at the **echo of the first input** (this run minus the run "
+    "with $x_1 = 0$). Open *Edit the weights*, set the **forget bias to −3** and run to the end "
+    "again: $c_t$ has lost over 90 % of the first symbol within 2 steps. At **+3** most of it is "
+    "still there after 10 steps.",
+    "Choose **Trained on the memory task** and **Run to end**: the LSTM's read-out names the "
+    "first letter after all the digits. Now the RNN: the note says what it really scores (about "
+    "half right), and with a **B** or **D** first its read-out names the wrong letter.",
+    "In **Vanishing gradients**, press **Trained cells, 40 digits**: the RNN's ‖∂h_T/∂h_1‖ falls "
+    "below 10⁻⁴⁰, while the GRU's ‖∂h_T/∂h_t‖ and the LSTM's cell-state path ‖∂c_T/∂c_t‖ stay "
+    "near 1 (above 0.9) all the way back.",
+    "With random weights, set the **spectral radius to 0.5**: the RNN's ‖∂h_T/∂h_1‖ falls below "
+    "10⁻³; at **2** it ends at least 10 times higher. Untouched, the LSTM's cell-state line "
+    "vanishes too (its forget gates are about 0.5); set the **forget bias to +3** and it stays "
+    "above 0.5 all the way back.",
+    "In **Memory race**, train with N = 5 and then N = 40 (300 steps): at 5 both learn; at 40 the "
+    "LSTM reaches 100 % and the RNN stays at or below 50 %, for any seed. Untick **Curriculum** "
+    "at N = 40: now the LSTM's success depends on the seed.",
+    "Press **Impulse echo**: an RNN reads `1, 0, 0, …`. The echo plot shows the impulse minus "
+    "the zero-input run shrinking step after step; set the spectral radius to 0.5 and it is "
+    "below 1 % of its start after 10 steps.",
 ]
 PAPERS = [
     ("Elman 1990: Finding structure in time", "https://doi.org/10.1207/s15516709cog1402_1"),
@@ -292,6 +478,7 @@ PAPERS = [
      "https://doi.org/10.1109/72.279181"),
     ("Pascanu, Mikolov & Bengio 2013: exploding and vanishing gradients",
      "https://arxiv.org/abs/1211.5063"),
+    ("Bengio et al. 2009: curriculum learning", "https://doi.org/10.1145/1553374.1553380"),
     ("Olah 2015: Understanding LSTM networks", "https://colah.github.io/posts/2015-08-Understanding-LSTMs/"),
 ]
 
@@ -301,25 +488,30 @@ def build(demo: gr.Blocks) -> None:
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         lesson_md = lesson(LESSON_WHAT, LESSON_TRY, PAPERS)
         lesson_md.latex_delimiters = LATEX
-        stepper = gr.State(None)
-        session_cells = gr.State(None)
+        stepper = gr.State(None)  # None until Reset: the handlers then use the default cell
+        session = gr.State(None)  # a SessionRace after the first race
         with gr.Row():
             kind = gr.Dropdown([(CELL_NAMES[k], k) for k in CELL_KINDS], value="lstm", label="Cell",
                                elem_id="rec-kind", scale=1)
-            mode = gr.Radio(MODES, value="chars", label="Input", scale=2)
+            mode = gr.Radio(MODES, value="chars", label="Input", scale=2, elem_id="rec-mode")
             text = gr.Textbox(DEFAULT_TEXT, label="Sequence (at most 100 symbols)", max_length=20_000,
                               elem_id="rec-text", scale=3)
         with gr.Row():
             source = gr.Radio(SOURCES, value="random", label="Weights", scale=3, elem_id="rec-source")
-            seed = gr.Number(0, label="Seed (random weights)", precision=0, minimum=0, scale=1)
+            seed = gr.Number(DEFAULT_SEED, label="Seed (random weights; empty = 0)", precision=0,
+                             minimum=0, scale=1)
             hidden = gr.Slider(1, 16, value=4, step=1, label="Hidden size (random weights)", scale=1)
         with gr.Accordion("Edit the weights", open=False):
+            gr.Markdown("Each slider makes one change, and ticks its own box when you move it.")
             with gr.Row():
-                edit = gr.Checkbox(False, label="Apply these edits", elem_id="rec-edit")
-                radius = gr.Slider(0, 3, value=1.0, step=0.05, label="Spectral radius of every W_h block",
-                                   elem_id="rec-radius")
-                forget_bias = gr.Slider(-10, 10, value=0.0, step=0.5, label="LSTM forget-gate bias b_f",
-                                        elem_id="rec-forget")
+                with gr.Column():
+                    set_radius = gr.Checkbox(False, label="Set the spectral radius", elem_id="rec-set-radius")
+                    radius = gr.Slider(0, 3, value=1.0, step=0.05, label="Spectral radius of every W_h block",
+                                       elem_id="rec-radius")
+                with gr.Column():
+                    set_forget = gr.Checkbox(False, label="Set the forget bias (LSTM)", elem_id="rec-set-forget")
+                    forget_bias = gr.Slider(-10, 10, value=0.0, step=0.5, label="LSTM forget-gate bias b_f",
+                                            elem_id="rec-forget")
         note = gr.Markdown(elem_classes=["note"], elem_id="rec-note")
         with gr.Tabs(elem_id="rec-subtabs") as subtabs:
             with gr.Tab("Step a cell", id="recurrent-step"):
@@ -328,15 +520,15 @@ def build(demo: gr.Blocks) -> None:
                     back = gr.Button("◀ Step back", elem_id="rec-back")
                     forward = gr.Button("Step ▶", variant="primary", elem_id="rec-step")
                     to_end = gr.Button("Run to end ⏭", elem_id="rec-end")
+                    impulse = gr.Button("Impulse echo (RNN, 1 then zeros)", elem_id="rec-impulse")
                 with gr.Row():
                     time_slider = gr.Slider(0, len(DEFAULT_TEXT), value=0, step=1,
                                             label="Time step t (steps taken)", scale=4, elem_id="rec-time")
                     unit = gr.Slider(1, 16, value=1, step=1, label="Unit shown in the equations", scale=1)
+                equations = gr.Markdown(latex_delimiters=LATEX, elem_id="rec-equations")
                 with gr.Row():
-                    with gr.Column(scale=1):
-                        equations = gr.Markdown(latex_delimiters=LATEX, elem_id="rec-equations")
-                    with gr.Column(scale=1):
-                        gates = gr.Plot(label="Gates at this step", elem_id="rec-gates")
+                    gates = gr.Plot(label="Gates at this step", elem_id="rec-gates")
+                    echo = gr.Plot(label="Echo of the first input", elem_id="rec-echo")
                 states = gr.Plot(label="States over time", elem_id="rec-states")
                 readout = gr.Plot(label="Read-out", elem_id="rec-readout")
                 code = code_panel()
@@ -349,70 +541,89 @@ def build(demo: gr.Blocks) -> None:
                 bidir = gr.Plot(label="Both directions", elem_id="rec-bidir")
             with gr.Tab("Vanishing gradients", id="recurrent-gradients"):
                 gr.Markdown(
-                    "How much does the last state $h_T$ still depend on the state $h_t$ at an earlier "
-                    "step? For the RNN the chain rule multiplies one factor per step, "
+                    "How much does the last state still depend on an earlier one? For the RNN the "
+                    "chain rule multiplies one factor per step, "
                     "$\\partial h_T/\\partial h_t = \\prod_{k=t+1}^{T} \\mathrm{diag}(1-h_k^2)\\,W_{hh}$, "
                     "so the norm shrinks or grows geometrically (Bengio et al. 1994; Pascanu et al. "
-                    "2013). The LSTM's cell state adds instead of multiplying. Change the weights, the "
-                    "spectral radius or the forget bias above: the plot follows.",
+                    "2013). The LSTM's cell state is updated by addition, "
+                    "$\\partial c_t/\\partial c_{t-1} = \\mathrm{diag}(f_t)$ plus small terms, so along "
+                    "the **cell-state path** $\\|\\partial c_T/\\partial c_t\\|$ (solid red) the "
+                    "gradient survives while the forget gate stays open. Random weights are a "
+                    "starting point, not the lesson: the forget bias decides it; trained cells show it.",
                     latex_delimiters=LATEX)
-                grad_note = gr.Markdown()
+                long_trained = gr.Button("Trained cells, 40 digits", variant="primary", elem_id="rec-long")
+                grad_note = gr.Markdown(elem_id="rec-grad-note")
                 grads = gr.Plot(label="Gradient norms", elem_id="rec-grads")
                 grad_code = code_panel()
             with gr.Tab("Memory race", id="recurrent-race"):
                 gr.Markdown("**The task:** a letter (A–D), then N random digits (0–3); at the end, name "
                             "the letter. Only the first step matters, so the learning signal must "
                             "travel back N steps. An RNN and an LSTM train side by side on the same "
-                            "batches (the LSTM starts with forget bias 3). Chance is 25 %.")
+                            "batches (the LSTM starts with forget bias 3). Chance is 25 %. With the "
+                            "**curriculum** the training sequences grow from N = 2 to N over the first "
+                            "half of the steps; the accuracy is always measured at the full N.")
                 with gr.Row():
                     distractors = gr.Slider(1, 100, value=40, step=1, label="N distractors")
                     race_hidden = gr.Slider(1, 16, value=8, step=1, label="Hidden size")
                     race_steps = gr.Slider(10, 3000, value=300, step=10, label="Training steps")
-                    race_seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                    race_seed = gr.Number(DEFAULT_SEED, label="Seed (empty = 0)", precision=0, minimum=0)
+                    curriculum = gr.Checkbox(True, label="Curriculum (N grows)", elem_id="rec-curriculum")
                 with gr.Row():
                     train = gr.Button("Train RNN vs LSTM", variant="primary", elem_id="rec-train")
                     stop = gr.Button("Stop", variant="stop", elem_id="rec-stop")
                     use_lstm = gr.Button("Step the trained LSTM", elem_id="rec-use-lstm")
                     use_rnn = gr.Button("Step the trained RNN", elem_id="rec-use-rnn")
-                race_status_md = gr.Markdown("Training takes a few seconds (at most 30 s).",
+                race_status_md = gr.Markdown("300 steps take about 10–20 s (at most 30 s).",
                                              elem_id="rec-race-status")
                 with gr.Row():
                     loss_plot = gr.Plot(label="Loss", elem_id="rec-loss")
                     acc_plot = gr.Plot(label="Accuracy", elem_id="rec-acc")
                 race_code_box = code_panel()
 
-    settings = [kind, mode, text, source, seed, hidden, edit, radius, forget_bias]
-    view_out = [stepper, time_slider, equations, gates, states, readout, code]
-    analysis = dict(fn=on_analysis, inputs=[stepper, session_cells],
-                    outputs=[bidir, grads, grad_note, grad_code], api_visibility="private")
-    reset_args = dict(fn=on_reset, inputs=[*settings, unit, session_cells], outputs=[note, *view_out])
+    view_out = dict(stepper=stepper, note=note, time=time_slider, equations=equations, gates=gates,
+                    states=states, echo=echo, readout=readout, code=code)
+    analysis_out = dict(bidirectional=bidir, gradients=grads, gradient_note=grad_note,
+                        gradient_code=grad_code)
+    choice_out = dict(kind=kind, mode=mode, text=text, source=source, subtabs=subtabs)
+    race_out = dict(loss=loss_plot, accuracy=acc_plot, status=race_status_md, session=session,
+                    code=race_code_box)
+    settings = [kind, mode, text, source, seed, hidden, set_radius, radius, set_forget, forget_bias]
+    reset_args = dict(fn=bind(on_reset, view_out), inputs=[*settings, unit, session],
+                      outputs=list(view_out.values()), **queues.CHEAP)
+    analysis = dict(fn=bind(on_analysis, analysis_out), inputs=[stepper, session],
+                    outputs=list(analysis_out.values()), api_visibility="private", **queues.CHEAP)
+    private_reset = dict(reset_args, api_visibility="private")
+
     reset.click(**reset_args, api_name="recurrent_reset").then(
         **dict(analysis, api_visibility="public"), api_name="recurrent_analysis")
     # Fill the plots when the page opens, so that nobody meets an empty lab.
-    demo.load(**reset_args, api_visibility="private").then(**analysis)
-    for control in (kind, mode, source, edit):
-        control.change(**reset_args, api_visibility="private").then(**analysis)
+    demo.load(**private_reset).then(**analysis)
+    # .input, not .change: a value set by a handler (a lesson button) must not fire again
+    for control in (kind, mode, source, set_radius, set_forget):
+        control.input(**private_reset).then(**analysis)
     for control in (seed, text):
-        control.submit(**reset_args, api_visibility="private").then(**analysis)
-    # .input: dragging or typing a number; always_last drops the intermediate values
-    hidden.input(**reset_args, api_visibility="private", trigger_mode="always_last").then(**analysis)
-    for control in (radius, forget_bias):  # moving an edit slider means "apply the edits"
-        control.input(apply_edits, None, edit, api_visibility="private", trigger_mode="always_last").then(
-            **reset_args, api_visibility="private").then(**analysis)
-    # Stepping only redraws (about 1 ms of work): skip the queue, which would add its latency.
-    fast = dict(outputs=view_out, queue=False)
-    forward.click(on_step, [stepper, unit], **fast, api_name="recurrent_step")
-    back.click(on_step_back, [stepper, unit], **fast, api_name="recurrent_step_back")
-    to_end.click(on_run_to_end, [stepper, unit], **fast, api_name="recurrent_run_to_end")
-    time_slider.release(on_seek, [stepper, time_slider, unit], **fast, api_name="recurrent_seek")
-    unit.release(on_seek, [stepper, time_slider, unit], **fast, api_visibility="private")
+        control.submit(**private_reset).then(**analysis)
+    hidden.input(**private_reset, trigger_mode="always_last").then(**analysis)
+    for control, box in ((radius, set_radius), (forget_bias, set_forget)):  # one slider, one change
+        control.input(tick, None, box, api_visibility="private", trigger_mode="always_last",
+                      **queues.CHEAP).then(**private_reset).then(**analysis)
+    for button, handler in ((long_trained, on_long_trained), (impulse, on_impulse)):
+        button.click(bind(handler, choice_out), None, list(choice_out.values()), api_visibility="private",
+                     **queues.CHEAP).then(**private_reset).then(**analysis)
 
-    run = train.click(on_train, [distractors, race_hidden, race_steps, race_seed, session_cells],
-                      [loss_plot, acc_plot, race_status_md, session_cells, race_code_box],
-                      api_name="recurrent_train", concurrency_limit=2, concurrency_id="recurrent-train")
-    stop.click(None, cancels=[run])
-    use_outputs = [kind, mode, text, source, subtabs]
+    step_args = dict(outputs=list(view_out.values()), **queues.CHEAP)
+    forward.click(bind(on_step, view_out), [stepper, unit], **step_args, api_name="recurrent_step")
+    back.click(bind(on_step_back, view_out), [stepper, unit], **step_args, api_name="recurrent_step_back")
+    to_end.click(bind(on_run_to_end, view_out), [stepper, unit], **step_args, api_name="recurrent_run_to_end")
+    time_slider.release(bind(on_seek, view_out), [stepper, time_slider, unit], **step_args,
+                        api_name="recurrent_seek")
+    unit.release(bind(on_seek, view_out), [stepper, time_slider, unit], **step_args, api_visibility="private")
+
+    run = train.click(bind(on_train, race_out), [distractors, race_hidden, race_steps, race_seed, curriculum,
+                                                   session],
+                      list(race_out.values()), api_name="recurrent_train", **queues.TRAINING)
+    stop.click(None, cancels=[run], api_visibility="private", **queues.CHEAP)
     for button, cell in ((use_lstm, "lstm"), (use_rnn, "rnn")):
-        button.click(functools.partial(on_use_session_cell, cell), [session_cells, distractors],
-                     use_outputs, api_visibility="private").then(**reset_args, api_visibility="private"
-                                                                  ).then(**analysis)
+        button.click(bind(functools.partial(on_use_session_cell, cell), choice_out), [session, distractors],
+                     list(choice_out.values()), api_visibility="private", **queues.CHEAP
+                     ).then(**private_reset).then(**analysis)

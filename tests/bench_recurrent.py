@@ -13,7 +13,9 @@ import time
 import numpy as np
 
 SEQ = "C0312013203120312"  # 17 symbols
-SETTINGS = ("lstm", "chars", SEQ, "random", 0, 8, False, 1.0, 0.0, 1)
+SETTINGS = ("lstm", "chars", SEQ, "random", 0, 8, False, 1.0, False, 0.0, 1)
+NAMES = ("kind", "mode", "text", "source", "seed", "hidden", "set_radius", "radius", "set_forget",
+         "forget_bias", "unit")
 
 
 def _ms(samples: list[float]) -> dict:
@@ -31,18 +33,17 @@ def _timed(fn, *args, **kwargs) -> tuple[float, object]:
 def handler_latencies(source: str, kind: str) -> dict:
     from components import recurrent_tab as tab
 
-    settings = dict(zip(("kind", "mode", "text", "source", "seed", "hidden", "edit", "radius",
-                         "forget_bias", "unit"), SETTINGS), kind=kind, source=source)
-    tab.on_reset(**settings, session_cells=None)  # warm-up: torch import, asset load
-    reset_s, out = _timed(tab.on_reset, **settings, session_cells=None)
-    stepper = out[1]
+    settings = dict(zip(NAMES, SETTINGS), kind=kind, source=source)
+    tab.on_reset(**settings, session=None)  # warm-up: torch import, asset load
+    reset_s, out = _timed(tab.on_reset, **settings, session=None)
+    stepper = out.stepper
     analysis_s, _ = _timed(tab.on_analysis, stepper, None)
     steps = []
     for _ in range(3):  # walk the whole sequence three times
-        stepper = tab.on_reset(**settings, session_cells=None)[1]
+        stepper = tab.on_reset(**settings, session=None).stepper
         for _ in SEQ:
             elapsed, view = _timed(tab.on_step, stepper, 1)
-            stepper = view[0]
+            stepper = view.stepper
             steps.append(elapsed)
     return {"step": _ms(steps), "reset_ms": round(reset_s * 1000, 1),
             "analysis_ms": round(analysis_s * 1000, 1)}
@@ -69,7 +70,7 @@ def run(base_url: str) -> dict:
         elapsed, _ = _timed(client.predict, 1, api_name="/recurrent_step")
         round_trip.append(elapsed)
     train_start = time.perf_counter()
-    frames = list(client.submit(40, 8, 100, 0, api_name="/recurrent_train"))
+    frames = list(client.submit(40, 8, 100, 0, True, api_name="/recurrent_train"))
     train_s = time.perf_counter() - train_start
     return {
         "server_side_random_lstm": handler_latencies("random", "lstm"),

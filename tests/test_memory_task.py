@@ -1,10 +1,13 @@
-"""The long-memory task: data, the race generator, the learning claim (LSTM solves a
-length where the RNN fails, fixed seed), and the quality of the shipped trained cells."""
+"""The long-memory task: data, the curriculum, the race generator (bounded, repeatable,
+independent of the global RNG and of other runs in threads), and the quality of the
+shipped trained cells. The race's learning claims for seeds 0–4 are lesson tests in
+test_recurrent_tab.py (test_lesson_recurrent_memory_race_*)."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -49,18 +52,44 @@ def test_race_stops_at_the_time_limit():
     assert snaps[-1].stopped_by == "time" and snaps[-1].step < 10_000
 
 
-def test_race_is_repeatable_for_a_seed():
+def test_race_is_repeatable_for_a_seed_and_ignores_the_global_rng():
     cfg = mt.MemoryConfig(distractors=4, hidden_size=4, max_steps=10, snapshot_every=10, eval_size=16)
-    a, b = list(mt.train_race(cfg, 3))[-1], list(mt.train_race(cfg, 3))[-1]
-    assert a.loss == b.loss
+    a = list(mt.train_race(cfg, 3))[-1]
+    torch.manual_seed(12345)  # another user's code moving torch's global generator
+    b = list(mt.train_race(cfg, 3))[-1]
+    assert a.loss == b.loss and a.accuracy == b.accuracy
 
 
-def test_lstm_solves_a_length_where_the_rnn_fails():
-    """N = 40 distractors, hidden 8, 200 steps, seed 0: the issue's learning claim."""
-    cfg = mt.MemoryConfig(distractors=40, hidden_size=8, max_steps=200, snapshot_every=50)
-    last = list(mt.train_race(cfg, seed=0))[-1]
-    assert last.accuracy["lstm"][-1] >= 0.9, last.accuracy
-    assert last.accuracy["rnn"][-1] <= 0.5, last.accuracy
+def test_two_races_in_threads_give_the_same_result_as_alone():
+    cfg = mt.MemoryConfig(distractors=5, hidden_size=4, max_steps=20, snapshot_every=20, eval_size=32)
+    alone = {seed: list(mt.train_race(cfg, seed))[-1].loss for seed in (1, 2)}
+    together: dict[int, object] = {}
+
+    def run(seed: int) -> None:
+        together[seed] = list(mt.train_race(cfg, seed))[-1].loss
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert together == alone
+
+
+def test_curriculum_grows_n_then_holds_it():
+    cfg = mt.MemoryConfig(distractors=40, max_steps=300, curriculum=0.5)
+    gen = torch.Generator()
+    lengths = [mt.train_length(cfg, step, gen) for step in range(1, 301)]
+    assert lengths[0] == 2 and lengths[149] == 40 and set(lengths[150:]) == {40}
+    assert all(b >= a for a, b in zip(lengths, lengths[1:]))
+    assert mt.train_length(mt.MemoryConfig(distractors=40, curriculum=0.0), 1, gen) == 40
+
+
+def test_snapshots_say_the_training_length():
+    cfg = mt.MemoryConfig(distractors=20, hidden_size=3, max_steps=20, snapshot_every=5, eval_size=8)
+    snaps = list(mt.train_race(cfg, 0))
+    assert [s.train_length for s in snaps] == [10, 20, 20, 20]  # 20 · step / 10, at most N
+    assert all(s.distractors == 20 for s in snaps)
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -94,12 +123,24 @@ def test_shipped_cells_have_a_card_and_metadata():
 
 
 def test_shipped_lstm_and_gru_remember_and_the_rnn_does_not():
-    """Measured again here on fresh sequences, not read from the card."""
+    """Measured again here on fresh sequences, not read from the card: what the lab's
+    trained-weights note says (the RNN about half right, never right on B and D)."""
     cells = shipped_cells()
     x, y = mt.make_batch(500, 40, torch.Generator().manual_seed(12345))
     acc = {kind: mt.accuracy(mt.net_from_cell(kind, cell), x, y) for kind, cell in cells.items()}
     assert acc["lstm"] >= 0.98 and acc["gru"] >= 0.98, acc
-    assert acc["rnn"] <= 0.6, acc
+    assert 0.4 <= acc["rnn"] <= 0.6, acc
+    rnn = mt.score(cells["rnn"], "rnn", 40, sequences=500, seed=777)
+    assert rnn.per_letter["B"] < 0.05 and rnn.per_letter["D"] < 0.05, rnn
+
+
+def test_card_numbers_are_measured_numbers():
+    """Every accuracy at N = 40 in the card's table is the shipped cell's accuracy again (±3 points)."""
+    card = (get_service().resolve(SHIPPED).path / "card.md").read_text()
+    for kind, cell in shipped_cells().items():
+        row = next(line for line in card.splitlines() if line.startswith(f"| {kind.upper()} |"))
+        at_40 = float(row.split("|")[6].strip(" %")) / 100  # columns N = 5, 10, 20, 30, 40
+        assert abs(mt.score(cell, kind, 40, sequences=1000, seed=99).accuracy - at_40) <= 0.03
 
 
 def test_stepping_the_shipped_lstm_gives_the_batched_answer():

@@ -71,13 +71,22 @@ def test_lstm_gates_equal_torch_gate_formula():
 
 
 @pytest.mark.parametrize("kind", rec.CELL_KINDS)
-def test_random_weights_are_torch_default_init_for_the_seed(kind):
-    torch.manual_seed(7)
+def test_random_weights_are_torch_default_init_from_a_generator(kind):
     cls = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[kind]
     ref = cls(4, 3)
+    generator = torch.Generator().manual_seed(7)
+    for p in ref.parameters():
+        torch.nn.init.uniform_(p, -3 ** -0.5, 3 ** -0.5, generator=generator)
     w = rec.random_weights(kind, 4, 3, seed=7)
     np.testing.assert_allclose(w.w_hh, ref.weight_hh.detach().double().numpy(), atol=0)
+    np.testing.assert_allclose(w.b_ih, ref.bias_ih.detach().double().numpy(), atol=0)
     assert not np.allclose(w.w_hh, rec.random_weights(kind, 4, 3, seed=8).w_hh)
+
+
+def test_random_weights_leave_the_global_generator_alone():
+    before = torch.random.get_rng_state()
+    rec.random_weights("lstm", 4, 3, seed=1)
+    assert torch.equal(before, torch.random.get_rng_state())
 
 
 @pytest.mark.parametrize("kind", rec.CELL_KINDS)
@@ -98,33 +107,44 @@ def test_forget_bias_controls_the_forget_gate_and_the_memory():
     remember, forget = rec.edit_weights(base, forget_bias=5.0), rec.edit_weights(base, forget_bias=-3.0)
     assert rec.unroll(remember, x).gate("f").min() > 0.95
     assert rec.unroll(forget, x).gate("f").max() < 0.15
-    assert rec.gradient_norms(remember, x)[0] > 100 * rec.gradient_norms(forget, x)[0]
+    assert rec.gradient_norms(remember, x).c_from_c[0] > 100 * rec.gradient_norms(forget, x).c_from_c[0]
 
 
-def autograd_norms(w: rec.CellWeights, x: np.ndarray) -> np.ndarray:
-    """‖∂h_T/∂h_t‖₂ by torch autograd, one backward pass per unit of h_T."""
+def autograd_norms(w: rec.CellWeights, x: np.ndarray) -> dict[str, np.ndarray]:
+    """The norms of ∂h_T/∂h_t (and ∂h_T/∂c_t, ∂c_T/∂c_t) by torch autograd, one backward
+    pass per unit of the target, through torch's own cell."""
     cell = rec.torch_cell(w)
     h = torch.zeros(1, w.hidden_size, dtype=torch.float64)
     c = torch.zeros_like(h)
-    states = []
+    hs, cs = [], []
     for x_t in torch.from_numpy(x):
         if w.kind == "lstm":
             h, c = cell(x_t[None], (h, c))
+            cs.append(c)
         else:
             h = cell(x_t[None], h)
-        states.append(h)
-    norms = []
-    for h_t in states:
-        rows = [torch.autograd.grad(h[0, j], h_t, retain_graph=True)[0][0] for j in range(w.hidden_size)]
-        norms.append(torch.linalg.matrix_norm(torch.stack(rows), ord=2).item())
-    return np.array(norms)
+        hs.append(h)
+
+    def norm(target: torch.Tensor, source: torch.Tensor) -> float:
+        rows = [torch.autograd.grad(target[0, j], source, retain_graph=True)[0][0] for j in range(w.hidden_size)]
+        return torch.linalg.matrix_norm(torch.stack(rows), ord=2).item()
+
+    norms = {"h_from_h": np.array([norm(h, h_t) for h_t in hs])}
+    if w.kind == "lstm":
+        norms["h_from_c"] = np.array([norm(h, c_t) for c_t in cs])
+        norms["c_from_c"] = np.array([norm(c, c_t) for c_t in cs])
+    return norms
 
 
 @pytest.mark.parametrize("kind", rec.CELL_KINDS)
 def test_hand_written_backprop_equals_autograd(kind):
     w = rec.edit_weights(rec.random_weights(kind, 3, 5, seed=4), spectral_radius=1.4, forget_bias=1.0)
     x = np.random.default_rng(4).normal(size=(12, 3))
-    np.testing.assert_allclose(rec.gradient_norms(w, x), autograd_norms(w, x), rtol=1e-9, atol=1e-14)
+    ours, reference = rec.gradient_norms(w, x), autograd_norms(w, x)
+    for path, values in reference.items():
+        np.testing.assert_allclose(getattr(ours, path), values, rtol=1e-9, atol=1e-14)
+    if kind != "lstm":
+        assert ours.h_from_c is None and ours.c_from_c is None
 
 
 def test_rnn_gradient_is_the_product_of_diag_tanh_prime_times_w_hh():
@@ -134,16 +154,26 @@ def test_rnn_gradient_is_the_product_of_diag_tanh_prime_times_w_hh():
     jac = np.eye(3)
     for t in range(5, 2, -1):  # ∂h_6/∂h_3 (1-based) = J_6 J_5 J_4
         jac = jac @ (np.diag(1 - h[t] ** 2) @ w.w_hh)
-    assert rec.gradient_norms(w, x)[2] == pytest.approx(np.linalg.norm(jac, 2), rel=1e-12)
+    assert rec.gradient_norms(w, x).h_from_h[2] == pytest.approx(np.linalg.norm(jac, 2), rel=1e-12)
 
 
 def test_rnn_gradients_vanish_and_explode_with_the_spectral_radius():
     x = rec.encode_chars("A" + "0" * 29, tuple("A0")).x
     base = rec.random_weights("rnn", 2, 8, seed=0)
-    small = rec.gradient_norms(rec.edit_weights(base, spectral_radius=0.5), x)
+    small = rec.gradient_norms(rec.edit_weights(base, spectral_radius=0.5), x).h_from_h
     assert small[0] < 1e-6 and small[-1] == pytest.approx(1.0)
     lstm = rec.edit_weights(rec.random_weights("lstm", 2, 8, seed=0), spectral_radius=0.5, forget_bias=6.0)
-    assert rec.gradient_norms(lstm, x)[0] > 1000 * small[0]  # the cell state carries it
+    assert rec.gradient_norms(lstm, x).c_from_c[0] > 0.5  # the cell state carries it
+
+
+def test_echo_is_the_run_minus_the_zero_first_input_run():
+    w = rec.random_weights("lstm", 1, 3, seed=0)
+    x = rec.encode_numbers("1, 0, 0, 0").x
+    echo = rec.echo_of_first_input(w, x)
+    zero = rec.unroll(w, np.zeros_like(x))
+    np.testing.assert_allclose(echo.h, rec.unroll(w, x).h - zero.h, atol=0)
+    np.testing.assert_allclose(echo.c, rec.unroll(w, x).c - zero.c, atol=0)
+    assert rec.echo_of_first_input(rec.random_weights("gru", 1, 3, seed=0), x).c is None
 
 
 def test_bidirectional_equals_torch_bidirectional_lstm():

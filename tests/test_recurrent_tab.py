@@ -1,11 +1,17 @@
-"""The RNN & LSTM tab: handlers called directly (good and bad input), the API through
+"""The RNN & LSTM tab: handlers called directly (good and bad input), every "Try this"
+prompt as a claim (test_lesson_recurrent_*), every "Show the code" panel run in a fresh
+Python from a temporary folder (test_code_panel_recurrent_*), the API through
 gradio_client against the live app, and Chromium stepping three times."""
 
 from __future__ import annotations
 
-import itertools
+import ast
 import json
-from pathlib import Path
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
@@ -14,18 +20,75 @@ import pytest
 from components import recurrent_tab as tab
 from tests.conftest import assert_not_blank
 
-SEQ = "C0312013203"
-DEFAULTS = dict(kind="lstm", mode="chars", text=SEQ, source="random", seed=0, hidden=4, edit=False,
-                radius=1.0, forget_bias=0.0, unit=1, session_cells=None)
+SEQ = tab.DEFAULT_TEXT
+SEEDS = range(5)
+DEFAULTS = dict(kind="lstm", mode="chars", text=SEQ, source="random", seed=0, hidden=4, set_radius=False,
+                radius=1.0, set_forget=False, forget_bias=0.0, unit=1, session=None)
 
 
-def reset(**changes):
+def reset(**changes) -> tab.StepperView:
     return tab.on_reset(**{**DEFAULTS, **changes})
+
+
+def run_to_end(**changes) -> tab.StepperView:
+    return tab.on_run_to_end(reset(**changes).stepper, 1)
 
 
 def plot_json(plot) -> dict:
     return json.loads(plot.to_json())
 
+
+def curves(plot) -> dict[str, list[float]]:
+    return {trace["name"]: trace["y"] for trace in plot_json(plot)["data"]}
+
+
+def gradient_curves(**changes) -> dict[str, np.ndarray]:
+    """What the Vanishing gradients plot draws for these settings (legend name → norms)."""
+    view = reset(**changes)
+    return {name: np.array(y) for name, y in curves(tab.on_analysis(view.stepper, None).gradients).items()}
+
+
+def echo_left(view: tab.StepperView, state: str, t: int) -> float:
+    """The share of the first input's echo left at step t (1-based), from the echo plot."""
+    name = next(n for n in curves(view.echo) if n.startswith(f"{state}_t"))
+    size = curves(view.echo)[name]
+    return size[t - 1] / size[0]
+
+
+def apply_choice(choice: tab.Choice, **changes) -> dict:
+    """The settings after a lesson button: its values where it sets one, else the defaults."""
+    settings = {**DEFAULTS, **changes}
+    for name in ("kind", "mode", "text", "source"):
+        value = getattr(choice, name)
+        if not isinstance(value, dict):  # gr.update() = leave as it is
+            settings[name] = value
+    return settings
+
+
+def race(distractors: int, seed: int, steps: int = 300, curriculum: bool = True, hidden: int = 8
+         ) -> tab.RaceFrame:
+    return list(tab.on_train(distractors, hidden, steps, seed, curriculum, None))[-1]
+
+
+def final_accuracy(frame: tab.RaceFrame) -> dict[str, float]:
+    return {name: y[-1] for name, y in curves(frame.accuracy).items()}
+
+
+def run_panel(code: str, tmp_path) -> str:
+    """Run a code panel as a student would: a fresh Python, offline, in an empty folder."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "playground" not in code.replace("Neural Playground", "")  # never imports the repo
+    return done.stdout
+
+
+def printed_vector(out: str, name: str) -> np.ndarray:
+    return np.array(ast.literal_eval(re.search(rf"^{name} = (\[.*\])$", out, re.M).group(1)))
+
+
+# --- handlers ---------------------------------------------------------------------------------
 
 def test_build_inside_blocks():
     with gr.Blocks() as demo:
@@ -33,57 +96,98 @@ def test_build_inside_blocks():
 
 
 def test_reset_then_step_fills_one_column_per_step():
-    note, stepper, slider, equations, gates, states, readout, code = reset()
-    assert "Random weights" in note and "random-weights-badge" in note
-    assert stepper.t == 0 and "Press **Step**" in equations
+    view = reset()
+    assert "Random weights" in view.note and "random-weights-badge" in view.note
+    assert view.stepper.t == 0 and "Press **Step**" in view.equations
     for expected in (1, 2, 3):
-        stepper, slider, equations, gates, states, readout, code = tab.on_step(stepper, 1)
-        assert stepper.t == expected and f"Step {expected} of {len(SEQ)}" in equations
-    z = plot_json(states)["data"][0]["z"]  # h over time: units × time
+        view = tab.on_step(view.stepper, 1)
+        assert view.stepper.t == expected and f"Step {expected} of {len(SEQ)}" in view.equations
+    z = plot_json(view.states)["data"][0]["z"]  # h over time: units × time
     assert [col is not None for col in z[0]] == [True] * 3 + [False] * (len(SEQ) - 3)
-    assert "f_{3,1}" in equations and "c_{3,1}" in equations and "for t in range(3)" in code
-    stepper = tab.on_step_back(stepper, 1)[0]
-    assert stepper.t == 2
-    assert tab.on_run_to_end(stepper, 1)[0].t == len(SEQ)
-    assert tab.on_seek(stepper, 99, 1)[0].t == len(SEQ)
+    assert "f_{3,1}" in view.equations and "c_{3,1}" in view.equations and "range(3)" in view.code
+    assert tab.on_step_back(view.stepper, 1).stepper.t == 2
+    assert tab.on_run_to_end(view.stepper, 1).stepper.t == len(SEQ)
+    assert tab.on_seek(view.stepper, 99, 1).stepper.t == len(SEQ)
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: int
+    b: int
+
+
+def pairs(x: int) -> Pair:
+    return Pair(a=x, b=2 * x)
+
+
+def stream_pairs(x: int):
+    yield Pair(a=x, b=-x)
+
+
+def test_bind_maps_fields_to_components():
+    with gr.Blocks():
+        boxes = {"a": gr.Textbox(), "b": gr.Textbox()}
+    assert tab.bind(pairs, boxes)(3) == {boxes["a"]: 3, boxes["b"]: 6}
+    assert list(tab.bind(stream_pairs, boxes)(3)) == [{boxes["a"]: 3, boxes["b"]: -3}]
 
 
 def test_equation_numbers_are_the_trace_numbers():
-    stepper = reset(kind="gru", unit=2)[1]
-    stepper, *_ = tab.on_step(stepper, 2)
-    _, _, equations, *_ = tab.on_step(stepper, 2)
-    h = stepper.trace.steps[1].h[1]  # step 2, unit 2
-    assert "h_{2,2}" in equations and f"\\mathbf{{{h:.3f}}}" in equations
+    view = tab.on_step(tab.on_step(reset(kind="gru", unit=2).stepper, 2).stepper, 2)
+    h = view.stepper.trace.steps[1].h[1]  # step 2, unit 2
+    assert "h_{2,2}" in view.equations and f"\\mathbf{{{h:.3f}}}" in view.equations
 
 
-def test_trained_weights_show_the_readout_and_are_labelled_trained():
-    note, stepper, *_rest = reset(source="shipped", hidden=4)
-    assert "Trained weights" in note and "random" not in note.lower()
-    assert stepper.weights.hidden_size == 8  # the shipped cells, not the slider
-    *_, readout, code = tab.on_run_to_end(stepper, 1)
-    z = plot_json(readout)["data"][0]["z"]
-    assert max(row[-1] for row in z) == z[2][-1]  # the read-out answers 'C' at the end
-    assert "load_file" in code
+def test_the_per_unit_table_never_wraps_a_number():
+    view = tab.on_step(reset(hidden=16).stepper, 1)
+    table = view.equations[view.equations.index("<table"):]
+    cells = re.findall(r"<td style=\"([^\"]*)\">([^<]*)</td>", table)
+    assert len(cells) >= 16 * 10 and all("white-space:nowrap" in style for style, _ in cells)
+    assert all(re.fullmatch(r"−?\d+\.\d\d", number) for _, number in cells)  # a true minus sign
+    assert "overflow-x:auto" in view.equations  # a wide table scrolls instead
 
 
-def test_edits_are_applied_and_announced():
-    note, stepper, *_ = reset(edit=True, radius=0.5, forget_bias=-3.0)
-    assert "spectral radius 0.5" in note and "forget-gate bias set to -3" in note
-    assert stepper.trace.gate("f").max() < 0.2
+def test_trained_note_states_measured_facts():
+    scores = tab.shipped_scores()
+    for kind in tab.CELL_KINDS:
+        note = reset(kind=kind, source="shipped").note
+        assert "learned to remember" not in note and "Measured on 1,000 fresh sequences" in note
+        assert f"**{100 * scores[kind].accuracy:.0f} %**" in note
+    rnn = reset(kind="rnn", source="shipped").note
+    assert 0.4 <= scores["rnn"].accuracy <= 0.6 and "B or D" in rnn and "not learned" in rnn
+    assert scores["lstm"].accuracy >= 0.98 and "keeps the first letter" in reset(source="shipped").note
 
 
-def test_analysis_gives_three_gradient_curves_and_both_directions():
-    stepper = reset()[1]
-    bidir, grads, note, code = tab.on_analysis(stepper, None)
-    grads, bidir = plot_json(grads), plot_json(bidir)
-    assert len(grads["data"]) == 3 and grads["layout"]["yaxis"]["type"] == "log"
-    assert all(len(curve["y"]) == len(SEQ) and curve["y"][-1] == pytest.approx(1.0) for curve in grads["data"])
-    assert len(bidir["data"]) == 3 and "autograd" in code
+def test_one_slider_one_change():
+    """Moving the forget-bias slider changes the forget bias only: W_hh stays as it was."""
+    plain, forget = reset().stepper.weights, reset(set_forget=True, forget_bias=-3.0).stepper.weights
+    np.testing.assert_array_equal(plain.w_hh, forget.w_hh)
+    np.testing.assert_array_equal(plain.w_ih, forget.w_ih)
+    changed = np.flatnonzero((plain.b_ih != forget.b_ih) | (plain.b_hh != forget.b_hh))
+    assert set(changed) <= set(range(4, 8))  # the f block of i, f, g, o with 4 units
+    radius = reset(set_radius=True, radius=0.5).stepper.weights
+    np.testing.assert_array_equal(plain.b_ih, radius.b_ih)
+    assert not np.allclose(plain.w_hh, radius.w_hh)
+    assert "spectral radius" not in reset(set_forget=True, forget_bias=-3.0).note
+
+
+def test_empty_seed_is_the_default_seed_with_a_note():
+    for empty in (None, ""):
+        view = reset(seed=empty)
+        assert view.stepper.setup.seed == tab.DEFAULT_SEED and "seed box was empty" in view.note
+        np.testing.assert_array_equal(view.stepper.weights.w_hh, reset(seed=0).stepper.weights.w_hh)
+
+
+def test_step_without_reset_starts_from_the_default_cell():
+    view = tab.on_step(None, 1)
+    assert view.stepper.t == 1 and view.stepper.setup == tab.DEFAULT_SETUP and "No Reset yet" in view.note
+    assert tab.on_analysis(None, None).gradient_note.startswith("After")
 
 
 def test_session_cells_need_a_race_first():
     with pytest.raises(gr.Error, match="No cells were trained"):
         reset(source="session")
+    with pytest.raises(gr.Error, match="Train first"):
+        tab.on_use_session_cell("lstm", None, 40)
 
 
 @pytest.mark.parametrize("changes, fragment", [
@@ -91,10 +195,16 @@ def test_session_cells_need_a_race_first():
     (dict(text="A" * 10_000), "at most 100"),
     (dict(hidden=0), "hidden size"),
     (dict(hidden=10**6), "hidden size"),
+    (dict(hidden=[4]), "hidden size"),
     (dict(radius=float("nan")), "NaN"),
     (dict(forget_bias=float("nan")), "NaN"),
     (dict(seed=float("nan")), "NaN"),
+    (dict(seed=[1, 2]), "seed must be a number"),
+    (dict(radius=[1]), "must be a number"),
+    (dict(set_forget=[True]), "true or false"),
     (dict(kind="transformer"), "Unknown cell"),
+    (dict(kind=["lstm"]), "Unknown cell"),
+    (dict(text=["C0"]), "must be text"),
     (dict(source="shipped", text="hello"), "trained on the symbols"),
     (dict(source="shipped", mode="numbers", text="1, 2"), "switch the input"),
     (dict(mode="numbers", text="1, x"), "not a number"),
@@ -104,40 +214,179 @@ def test_bad_input_gives_a_clear_message(changes, fragment):
         reset(**changes)
 
 
-def test_step_without_reset_asks_for_reset():
-    with pytest.raises(gr.Error, match="Reset"):
-        tab.on_step(None, 1)
-
-
 def test_race_streams_and_feeds_the_stepper():
-    stream = tab.on_train(3, 4, 20, 0, None)
-    updates = list(itertools.islice(stream, 50))
-    loss, acc, status, cells, code = updates[-1]
-    assert "finished" in status and set(cells) == {"rnn", "lstm"} and "train_race" in code
-    assert len(plot_json(acc)["data"]) == 2
-    note, stepper, *_ = reset(source="session", session_cells=cells)
-    assert "trained in this session" in note and stepper.weights.hidden_size == 4
+    frames = list(tab.on_train(3, 4, 20, 0, True, None))
+    last = frames[-1]
+    assert "finished" in last.status and set(last.session.cells) == {"rnn", "lstm"}
+    assert "torch.optim.Adam" in last.code and len(plot_json(last.accuracy)["data"]) == 2
+    view = reset(source="session", session=last.session)
+    assert "trained in this session" in view.note and view.stepper.weights.hidden_size == 4
+    choice = tab.on_use_session_cell("rnn", last.session, 3)
+    assert choice.kind == "rnn" and choice.source == "session"
 
 
 def test_race_refuses_bad_settings():
     with pytest.raises(gr.Error, match="NaN"):
-        next(tab.on_train(float("nan"), 8, 100, 0, None))
+        next(tab.on_train(float("nan"), 8, 100, 0, True, None))
     with pytest.raises(gr.Error, match="hidden size"):
-        next(tab.on_train(40, 0, 100, 0, None))
+        next(tab.on_train(40, 0, 100, 0, True, None))
+    with pytest.raises(gr.Error, match="must be a number"):
+        next(tab.on_train(40, 8, [100], 0, True, None))
+    frame = list(tab.on_train(3, 4, 10, "", True, None))[-1]  # an empty seed box: seed 0
+    assert "seed 0" in frame.status and "seed box was empty" in frame.status
 
 
-def test_api_reset_and_step(client):
-    out = client.predict("lstm", "chars", SEQ, "random", 0, 4, False, 1.0, 0.0, 1,
-                         api_name="/recurrent_reset")
+# --- lessons: every "Try this" prompt -------------------------------------------------------------
+
+def test_every_prompt_has_a_lesson_test():
+    """Six prompts, six families of lesson tests below: a new prompt needs a new test."""
+    assert len(tab.LESSON_TRY) == 6
+    names = [name for name in globals() if name.startswith("test_lesson_recurrent_")]
+    assert len(names) >= 6, names
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lesson_recurrent_forget_bias_minus_3_forgets_within_2_steps(seed):
+    forget = run_to_end(seed=seed, set_forget=True, forget_bias=-3.0)
+    assert echo_left(forget, "c", 3) <= 0.1  # ≥ 90 % of the first symbol lost by step 3
+    keep = run_to_end(seed=seed, set_forget=True, forget_bias=3.0)
+    assert echo_left(keep, "c", 11) >= 0.3  # more than 30 % left after 10 more steps
+    assert echo_left(run_to_end(seed=seed), "c", 11) <= 0.02  # the untouched cell: under 2 %
+
+
+@pytest.mark.parametrize("letter", "ABCD")
+def test_lesson_recurrent_trained_lstm_remembers_and_the_rnn_misses_b_and_d(letter):
+    text = letter + SEQ[1:]
+    lstm = run_to_end(source="shipped", text=text)
+    rnn = run_to_end(source="shipped", kind="rnn", text=text)
+    answer = {kind: "ABCD"[int(np.argmax([row[-1] for row in plot_json(view.readout)["data"][0]["z"]]))]
+              for kind, view in (("lstm", lstm), ("rnn", rnn))}
+    assert answer["lstm"] == letter
+    if letter in "BD":
+        assert answer["rnn"] != letter
+    assert "about half" in tab.LESSON_TRY[1] and "50 %" in rnn.note
+
+
+def test_lesson_recurrent_trained_gradients_vanish_only_in_the_rnn():
+    settings = apply_choice(tab.on_long_trained())
+    assert settings["source"] == "shipped" and len(settings["text"]) == 41
+    view = tab.on_reset(**settings)
+    lines = {name: np.array(y) for name, y in curves(tab.on_analysis(view.stepper, None).gradients).items()}
+    assert lines["RNN ‖∂h_T/∂h_t‖"][0] < 1e-40
+    assert lines["GRU ‖∂h_T/∂h_t‖"].min() > 0.9
+    assert lines["LSTM ‖∂c_T/∂c_t‖ (cell-state path)"].min() > 0.9
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lesson_recurrent_spectral_radius_and_forget_bias_move_the_gradient_lines(seed):
+    rnn = "RNN ‖∂h_T/∂h_t‖"
+    small = gradient_curves(seed=seed, set_radius=True, radius=0.5)[rnn][0]
+    large = gradient_curves(seed=seed, set_radius=True, radius=2.0)[rnn][0]
+    assert small < 1e-3 and large >= 10 * small
+    cell_path = "LSTM ‖∂c_T/∂c_t‖ (cell-state path)"
+    assert gradient_curves(seed=seed, set_forget=True, forget_bias=3.0)[cell_path].min() > 0.5
+    assert gradient_curves(seed=seed)[cell_path].min() < 0.05  # the default bias: it vanishes too
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lesson_recurrent_memory_race_lstm_wins_at_40_for_every_seed(seed):
+    at_5, at_40 = final_accuracy(race(5, seed)), final_accuracy(race(40, seed))
+    assert at_5["LSTM"] >= 0.95 and at_5["RNN (tanh)"] >= 0.7, at_5
+    assert at_40["LSTM"] >= 0.95 and at_40["RNN (tanh)"] <= 0.5, at_40
+
+
+def test_lesson_recurrent_memory_race_without_curriculum_depends_on_the_seed():
+    lstm = [final_accuracy(race(40, seed, curriculum=False))["LSTM"] for seed in SEEDS]
+    assert max(lstm) >= 0.95 and min(lstm) <= 0.6, lstm
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lesson_recurrent_impulse_echo_shrinks(seed):
+    settings = apply_choice(tab.on_impulse(), seed=seed)
+    assert settings["kind"] == "rnn" and settings["mode"] == "numbers"
+    view = tab.on_run_to_end(tab.on_reset(**settings).stepper, 1)
+    echo = curves(view.echo)["h_t: ‖h_t − h_t(x₁ = 0)‖"]
+    assert all(later < earlier for earlier, later in zip(echo, echo[1:]))  # step after step
+    assert echo[0] > 0.01  # the raw h_t would show a fixed point; the echo shows the impulse
+    small = tab.on_run_to_end(tab.on_reset(**{**settings, "set_radius": True, "radius": 0.5}).stepper, 1)
+    assert echo_left(small, "h", 10) < 0.01
+    large = tab.on_run_to_end(tab.on_reset(**{**settings, "set_radius": True, "radius": 2.0}).stepper, 1)
+    assert echo_left(large, "h", 10) > 0.03
+
+
+# --- code panels --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("changes", [
+    dict(set_forget=True, forget_bias=-3.0),
+    dict(kind="gru", set_radius=True, radius=1.5, seed=3),
+    dict(kind="rnn", mode="numbers", text="1, 0, -0.5, 2"),
+    dict(kind="lstm", source="shipped", set_radius=True, radius=0.9, set_forget=True, forget_bias=-2.0),
+])
+def test_code_panel_recurrent_step(changes, tmp_path):
+    view = reset(**changes)
+    for _ in range(3):
+        view = tab.on_step(view.stepper, 1)
+    out = run_panel(view.code, tmp_path)
+    step = view.stepper.trace.steps[2]
+    np.testing.assert_allclose(printed_vector(out, "h_3"), step.h, atol=2e-6)
+    for gate in step.gates:
+        np.testing.assert_allclose(printed_vector(out, gate), step.gates[gate], atol=2e-6)
+    if view.stepper.readout is not None:
+        shown = [row[2] for row in plot_json(view.readout)["data"][0]["z"]]  # column of step 3
+        np.testing.assert_allclose(printed_vector(out, "P"), shown, atol=1e-4)
+
+
+@pytest.mark.parametrize("changes", [
+    dict(seed=2, hidden=3, set_radius=True, radius=1.3, set_forget=True, forget_bias=2.0),
+    dict(source="shipped", text=tab.LONG_TEXT, set_forget=True, forget_bias=1.0),
+])
+def test_code_panel_recurrent_gradients(changes, tmp_path):
+    view = reset(**changes)
+    analysis = tab.on_analysis(view.stepper, None)
+    shown = curves(analysis.gradients)
+    out = run_panel(analysis.gradient_code, tmp_path)
+    printed = {f"{kind} {path}": np.array([float(v) for v in ast.literal_eval(values)])
+               for kind, path, values in re.findall(r"^(\w+) (d\w_T/d\w_t) (\[.*\])$", out, re.M)}
+    names = {"rnn dh_T/dh_t": "RNN ‖∂h_T/∂h_t‖", "gru dh_T/dh_t": "GRU ‖∂h_T/∂h_t‖",
+             "lstm dh_T/dh_t": "LSTM ‖∂h_T/∂h_t‖", "lstm dc_T/dc_t": "LSTM ‖∂c_T/∂c_t‖ (cell-state path)",
+             "lstm dh_T/dc_t": "LSTM ‖∂h_T/∂c_t‖"}
+    assert set(printed) == set(names)
+    for key, name in names.items():
+        np.testing.assert_allclose(printed[key], np.maximum(shown[name], 1e-300), rtol=1e-5)
+
+
+@pytest.mark.parametrize("args", [dict(distractors=5, hidden=4, steps=40, seed=1, curriculum=True),
+                                  dict(distractors=8, hidden=3, steps=30, seed=2, curriculum=False)])
+def test_code_panel_recurrent_race(args, tmp_path):
+    frame = list(tab.on_train(args["distractors"], args["hidden"], args["steps"], args["seed"],
+                              args["curriculum"], None))[-1]
+    assert "finished (step limit)" in frame.status
+    out = run_panel(frame.code, tmp_path)
+    printed = dict(re.findall(r"^(\w+) accuracy ([\d.]+)$", out, re.M))
+    shown = final_accuracy(frame)
+    assert float(printed["rnn"]) == pytest.approx(shown["RNN (tanh)"], abs=1e-6)
+    assert float(printed["lstm"]) == pytest.approx(shown["LSTM"], abs=1e-6)
+
+
+# --- the live app -------------------------------------------------------------------------------
+
+def test_api_step_before_reset_and_clear_type_errors(client):
+    """An API-only client may step first; wrong-typed values get the lab's own message."""
+    fresh = type(client)(client.src, verbose=False)  # a new session: no Reset yet
+    first = fresh.predict(1, api_name="/recurrent_step")
+    assert first[1]["value"] == 1 and "No Reset yet" in first[0]
+    settings = ["lstm", "chars", SEQ, "random", 0, 4, False, 1.0, False, 0.0, 1]
+    out = client.predict(*settings, api_name="/recurrent_reset")
     assert "Random weights" in out[0]
     first = client.predict(1, api_name="/recurrent_step")
     second = client.predict(1, api_name="/recurrent_step")
-    # the time slider follows this client's session state
-    assert first[0]["value"] == 1 and second[0]["value"] == 2
-    assert "Step 2 of" in second[1]
-    with pytest.raises(Exception, match="hidden size|less than minimum"):  # gradio checks first
-        client.predict("lstm", "chars", SEQ, "random", 0, 0, False, 1.0, 0.0, 1,
-                       api_name="/recurrent_reset")
+    assert first[1]["value"] == 1 and second[1]["value"] == 2 and "Step 2 of" in second[2]
+    for position, wrong in ((4, [1, 2]), (7, [1.0])):
+        bad = list(settings)
+        bad[position] = wrong
+        with pytest.raises(Exception, match="must be a number") as err:
+            client.predict(*bad, api_name="/recurrent_reset")
+        assert "Something went wrong" not in str(err.value)
 
 
 def test_browser_steps_three_times_and_the_plots_change(page):
@@ -157,25 +406,9 @@ def test_browser_steps_three_times_and_the_plots_change(page):
                      p.locator("#rec-states .main-svg").first.text_content()))
     assert len({gates for gates, _ in seen}) == 3 and len({states for _, states in seen}) == 3, seen
     assert p.locator("#rec-equations .katex").count() > 3  # LaTeX rendered offline
+    cell = p.locator("#rec-equations td").first
+    assert cell.evaluate("e => getComputedStyle(e).whiteSpace") == "nowrap"  # kept by the sanitizer
     path = page.screenshot("recurrent")
     assert_not_blank(path)
     assert not page.console_errors
     assert not page.outside_requests
-
-
-@pytest.mark.parametrize("changes", [
-    dict(), dict(kind="gru", edit=True, radius=1.5), dict(kind="rnn", mode="numbers", text="1, 0, -0.5, 2"),
-    dict(kind="lstm", source="shipped", edit=True, radius=0.9, forget_bias=-2.0),
-])
-def test_show_the_code_reproduces_the_step(changes, monkeypatch):
-    """Run the code panel's torch lines: they must land on the lab's numbers at step 3."""
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the code loads assets/... relative
-    stepper = reset(**changes)[1]
-    for _ in range(3):
-        stepper, *_rest, code = tab.on_step(stepper, 1)
-    scope: dict = {}
-    exec(compile(code, "show-the-code", "exec"), scope)  # noqa: S102 - our own generated code
-    np.testing.assert_allclose(scope["h"].detach().numpy()[0], stepper.trace.steps[2].h, atol=1e-6)
-    gates = stepper.trace.steps[2].gates
-    if stepper.trace.kind == "lstm":
-        np.testing.assert_allclose(scope["f"].sigmoid().detach().numpy()[0], gates["f"], atol=1e-6)

@@ -5,12 +5,13 @@ their equations so that every intermediate number can be shown to a student.
 - Hochreiter & Schmidhuber 1997, "Long short-term memory" (with the forget gate of
   Gers et al. 2000): gates i, f, g, o and a cell state c_t = f ⊙ c_{t-1} + i ⊙ g.
 - Cho et al. 2014, the GRU: reset gate r, update gate z, candidate n.
-- Bengio et al. 1994 and Pascanu et al. 2013: why ‖∂h_T/∂h_t‖ vanishes or explodes.
+- Bengio et al. 1994 and Pascanu et al. 2013: why ‖∂h_T/∂h_t‖ vanishes or explodes, and
+  why the LSTM's cell-state path ‖∂c_T/∂c_t‖ does not.
 
 Weights use PyTorch's layout (gate blocks stacked in the order i, f, g, o for the LSTM and
 r, z, n for the GRU) so that the tests can prove these equations equal
 ``torch.nn.RNNCell`` / ``LSTMCell`` / ``GRUCell`` with the same numbers. The stepping and
-the backpropagation through time for ‖∂h_T/∂h_t‖ are plain numpy float64 (the tests check
+the backpropagation through time are plain numpy float64 (the tests check
 them against the torch cells and autograd); torch only makes PyTorch's default random
 initialisation, and is imported on first use so that the app starts without it.
 """
@@ -165,6 +166,24 @@ def unroll(w: CellWeights, x: np.ndarray, labels: tuple[str, ...] | None = None)
     return Trace(w.kind, tuple(labels), tuple(steps))
 
 
+@dataclass(frozen=True)
+class Echo:
+    """What the first input left behind: this run's states minus the states of the same
+    run with x_1 = 0. Without the subtraction an impulse is hidden by the fixed point the
+    biases alone drive the state to."""
+
+    h: np.ndarray  # (T, H) h_t − h_t(x_1 = 0)
+    c: np.ndarray | None  # (T, H) the same for c_t, LSTM only
+
+
+def echo_of_first_input(w: CellWeights, x: np.ndarray) -> Echo:
+    """The trace of x_1 in every later state (the zero-input run as the baseline)."""
+    without = x.copy()
+    without[0] = 0.0
+    run, base = unroll(w, x), unroll(w, without)
+    return Echo(run.h - base.h, run.c - base.c if w.kind == "lstm" else None)
+
+
 # --- weights -----------------------------------------------------------------------------
 
 def check_kind(kind: object) -> str:
@@ -211,19 +230,21 @@ def weights_from_torch(kind: str, params: Mapping[str, torch.Tensor], prefix: st
 
 
 def random_weights(kind: str, input_size: int, hidden_size: int, seed: int) -> CellWeights:
-    """PyTorch's default initialisation U(−1/√H, 1/√H) from ``torch.manual_seed(seed)``, so
-    ``torch.manual_seed(seed); nn.LSTMCell(I, H)`` makes exactly the same cell."""
+    """PyTorch's default initialisation U(−1/√H, 1/√H), drawn from a generator of the
+    seed in the order of ``cell.parameters()`` (weight_ih, weight_hh, bias_ih, bias_hh):
+    the same numbers as ``torch.nn.init.uniform_(p, -k, k, generator=g)`` on a torch cell.
+    A generator of our own, because the server is threaded: seeding torch's global one
+    would let two students change each other's cells."""
     import torch
 
     kind, hidden_size = check_kind(kind), check_hidden_size(hidden_size)
-    cls = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[kind]
-    generator_state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(int(seed))
-        cell = cls(input_size, hidden_size)
-    finally:
-        torch.random.set_rng_state(generator_state)  # leave the global stream as it was
-    return weights_from_torch(kind, dict(cell.named_parameters()))
+    generator = torch.Generator().manual_seed(int(seed))
+    blocks = len(GATES[kind]) * hidden_size
+    bound = hidden_size ** -0.5
+    shapes = ((blocks, input_size), (blocks, hidden_size), (blocks,), (blocks,))
+    values = [torch.empty(shape, dtype=torch.float32).uniform_(-bound, bound, generator=generator)
+              for shape in shapes]  # float32 like a torch cell, so the code panel's cell is identical
+    return CellWeights(kind, *(v.double().numpy() for v in values))
 
 
 def spectral_radii(w: CellWeights) -> dict[str, float]:
@@ -376,22 +397,45 @@ def step_jacobians(w: CellWeights, s: Step) -> StepJacobians:
                          dh_dc=np.diag(out * g["f"]), dc_dh=dc_dh, dc_dc=np.diag(g["f"]))
 
 
-def gradient_norms(w: CellWeights, x: np.ndarray) -> np.ndarray:
-    """‖∂h_T/∂h_t‖₂ (largest singular value) for t = 1 … T; the last one is 1.
+@dataclass(frozen=True)
+class GradientNorms:
+    """How much the last states still depend on each earlier one: spectral norms (largest
+    singular value) for t = 1 … T. The LSTM has two more paths, through its cell state;
+    they are the *total* derivatives with respect to c_t (also through h_t = o_t ⊙ tanh(c_t)),
+    which is what autograd gives for the tensors ``nn.LSTMCell`` returns."""
 
-    Backpropagation through time by hand: starting from ∂h_T/∂h_T = I, multiply by one
-    step's Jacobian per step back. For the LSTM the derivative with respect to c_t is
-    carried along, because c is the path along which the gradient survives.
-    """
+    h_from_h: np.ndarray  # ‖∂h_T/∂h_t‖, the last one is 1
+    h_from_c: np.ndarray | None = None  # ‖∂h_T/∂c_t‖, LSTM only
+    c_from_c: np.ndarray | None = None  # ‖∂c_T/∂c_t‖, LSTM only: the constant error carousel
+
+
+def gradient_norms(w: CellWeights, x: np.ndarray) -> GradientNorms:
+    """Backpropagation through time by hand: starting at t = T, multiply by one step's
+    Jacobian per step back. The LSTM carries the derivatives with respect to both parts of
+    its state (h_t, c_t), once for the target h_T and once for the target c_T."""
     trace = unroll(w, x)
     size = w.hidden_size
-    d_h, d_c = np.eye(size), np.zeros((size, size))  # ∂h_T/∂h_t and ∂h_T/∂c_t at t = T
-    norms = [1.0]
-    for s in trace.steps[:0:-1]:  # steps T, T−1, …, 2: each links state t−1 to state t
-        jac = step_jacobians(w, s)
+    eye, zero = np.eye(size), np.zeros((size, size))
+    # (∂target/∂h_t, ∂target/∂c_t) with the state (h_t, c_t) as the step's two inputs
+    paths = {"h": (eye, zero), "c": (zero, eye)}
+    norms: dict[str, list[float]] = {"h_from_h": [], "h_from_c": [], "c_from_c": []}
+    for t in range(len(trace.steps) - 1, -1, -1):  # t = T … 1 (0-based index)
         if w.kind == "lstm":
-            d_h, d_c = d_h @ jac.dh_dh + d_c @ jac.dc_dh, d_h @ jac.dh_dc + d_c @ jac.dc_dc
+            s = trace.steps[t]
+            dh_dc_now = np.diag(s.gates["o"] * (1 - np.tanh(s.c) ** 2))  # h_t = o ⊙ tanh(c_t)
+            total_c = {name: d_c + d_h @ dh_dc_now for name, (d_h, d_c) in paths.items()}
+            norms["h_from_c"].append(float(np.linalg.norm(total_c["h"], ord=2)))
+            norms["c_from_c"].append(float(np.linalg.norm(total_c["c"], ord=2)))
+        norms["h_from_h"].append(float(np.linalg.norm(paths["h"][0], ord=2)))
+        if t == 0:
+            break
+        jac = step_jacobians(w, trace.steps[t])  # links state t−1 to state t
+        if w.kind == "lstm":
+            paths = {name: (d_h @ jac.dh_dh + d_c @ jac.dc_dh, d_h @ jac.dh_dc + d_c @ jac.dc_dc)
+                     for name, (d_h, d_c) in paths.items()}
         else:
-            d_h = d_h @ jac.dh_dh
-        norms.append(float(np.linalg.norm(d_h, ord=2)))
-    return np.array(norms[::-1])
+            paths["h"] = (paths["h"][0] @ jac.dh_dh, zero)
+    lstm = w.kind == "lstm"
+    return GradientNorms(np.array(norms["h_from_h"][::-1]),
+                         np.array(norms["h_from_c"][::-1]) if lstm else None,
+                         np.array(norms["c_from_c"][::-1]) if lstm else None)

@@ -28,7 +28,7 @@ SEED = 0
 MIN_N, MAX_N = 5, 40
 EVAL_N = (5, 10, 20, 30, 40, 60)
 CONFIG = MemoryConfig(distractors=MAX_N, min_distractors=MIN_N, hidden_size=8,
-                      kinds=("rnn", "lstm", "gru"), batch_size=32, learning_rate=0.01,
+                      kinds=("rnn", "lstm", "gru"), batch_size=32, learning_rate=0.01, curriculum=0.0,
                       max_steps=2000, max_seconds=900.0, snapshot_every=250)
 
 
