@@ -185,7 +185,7 @@ def trained_source(source: str, session: SessionRace | None) -> dict:
     return dict(session.cells)
 
 
-def score_note(kind: str, score: Any) -> str:
+def score_note(score: Any) -> str:
     """Measured facts about a trained cell: accuracy overall and per first letter."""
     letters = ", ".join(f"{letter} {100 * acc:.0f} %" for letter, acc in score.per_letter.items())
     never = [letter for letter, acc in score.per_letter.items() if acc < 0.05]
@@ -216,7 +216,7 @@ def resolve_cell(setup: Setup, kind: str, enc: Encoded, session: SessionRace | N
             score = memory_task.score(cells[kind], kind, session.distractors, sequences=500)
             where = "trained in this session's race"
         note = (f"Trained weights ({where}): this {CELL_NAMES[kind]} has {weights.hidden_size} units. "
-                + score_note(kind, score))
+                + score_note(score))
     edits = []
     if setup.set_radius:
         edits.append(f"every W_h block rescaled to spectral radius {setup.radius:g}")
