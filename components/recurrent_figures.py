@@ -4,7 +4,7 @@ gradient norms along the hidden and the cell-state paths, the memory race."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -188,6 +188,17 @@ GRADIENT_PATHS = (
 TINY = 1e-300  # a norm of exactly 0 (underflow) cannot sit on a log axis: "nothing left"
 
 
+def _log_axis(series: Iterable[np.ndarray], title: str) -> dict:
+    """A log y axis labelled at powers of ten (at most ~12 labels) when the values span
+    decades, and at 1-2-5 steps otherwise."""
+    values = [np.asarray(v, dtype=float) for v in series]
+    low = min((float(np.min(v)) for v in values), default=1.0)
+    high = max((float(np.max(v)) for v in values), default=1.0)
+    decades = np.log10(max(high, TINY)) - np.log10(max(low, TINY))
+    return {"type": "log", "exponentformat": "power", "automargin": True, "title": {"text": title},
+            "dtick": int(np.ceil(decades / 12)) if decades >= 2 else "D2"}
+
+
 def gradient_curves(norms: Mapping[str, GradientNorms]) -> dict[str, np.ndarray]:
     """Legend name → norms over t, for every path of the cells present."""
     return {name: getattr(norms[kind], field) for kind, field, name, _, _ in GRADIENT_PATHS
@@ -202,13 +213,8 @@ def gradient_figure(norms: Mapping[str, GradientNorms], labels: Sequence[str]) -
              "line": {"width": 3, "color": colour, "dash": dash}}
             for kind, field, name, colour, dash in GRADIENT_PATHS if kind in norms]
     line, note = _reference_line(1.0, "1 = nothing lost", log_axis=True)
-    smallest = min((float(np.min(v)) for v in gradient_curves(norms).values()), default=1.0)
-    decades = -np.log10(max(smallest, TINY))
     layout = {"xaxis": _time_axis(labels, "symbol read, step t"),
-              # labels at powers of ten (at most ~12) when the curves span decades; 1-2-5 otherwise
-              "yaxis": {"type": "log", "exponentformat": "power",
-                        "dtick": int(np.ceil(decades / 12)) if decades >= 2 else "D2",
-                        "automargin": True, "title": {"text": "gradient norm (log scale)"}},
+              "yaxis": _log_axis(gradient_curves(norms).values(), "gradient norm (log scale)"),
               "shapes": [line], "annotations": [note], "legend": LEGEND_BELOW,
               "margin": LEGEND_BELOW_MARGIN}
     return fast_figure(data, f"How much step {steps} still depends on step t", 500, **layout)
@@ -221,15 +227,13 @@ def echo_figure(echo: Echo, labels: Sequence[str], t: int) -> FigureJSON:
     series = {"h_t: ‖h_t − h_t(x₁ = 0)‖": echo.h}
     if echo.c is not None:
         series["c_t: ‖c_t − c_t(x₁ = 0)‖"] = echo.c
-    data = []
-    for k, (name, values) in enumerate(series.items()):
-        size = np.linalg.norm(values[:t], axis=1)
-        data.append({"type": "scatter", "x": list(range(t)), "y": [float(v) for v in np.maximum(size, TINY)],
-                     "name": name, "mode": "lines+markers", "line": {"width": 3, "color": PALETTE[k]},
-                     "hovertemplate": "step %{x}: %{y:.3g}<extra>" + name + "</extra>"})
+    sizes = {name: np.maximum(np.linalg.norm(values[:t], axis=1), TINY) for name, values in series.items()}
+    data = [{"type": "scatter", "x": list(range(t)), "y": [float(v) for v in size], "name": name,
+             "mode": "lines+markers", "line": {"width": 3, "color": PALETTE[k]},
+             "hovertemplate": "step %{x}: %{y:.3g}<extra>" + name + "</extra>"}
+            for k, (name, size) in enumerate(sizes.items())]
     layout = {"xaxis": _time_axis(labels, "symbol read, step t"),
-              "yaxis": {"type": "log", "exponentformat": "power", "automargin": True,
-                        "title": {"text": "what is left of x₁ (log)"}},
+              "yaxis": _log_axis(sizes.values(), "what is left of x₁ (log)"), "showlegend": True,
               "legend": LEGEND_BELOW, "margin": LEGEND_BELOW_MARGIN}
     return fast_figure(data, "Echo of the first input: this run minus the run with x₁ = 0", 380, **layout)
 

@@ -412,3 +412,17 @@ def test_browser_steps_three_times_and_the_plots_change(page):
     assert_not_blank(path)
     assert not page.console_errors
     assert not page.outside_requests
+
+
+def test_browser_presenter_mode_does_not_clip_the_equations(page):
+    page.open(f"?tab={tab.TAB_ID}&presenter=1")
+    p = page.page
+    p.locator("body.presenter").wait_for(state="attached", timeout=30_000)
+    p.locator("#rec-step").click()
+    p.locator("#rec-equations").get_by_text("Step 1 of").wait_for(timeout=30_000)
+    # every displayed equation fits its box: nothing cut off at the right edge
+    clipped = p.locator("#rec-equations .katex-display").evaluate_all(
+        "els => els.filter(e => e.scrollWidth > e.clientWidth + 1 || "
+        "e.getBoundingClientRect().right > e.parentElement.getBoundingClientRect().right + 1).length")
+    assert p.locator("#rec-equations .katex-display").count() >= 6 and clipped == 0
+    assert_not_blank(page.screenshot("recurrent-presenter"))
