@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from playground.service.model_service import get_service
+
 
 def code_panel(code: str = "") -> gr.Code:
     """A collapsed panel holding Python the student can paste into a notebook.
@@ -13,3 +15,13 @@ def code_panel(code: str = "") -> gr.Code:
     """
     with gr.Accordion("Show the code", open=False, elem_classes=["code-panel"]):
         return gr.Code(value=code, language="python", interactive=False, show_label=False)
+
+
+def model_source(model_id: str) -> str:
+    """Where a panel loads a model from: the real local folder of a packaged or shipped model
+    (a notebook on this machine finds it offline), the hub id otherwise (online only)."""
+    try:
+        folder = get_service().resolve(model_id).path
+    except ValueError:
+        folder = None
+    return str(folder) if folder else model_id

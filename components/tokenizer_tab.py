@@ -7,7 +7,7 @@ import html
 import gradio as gr
 
 from components import queues
-from components.code_panel import code_panel
+from components.code_panel import code_panel, model_source
 from components.errors import user_errors
 from components.lesson import lesson
 from playground.service.model_service import DEFAULT_ENCODER, get_service
@@ -84,16 +84,6 @@ def code_for(model_id: str, text: str, max_tokens: int) -> str:
         'print(enc["offset_mapping"])                      # each token\'s characters in the text\n'
         'print(tokenizer.decode(enc["input_ids"], skip_special_tokens=True))\n'
     )
-
-
-def model_source(model_id: str) -> str:
-    """Where a panel loads a model from: the real local folder of a packaged or shipped model,
-    the hub id otherwise (online only)."""
-    try:
-        folder = get_service().resolve(model_id).path
-    except ValueError:
-        folder = None
-    return str(folder) if folder else model_id
 
 
 @user_errors
