@@ -72,10 +72,13 @@ def qkv_figure(q: np.ndarray, k: np.ndarray, v: np.ndarray, tokens: Sequence[str
     return style(fig, f"Head {head}: every token's query, key and value vector", height)
 
 
-def scores_figure(scores: np.ndarray, tokens: Sequence[str], d_k: int, causal: bool) -> go.Figure:
+def scores_figure(scores: np.ndarray, tokens: Sequence[str], d_k: int, causal: bool, scaled: bool = True,
+                  temperature: float = 1.0) -> go.Figure:
     masked = " — blank cells are masked (the future)" if causal else ""
     t = labels(tokens)
-    return heatmap(_finite(scores), t, t, f"Scores Q·Kᵀ / √{d_k}: how well each query matches each key{masked}",
+    divisor = " · ".join(([f"√{d_k}"] if scaled else []) + ([f"{temperature:g}"] if temperature != 1 else []))
+    formula = f"Q·Kᵀ / ({divisor})" if " · " in divisor else (f"Q·Kᵀ / {divisor}" if divisor else "Q·Kᵀ (not scaled)")
+    return heatmap(_finite(scores), t, t, f"Scores {formula}: how well each query matches each key{masked}",
                    "key (attended-to token)", "query (token that looks)", kind="activation")
 
 
@@ -107,17 +110,24 @@ def heads_figure(weights: np.ndarray, tokens: Sequence[str]) -> go.Figure:
 
 
 def concat_figure(concat: np.ndarray, tokens: Sequence[str], n_heads: int) -> go.Figure:
-    """The heads' outputs side by side (T, H·d_k), a line between heads; W_O mixes them next."""
-    t = labels(tokens)
-    shown = concat[:, :MAX_SHOWN_DIMS]
-    d_k = concat.shape[1] // n_heads
-    cut = f", first {MAX_SHOWN_DIMS} of {concat.shape[1]}" if concat.shape[1] > MAX_SHOWN_DIMS else ""
-    fig = heatmap(shown, [f"h{j // d_k}·{j % d_k}" for j in range(shown.shape[1])], t,
-                  f"concat(head 0…{n_heads - 1}): each token's {n_heads} head outputs side by side",
-                  f"head · dimension{cut}", "token", kind="activation", show_values=False)
+    """The heads' outputs side by side (T, H·d_k), every column of every head, a line between
+    heads and one label per head; W_O mixes them next."""
+    t = unique_labels(labels(tokens))
+    width = concat.shape[1]
+    d_k = width // n_heads
+    bound = float(np.abs(concat).max()) or 1.0
+    trace = go.Heatmap(z=concat, x=np.arange(width), y=t, colorscale=ACTIVATION_SCALE, zmid=0.0,
+                       zmin=-bound, zmax=bound, colorbar=dict(thickness=14),
+                       customdata=np.broadcast_to(np.arange(width) // d_k, concat.shape),
+                       hovertemplate="%{y}, head %{customdata}, column %{x}: %{z:.3f}<extra></extra>")
+    fig = _figure([trace], f"concat(head 0…{n_heads - 1}): each token's {n_heads} head outputs side by side "
+                           f"({n_heads} × d_k {d_k} = {width} columns)",
+                  min(700, max(300, 26 * len(t) + 170)),
+                  dict(title=dict(text="head (d_k columns each)"), tickvals=[h * d_k + (d_k - 1) / 2 for h in range(n_heads)],
+                       ticktext=[f"head {h}" for h in range(n_heads)], showgrid=False, zeroline=False),
+                  dict(title=dict(text="token"), type="category", autorange="reversed", showgrid=False))
     for h in range(1, n_heads):
-        if h * d_k < shown.shape[1]:
-            fig.add_vline(x=h * d_k - 0.5, line=dict(color="#111827", width=2))
+        fig.add_vline(x=h * d_k - 0.5, line=dict(color="#111827", width=2))
     return fig
 
 

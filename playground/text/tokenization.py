@@ -2,7 +2,9 @@
 mask, character offsets and the round trip back to text.
 
 WordPiece (BERT, Devlin et al. 2019) splits unknown words into pieces marked '##';
-byte-level BPE (GPT-2, Radford et al. 2019) marks a leading space with 'Ġ'.
+byte-level BPE (GPT-2, Radford et al. 2019) cuts the text's UTF-8 bytes, never needs an
+unknown token, and prints each byte as a visible character: 'Ġ' is a space, 'Ċ' a newline,
+and a non-ASCII letter is two or more symbols ('é' = bytes C3 A9 = 'Ã©').
 """
 
 from __future__ import annotations
@@ -26,6 +28,20 @@ class TokenView:
     decoded: str  # ids back to text, special tokens skipped
     n_tokens_full: int  # how many tokens the whole text would take
     max_tokens: int
+    byte_level: bool  # GPT-2-style byte-level BPE: tokens are printable stand-ins for bytes
+
+    @property
+    def spans(self) -> tuple[str, ...]:
+        """The piece of the input each token came from ("" for special tokens)."""
+        return tuple("" if special else self.text[a:b]
+                     for (a, b), special in zip(self.offsets, self.special))
+
+    @property
+    def chars_per_token(self) -> float:
+        """Characters of the text the kept tokens cover, per non-special token (a truncated
+        text is counted up to where the last kept token ends, not to its end)."""
+        ends = [b for (_, b), special in zip(self.offsets, self.special) if not special]
+        return max(ends, default=0) / max(1, len(ends))
 
     @property
     def truncated(self) -> bool:
@@ -56,8 +72,14 @@ def tokenize(tokenizer: Any, text: str, max_tokens: int = 128) -> TokenView:
         decoded=tokenizer.decode(ids, skip_special_tokens=True),
         n_tokens_full=len(full["input_ids"]),
         max_tokens=max_tokens,
-        
+        byte_level=is_byte_level(tokenizer),
     )
+
+
+def is_byte_level(tokenizer: Any) -> bool:
+    """Whether a (fast) tokenizer is GPT-2-style byte-level BPE."""
+    pre_tokenizer = getattr(getattr(tokenizer, "backend_tokenizer", None), "pre_tokenizer", None)
+    return type(pre_tokenizer).__name__ == "ByteLevel"
 
 
 def display_token(token: str) -> str:

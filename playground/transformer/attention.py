@@ -34,6 +34,7 @@ MAX_HAND_TOKENS = 24  # the by-hand heat-maps print values in cells: keep them s
 MAX_HEADS = 8
 MAX_D_K = 64
 TOY_D_MODEL = 8
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 10.0
 
 
 # --- scaled dot-product and multi-head attention, written out ---------------------------
@@ -53,12 +54,17 @@ def causal_mask(length: int) -> torch.Tensor:
 
 
 def scaled_dot_product(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                       mask: torch.Tensor | None = None) -> Attention:
-    """softmax(Q Kᵀ / √d_k) V. ``mask`` is True where attending is allowed."""
+                       mask: torch.Tensor | None = None, scaled: bool = True,
+                       temperature: float = 1.0) -> Attention:
+    """softmax(Q Kᵀ / √d_k / temperature) V. ``mask`` is True where attending is allowed.
+
+    ``scaled=False`` leaves out the √d_k (to see why the paper has it); a temperature above 1
+    flattens the weights, below 1 sharpens them."""
     d_k = q.shape[-1]
     # Dividing by √d_k keeps the scores' spread independent of d_k, so the softmax
     # does not saturate into a one-hot for wide heads.
-    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., T_q, T_k)
+    scale = (math.sqrt(d_k) if scaled else 1.0) * temperature
+    scores = q @ k.transpose(-2, -1) / scale  # (..., T_q, T_k)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))  # exp(-inf) = 0: never attended
     weights = torch.softmax(scores, dim=-1)
@@ -71,6 +77,8 @@ class AttentionConfig:
     n_heads: int = 1  # heads run side by side; the concatenation is n_heads * d_k wide
     causal: bool = False  # GPT-style: each token sees only itself and earlier tokens
     seed: int = 0  # the projections are random (untrained): the seed makes them repeatable
+    scaled: bool = True  # divide the scores by √d_k, as the paper does
+    temperature: float = 1.0  # scores are divided by it too: > 1 flatter weights, < 1 sharper
 
 
 @dataclass(frozen=True)
@@ -113,8 +121,8 @@ class MultiHead:
     output: torch.Tensor  # (T, d_model) concat W_O + b_O
 
 
-def multi_head_attention(x: torch.Tensor, p: Projections, n_heads: int,
-                         causal: bool = False) -> MultiHead:
+def multi_head_attention(x: torch.Tensor, p: Projections, n_heads: int, causal: bool = False,
+                         scaled: bool = True, temperature: float = 1.0) -> MultiHead:
     """Multi-head self-attention of x (T, d_model), returning every intermediate."""
     T = x.shape[0]
     d_k = p.w_q.shape[1] // n_heads
@@ -123,7 +131,7 @@ def multi_head_attention(x: torch.Tensor, p: Projections, n_heads: int,
         return t.view(T, n_heads, d_k).transpose(0, 1)  # (T, H*d_k) -> (H, T, d_k)
 
     q, k, v = split(x @ p.w_q + p.b_q), split(x @ p.w_k + p.b_k), split(x @ p.w_v + p.b_v)
-    att = scaled_dot_product(q, k, v, causal_mask(T) if causal else None)
+    att = scaled_dot_product(q, k, v, causal_mask(T) if causal else None, scaled, temperature)
     concat = att.output.transpose(0, 1).reshape(T, n_heads * d_k)  # (H, T, d_k) -> (T, H*d_k)
     return MultiHead(q=q, k=k, v=v, scores=att.scores, weights=att.weights, heads=att.output,
                      concat=concat, output=concat @ p.w_o + p.b_o)
@@ -176,13 +184,21 @@ def toy_vectors(text: str, model_id: str, max_tokens: int = MAX_HAND_TOKENS,
     return TokenVectors(tokens, torch.stack(rows), f"toy random vectors (d_model = {d_model})", n_full)
 
 
-def hand_config(d_k: object, n_heads: object, causal: bool, seed: object) -> tuple[AttentionConfig, list[str]]:
+def hand_config(d_k: object, n_heads: object, causal: bool, seed: object, scaled: bool = True,
+                temperature: object = 1.0) -> tuple[AttentionConfig, list[str]]:
     """Validate the student's settings; clamp absurd numbers with a note."""
     d_k_value, note_d = clamp(d_k, 1, MAX_D_K, "d_k", integer=True)
     heads_value, note_h = clamp(n_heads, 1, MAX_HEADS, "Heads", integer=True)
     seed_value, note_s = clamp(seed, 0, 2**31 - 1, "Seed", integer=True)
-    cfg = AttentionConfig(int(d_k_value), int(heads_value), bool(causal), int(seed_value))
-    return cfg, [n for n in (note_d, note_h, note_s) if n]
+    temperature_value, note_t = clamp(temperature, MIN_TEMPERATURE, MAX_TEMPERATURE, "Temperature")
+    cfg = AttentionConfig(int(d_k_value), int(heads_value), bool(causal), int(seed_value), bool(scaled),
+                          float(temperature_value))
+    return cfg, [n for n in (note_d, note_h, note_s, note_t) if n]
+
+
+def entropy_bits(weights: torch.Tensor) -> torch.Tensor:
+    """(...,) mean entropy in bits of the rows of (..., T, T) attention weights."""
+    return -(weights * weights.clamp_min(1e-12).log2()).sum(-1).mean(-1)
 
 
 # --- attention ignores word order ------------------------------------------------------
