@@ -95,6 +95,11 @@ def on_load_data(source: str, subset: str, table: dv.RawTable | None, text_colum
             ff.token_lengths(summary), data_code(data.load_code, model_id or DEFAULT_ENCODER, max_length))
 
 
+def on_mode(mode: str) -> Any:
+    """A learning rate that suits the chosen mode (the student can still change it)."""
+    return gr.Number(value=ft.MODE_LEARNING_RATES.get(mode, DEFAULTS.learning_rate))
+
+
 def on_source(source: str) -> tuple[Any, Any, Any]:
     """Show the controls of the chosen data source only."""
     return (gr.Group(visible=source == "movies"), gr.Group(visible=source == "upload"),
@@ -399,6 +404,7 @@ def build(demo: gr.Blocks) -> None:
     upload.upload(on_upload, upload, [table_state, text_column, label_column, upload_info],
                   api_name="finetune_upload", **queues.CHEAP).success(
         on_load_data, data_inputs, data_outputs, api_visibility="private", **queues.MODEL)
+    mode.change(on_mode, mode, learning_rate, api_visibility="private", **queues.CHEAP)
     load.click(on_load_data, data_inputs, data_outputs, api_name="finetune_data", **queues.MODEL)
     train_inputs = [data_state, model_id, mode, last_layers, n_train, epochs, learning_rate, max_length,
                     batch_size, seed, time_limit]

@@ -50,6 +50,9 @@ if TYPE_CHECKING:
     import torch
 
 TRAIN_MODES = {"head": "head only (fast)", "last": "last N layers + head", "full": "all layers (full)"}
+# A learning rate that works for each mode: a new linear head moves far from its random start;
+# pretrained layers need small steps, and all layers at once smaller still (Devlin et al. 2019).
+MODE_LEARNING_RATES = {"head": 3e-3, "last": 2e-4, "full": 5e-5}
 TASKS = ("text-classification", "sentiment-analysis")
 MAX_TRAIN = 4000
 MAX_STEPS = 2000
@@ -69,7 +72,7 @@ class FinetuneConfig:
     n_train: int = 1000  # training examples drawn from the dataset
     n_eval: int = 200  # held-out examples for accuracy
     epochs: int = 2
-    learning_rate: float = 2e-4  # the top layers + head; the head alone wants ~3e-3
+    learning_rate: float = MODE_LEARNING_RATES["last"]
     max_length: int = 64  # tokens per example; longer texts are cut
     batch_size: int = 16
     seed: int = 0
@@ -318,7 +321,12 @@ def pad_ids(token_ids: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]
     return ids, mask
 
 
-def frozen_states(model: Any, token_ids: Sequence[list[int]], n_frozen: int) -> list[torch.Tensor]:
+class Interrupted(Exception):
+    """Stop was asked while the frozen layers were still being computed."""
+
+
+def frozen_states(model: Any, token_ids: Sequence[list[int]], n_frozen: int,
+                  stop: threading.Event | None = None) -> list[torch.Tensor]:
     """Each example's (T_i, H) hidden states after the embeddings and the bottom ``n_frozen``
     layers: computed once, because those weights never change during the run."""
     import torch
@@ -326,6 +334,9 @@ def frozen_states(model: Any, token_ids: Sequence[list[int]], n_frozen: int) -> 
     bert, out = model.bert, []
     with torch.inference_mode():
         for start in range(0, len(token_ids), FROZEN_BATCH):
+            if stop is not None and stop.is_set():
+                raise Interrupted
+
             chunk = token_ids[start:start + FROZEN_BATCH]
             ids, mask = pad_ids(chunk)
             hidden = bert.embeddings(input_ids=ids)
@@ -346,13 +357,13 @@ class Examples:
     """A split ready for training: labels plus either cached frozen states or token ids."""
 
     def __init__(self, model: Any, tokenizer: Any, texts: Sequence[str], labels: Sequence[int],
-                 max_length: int, n_frozen: int | None) -> None:
+                 max_length: int, n_frozen: int | None, stop: threading.Event | None = None) -> None:
         import torch
 
         self.labels = torch.tensor(list(labels), dtype=torch.long)
         self.token_ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
         self.n_frozen = n_frozen
-        self.states = frozen_states(model, self.token_ids, n_frozen) if n_frozen is not None else None
+        self.states = frozen_states(model, self.token_ids, n_frozen, stop) if n_frozen is not None else None
 
     def __len__(self) -> int:
         return len(self.token_ids)
@@ -514,6 +525,10 @@ class FinetuneRun:
     def _fit(self) -> None:
         try:
             self._train_loop()
+        except Interrupted:
+            if not self.abandoned.is_set():  # Stop before the first step: nothing was learned
+                self._events.put(FinetuneSnapshot(0, self.cfg.total_steps, 0.0, *[np.zeros(0)] * 4, None,
+                                                  0.0, 0.0, done=True, stop_reason="stopped"))
         except BaseException as err:  # noqa: BLE001 - hand every failure to the consumer
             self._events.put(err)
         finally:
@@ -527,9 +542,9 @@ class FinetuneRun:
         cfg, model, start = self.cfg, self.model, time.monotonic()
         frozen = n_frozen_layers(model, cfg.train_mode, cfg.last_layers)
         train = Examples(model, self.tokenizer, self.train_set["text"], self.train_set["label"],
-                         cfg.max_length, frozen)
+                         cfg.max_length, frozen, self.stop_event)
         held_out = Examples(model, self.tokenizer, self.eval_set["text"], self.eval_set["label"],
-                            cfg.max_length, frozen)
+                            cfg.max_length, frozen, self.stop_event)
         baselines = measure_baselines(train.pooled(model), train.labels.numpy(), held_out.pooled(model),
                                       held_out.labels.numpy(), self.data.label_names)
         log = Progress(cfg, baselines, start)
