@@ -23,7 +23,7 @@ from components import (  # noqa: E402
     recurrent_tab, seq2seq_tab, tokenizer_tab,
 )
 from components.links import link_note, wire_page_links  # noqa: E402
-from components.theme import PRESENTER_JS, launch_options  # noqa: E402
+from components.theme import PRESENTER_JS, blocks_options, launch_options  # noqa: E402
 
 TABS = [overview_tab, tokenizer_tab, recurrent_tab, seq2seq_tab, attention_tab,
         positional_tab, pipelines_tab, finetune_tab, gan_tab]
@@ -31,7 +31,7 @@ TAB_IDS = [tab.TAB_ID for tab in TABS]
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="Neural Playground") as demo:
+    with gr.Blocks(title="Neural Playground", **blocks_options()) as demo:
         with gr.Row(elem_classes=["np-header"]):
             gr.HTML("<div><h1>🧠 Neural Playground</h1>"
                     "<p>From RNNs to Transformers to GANs: touch real models and see inside.</p></div>")

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from components.figures import PALETTE, bars, empty, lines, style
 from playground.hf.datasets_view import DatasetSummary
-from playground.hf.finetune import Comparison, FinetuneSnapshot
+from playground.hf.finetune import Baselines, Comparison, FinetuneSnapshot
 
 BASE_COLOUR, TUNED_COLOUR = "#9ca3af", PALETTE[2]
 
@@ -42,7 +42,7 @@ def token_lengths(summary: DatasetSummary) -> go.Figure:
 
 NO_LOSS = "Press “Fine-tune” to watch<br>the training loss fall."
 NO_ACCURACY = "Held-out accuracy appears<br>here during training."
-NO_COMPARISON = "After training: base vs fine-tuned accuracy."
+NO_COMPARISON = "After training: the accuracy beside<br>the baselines it must beat."
 
 
 def loss_curve(snap: FinetuneSnapshot | None) -> go.Figure:
@@ -57,27 +57,46 @@ def loss_curve(snap: FinetuneSnapshot | None) -> go.Figure:
     return fig
 
 
+def _baseline_lines(fig: go.Figure, baselines: Baselines | None) -> None:
+    if baselines is None:
+        return
+    fig.add_hline(y=baselines.majority, line=dict(color=BASE_COLOUR, dash="dot"),
+                  annotation_text=f"always “{baselines.majority_label}”: {baselines.majority:.0%}",
+                  annotation_position="bottom right")
+    fig.add_hline(y=baselines.frozen_embedding, line=dict(color=PALETTE[1], dash="dash"),
+                  annotation_text=f"frozen embeddings + logistic regression: {baselines.frozen_embedding:.0%}",
+                  annotation_position="top left")
+
+
 def accuracy_curve(snap: FinetuneSnapshot | None, n_labels: int, n_eval: int) -> go.Figure:
     if snap is None or snap.eval_accuracy.size == 0:
         return empty(NO_ACCURACY, height=340)
-    fig = lines(snap.eval_steps, {"held-out accuracy": snap.eval_accuracy}, markers=True,
-                title=f"Accuracy on {n_eval} held-out examples: {snap.eval_accuracy[-1]:.0%}",
+    title = f"Accuracy on {n_eval} held-out examples: {snap.eval_accuracy[-1]:.0%}"
+    if snap.done and snap.stop_reason == "time limit":
+        title += " (stopped by the time limit)"
+    fig = lines(snap.eval_steps, {"held-out accuracy": snap.eval_accuracy}, markers=True, title=title,
                 x_title="training step (0 = before training)", y_title="accuracy", height=340)
     fig.update_traces(line_color=TUNED_COLOUR)
-    fig.add_hline(y=1 / max(n_labels, 1), line=dict(color="#9ca3af", dash="dot"),
-                  annotation_text="chance", annotation_position="bottom right")
+    _baseline_lines(fig, snap.baselines)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     fig.update_xaxes(range=[0, max(snap.total_steps, 1)])
     return fig
 
 
 def before_after(comparison: Comparison | None, n_eval: int) -> go.Figure:
+    """The fine-tuned accuracy beside the untrained head and the two baselines."""
     if comparison is None:
         return empty(NO_COMPARISON, height=320)
-    fig = bars(["base model (new, untrained head)", "fine-tuned"],
-               [comparison.base_accuracy, comparison.tuned_accuracy], range_=(0, 1),
-               colors=[BASE_COLOUR, TUNED_COLOUR], y_title="accuracy", height=320,
-               title=f"Before vs after, on the same {n_eval} held-out examples")
-    fig.update_traces(texttemplate="%{y:.0%}")
+    names = ["untrained head", "fine-tuned"]
+    values = [comparison.base_accuracy, comparison.tuned_accuracy]
+    colours = [BASE_COLOUR, TUNED_COLOUR]
+    if comparison.baselines is not None:
+        names = [f"always “{comparison.baselines.majority_label}”", "frozen embeddings<br>+ logistic regression",
+                 *names]
+        values = [comparison.baselines.majority, comparison.baselines.frozen_embedding, *values]
+        colours = [BASE_COLOUR, PALETTE[1], *colours]
+    fig = bars(names, values, range_=(0, 1), colors=colours, y_title="accuracy", height=320,
+               title=f"Accuracy on the same {n_eval} held-out examples")
+    fig.update_traces(texttemplate="%{y:.1%}")
     fig.update_yaxes(tickformat=".0%")
     return fig

@@ -46,6 +46,19 @@ def theme() -> gr.Theme:
     )
 
 
+# A classroom shares one disk. Gradio refuses a bigger upload with HTTP 413 before any
+# handler sees it (the fine-tuning lab reads CSV/JSONL files up to 10 MB; images are smaller).
+MAX_FILE_SIZE = "10mb"
+# Every 10 minutes Gradio deletes the files it cached for users (uploads, the fine-tuning
+# lab's model zips of ~80 MB each) once they are an hour old; all of them when it stops.
+DELETE_CACHE = (600, 3600)
+
+
 def launch_options() -> dict:
     """What Gradio 6 takes at launch() rather than in Blocks(): used by app.py and tests."""
-    return {"theme": theme(), "css": CSS_PATH.read_text()}
+    return {"theme": theme(), "css": CSS_PATH.read_text(), "max_file_size": MAX_FILE_SIZE}
+
+
+def blocks_options() -> dict:
+    """What Gradio 6 takes in Blocks() (delete_cache is not a launch() argument there)."""
+    return {"delete_cache": DELETE_CACHE}

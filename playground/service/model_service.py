@@ -183,10 +183,17 @@ class ModelService:
         return info
 
     def forget_session(self, session: str) -> None:
+        """The session ended: its models leave the registry and the cache (memory freed)."""
         with self._lock:
             for key in [k for k in self._session_models if k[0] == session]:
                 del self._session_models[key]
             self._drop(lambda key: key[1] == session)
+
+    def forget_session_model(self, session: str, model_id: str) -> None:
+        """One session model was deleted (e.g. replaced by a newer save)."""
+        with self._lock:
+            self._session_models.pop((session, model_id), None)
+            self._drop(lambda key: key[0] == model_id and key[1] == session)
 
     def session_dir(self, session: str) -> Path:
         """This session's private folder under the app's cache dir."""
