@@ -1,20 +1,26 @@
-"""GANs tab (issue 9): train a GAN live on 2-D points, then on 8×8 digits.
+"""GANs tab: train a GAN live on 2-D points, then on 8×8 digits.
 
-Runs live in per-session ``gr.State``; Play is a generator that draws about 12 frames a
-second while the run trains in a worker process (``playground.gan.background``), bounded in
-steps and seconds; Pause / Stop cancel it and halt the trainer; the queue lets only a few
-trainings run at once (``concurrency_id``).
+Play is a generator handler that trains the session's run itself: a few steps (as many
+as the speed control asks), then a frame, about 12 frames a second at full speed. A
+cancelled stream (Pause, Stop, Step, Reset, a closed tab) is closed by Gradio between two
+frames, so training ends with it; nothing trains on behind the student's back. A run
+lives in the session's ``gr.State`` and carries its seed, so Play after Pause goes on
+from where it was. One session streams at most one GAN training at a time.
 """
 
 from __future__ import annotations
 
+import inspect
+import math
+import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, NamedTuple
 
 import gradio as gr
 import numpy as np
 
+from components import queues
 from components.code_panel import code_panel
 from components.errors import user_errors
 from components.gan_figures import (digits_curves_figure, digits_grid_figure, distance_figure,
@@ -25,11 +31,6 @@ from playground.gan.config import (ACTIVATIONS, DIGITS_GRID_COLS, LIMITS, LOSSES
                                    TARGETS, GANConfig, make_config)
 from playground.service.model_service import get_service
 
-if TYPE_CHECKING:  # annotations only; the modules themselves load lazily below
-    from playground.gan.model import GANRun, GANSnapshot
-    from playground.gan.digits import DigitsRun, DigitsSnapshot
-
-background = lazy_module("playground.gan.background")
 gan = lazy_module("playground.gan.model")  # torch loads on first use, not at app start
 gan_data = lazy_module("playground.gan.data")
 gan_digits = lazy_module("playground.gan.digits")
@@ -37,13 +38,17 @@ gan_digits = lazy_module("playground.gan.digits")
 TAB_ID = "gan"
 TITLE = "GANs"
 CHECKPOINT_ID = "neural-playground/gan-digits"
-FRAME_S = 0.08  # one frame every 80 ms: about 12 frames a second
-SLOW_FRAME_S = 0.35  # slow motion: one training step per frame, slow enough to follow
-CURVES_EVERY = 4  # redraw the loss and distance curves every 4th frame (about 3 a second)
+FRAME_S = 0.07  # full speed: train this long, then draw (with drawing, about 12 frames/s)
+MAX_FPS = 12  # slower speeds draw at most this many frames a second
+CURVES_EVERY = 4  # at full speed, redraw the two curve plots every 4th frame only
 MAX_PLAY_S = 120.0  # one Play streams at most this long; press Play again to go on
-TRAINING_QUEUE = "gan-training"  # both GAN trainings share this queue slot
-MAX_TRAININGS = 2  # at most this many GAN trainings at once; others wait in the queue
-WORKER_PRELOAD = ("playground.gan.digits",)  # what a training worker imports as it starts
+# Steps per second a student can pick; None = as fast as this server trains.
+SPEEDS = {"3 steps/s (slow motion)": 3, "10 steps/s": 10, "30 steps/s": 30,
+          "100 steps/s": 100, "300 steps/s": 300, "full speed": None}
+FULL_SPEED = "full speed"
+SLOW_MOTION = "3 steps/s (slow motion)"
+PAUSED = "Paused: Play goes on from here"
+STOPPED = "Stopped: Play or Reset starts a new run with the same seed"
 # The settings a student sets, in the order the handlers receive them.
 SETTINGS = ["target", "loss", "g_layers", "g_width", "d_layers", "d_width", "activation",
             "optimizer", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim", "gp_weight",
@@ -52,35 +57,156 @@ DEFAULT_POINTS = "\n".join(f"{np.cos(t):.2f}, {np.sin(2 * t) / 2:.2f}"
                            for t in np.linspace(0, 2 * np.pi, 24, endpoint=False))  # a figure 8
 
 
-@dataclass
-class Lab2D:
-    """One student's 2-D run (mutable: training advances it in place)."""
+# --- a session's runs and their Play streams ------------------------------------------------
+@dataclass(eq=False)
+class Play:
+    """One Play stream; ``stop_reason`` is set (by Pause, Stop, Step, another Play, the tab
+    closing) when it must end, and the stream ends at its next step with that reason."""
 
-    run: GANRun
+    stop_reason: str | None = None
+
+
+@dataclass(eq=False)
+class Lab:
+    """One student's run (2-D or digits) and the Play streaming it, if any. ``lock`` is
+    held while the run trains a few steps or is read, so that a handler reading it between
+    two frames sees the weights of one step, never half an update."""
+
+    run: Any  # a PointsRun (2-D) or a DigitsRun
     notes: list[str]
-    stopped: bool = False
+    points_text: str = ""  # the custom target's points, when the target is custom
+    stopped: bool = False  # Stop was pressed: the next Play starts a new run
+    play: Play | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def halt(self, reason: str) -> None:
+        """Ask the Play streaming this run, if any, to end (it does at its next step)."""
+        with self.lock:
+            if self.play is not None:
+                self.play.stop_reason = reason
+                self.play = None
+
+
+_session_plays: dict[str, Play] = {}  # session → its GAN Play streaming now (any lab)
+_session_lock = threading.Lock()
+
+
+def start_play(lab: Lab, request: gr.Request | None) -> Play:
+    """Register a new Play of ``lab``: it ends the lab's and the session's earlier Play."""
+    play = Play()
+    lab.halt("another Play of this run started")
+    session = getattr(request, "session_hash", None)
+    if session is not None:
+        with _session_lock:
+            earlier = _session_plays.get(session)
+            if earlier is not None:
+                earlier.stop_reason = "another GAN training started in this session (one at a time)"
+            _session_plays[session] = play
+    with lab.lock:
+        lab.play = play
+    return play
+
+
+def end_play(play: Play, request: gr.Request | None) -> None:
+    """Forget a Play that ended. Dictionary work only: it may run on Gradio's event loop."""
+    session = getattr(request, "session_hash", None)
+    with _session_lock:
+        if session is not None and _session_plays.get(session) is play:
+            del _session_plays[session]
+
+
+def on_unload(request: gr.Request) -> None:
+    """The tab closed: end its GAN training, if Gradio has not cancelled it already."""
+    with _session_lock:
+        play = _session_plays.pop(getattr(request, "session_hash", None), None)
+    if play is not None:
+        play.stop_reason = "the browser tab was closed"
+
+
+def speed_plan(speed: str) -> tuple[int | None, float]:
+    """(steps per frame, seconds per frame) for a speed choice; None steps = full speed."""
+    if speed not in SPEEDS:
+        raise ValueError(f"Unknown speed '{speed}'. Choose one of: {', '.join(SPEEDS)}.")
+    rate = SPEEDS[speed]
+    if rate is None:
+        return None, FRAME_S
+    steps = max(1, math.ceil(rate / MAX_FPS))
+    return steps, steps / rate
+
+
+def train_frames(lab: Lab, play: Play, speed: str, draw: Callable[[str, bool], Any]) -> Iterator[Any]:
+    """Train ``lab.run`` between frames and yield ``draw(state, curves)`` after each chunk,
+    until the run is done, the Play is asked to stop, or MAX_PLAY_S is up. Ends with a
+    frame whose state says which of these it was."""
+    steps_per_frame, frame_s = speed_plan(speed)
+    started, frames, reason = time.monotonic(), 0, None
+    while reason is None:
+        t0 = time.monotonic()
+        with lab.lock:
+            reason = play.stop_reason or ending(lab.run, started)
+            if reason is None:
+                if steps_per_frame is None:  # full speed: train for one frame's time
+                    while time.monotonic() - t0 < frame_s and lab.run.train(4):
+                        pass
+                else:
+                    lab.run.train(steps_per_frame)
+                frames += 1
+                view = draw(f"Training ({speed})", steps_per_frame is not None or frames % CURVES_EVERY == 1)
+        if reason is None:
+            yield view  # never while holding the lock: the stream may wait here for a while
+            time.sleep(max(0.0, frame_s - (time.monotonic() - t0)))
+    with lab.lock:
+        if lab.play is play:
+            lab.play = None
+        view = draw(reason, True)
+    yield view
+
+
+def ending(run: Any, started: float) -> str | None:
+    """Why a Play must end now (finished, diverged, out of time), or None."""
+    if run.diverged_at is not None:
+        return f"Stopped: diverged at step {run.diverged_at:,}"
+    if run.step >= run.cfg.max_steps:
+        return f"Finished: reached max steps ({run.cfg.max_steps:,})"
+    if time.monotonic() - started > MAX_PLAY_S:
+        return f"Paused after {MAX_PLAY_S:.0f} s of streaming (the limit of one Play): press Play to go on"
+    return None
 
 
 # --- 2-D handlers -------------------------------------------------------------------------
+class View2D(NamedTuple):
+    """What the 2-D handlers return, in the order of their outputs (see build_2d)."""
+
+    lab: Any  # the Lab, or gr.skip() when it has not changed
+    field: Any
+    losses: Any
+    distance: Any
+    status: str
+    code: Any
+
+
 def settings_config(settings: tuple) -> tuple[GANConfig, list[str]]:
     if len(settings) != len(SETTINGS):
         raise ValueError(f"Expected {len(SETTINGS)} settings, got {len(settings)}.")
     return make_config(**dict(zip(SETTINGS, settings)))
 
 
-def new_lab(points_text: str, settings: tuple) -> Lab2D:
+def new_lab(points_text: str, settings: tuple) -> Lab:
     cfg, notes = settings_config(settings)
     points = gan_data.parse_points(points_text) if cfg.target == "custom" else None
-    return Lab2D(gan.GANRun(cfg, points), notes)
+    return Lab(gan.PointsRun(cfg, points), notes, points_text if cfg.target == "custom" else "")
 
 
-def status_text(lab: Lab2D, snap: GANSnapshot, state: str, speed: str = "") -> str:
+def status_text(lab: Lab, snap: Any, state: str) -> str:
     cfg = lab.run.cfg
     lines = [f"**{state}** · step {snap.step:,} / {cfg.max_steps:,} · seed {cfg.seed} · "
-             f"{cfg.loss} loss · target: {cfg.target}" + (f" · {speed}" if speed else "")]
+             f"{cfg.loss} loss · target: {cfg.target}"]
     if len(snap.distance):
-        lines.append(f"Distance to the data: **{snap.distance[-1]:.3f}** (two samples of the "
-                     f"data itself differ by {snap.noise_floor:.3f}).")
+        lines.append(f"Distance to the data: **{snap.distance[-1]:.3f}** at step {snap.distance_steps[-1]:,} "
+                     f"(two samples of the data itself differ by {snap.noise_floor:.3f}).")
+    if snap.modes is not None:
+        lines.append(f"G's samples cover **{snap.modes[0]} of the {snap.modes[1]} modes** "
+                     "(a mode counts when at least 2 % of the samples lie within 0.25 of its centre).")
     if snap.diverged_at is not None:
         lines.append(f"⚠️ **Diverged at step {snap.diverged_at:,}**: the losses became NaN or "
                      "infinite, so nothing is drawn. Lower the learning rates and press Reset.")
@@ -88,147 +214,146 @@ def status_text(lab: Lab2D, snap: GANSnapshot, state: str, speed: str = "") -> s
     return "\n\n".join(lines)
 
 
-def frame(lab: Lab2D, state: str, speed: str = "", curves: bool = True,
-          snap: GANSnapshot | None = None) -> tuple:
-    """(field, losses, distance, status) of ``snap`` (default: the run now). ``curves=False``
-    leaves the two curve plots as they are (gr.skip): the browser redraws fewer plots, the
-    curves still move 3×/s."""
-    snap = snap or lab.run.snapshot()
-    status = status_text(lab, snap, state, speed)
-    if not curves:
-        return field_figure(snap), gr.skip(), gr.skip(), status
-    return field_figure(snap), loss_figure(snap.d_loss, snap.g_loss, snap.loss), distance_figure(snap), status
+def view_2d(lab: Lab, state: str, curves: bool = True, code: Any = None) -> View2D:
+    """The run now, drawn. ``curves=False`` leaves the two curve plots as they are
+    (gr.skip): the browser redraws fewer plots, the curves still move 3 times a second."""
+    snap = gan.snapshot(lab.run)
+    status = status_text(lab, snap, state)
+    skip = gr.skip()
+    return View2D(skip, field_figure(snap),
+                  loss_figure(snap.d_loss, snap.g_loss, snap.loss) if curves else skip,
+                  distance_figure(snap) if curves else skip, status, skip if code is None else code)
 
 
-def code_for(cfg: GANConfig) -> str:
-    """Plain PyTorch that trains the same GAN (autograd instead of the hand-written backward)."""
-    act = {"relu": "nn.ReLU()", "leaky_relu": "nn.LeakyReLU(0.2)", "tanh": "nn.Tanh()"}[cfg.activation]
-    g_loss = {"standard": "-F.softplus(D(fake)).mean()  # minimise log(1 - D(G(z)))",
-              "non-saturating": "F.softplus(-D(fake)).mean()  # minimise -log D(G(z))",
-              "wgan-gp": "-D(fake).mean()"}[cfg.loss]
-    d_loss = ("D(fake).mean() - D(real).mean() + gp_weight * gradient_penalty(D, real, fake)"
-              if cfg.loss == "wgan-gp" else "F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()")
-    opt = (f"torch.optim.Adam({{}}, lr={{}}, betas={(0.5, 0.9) if cfg.loss == 'wgan-gp' else (0.5, 0.999)})"
-           if cfg.optimizer == "adam" else "torch.optim.SGD({}, lr={})")
-    return f'''import torch, torch.nn as nn, torch.nn.functional as F
+# The parts of the core the lab runs, in the order a script needs them.
+CODE_PARTS = (("config", "GANConfig"), ("data", "sample_target"), ("model", "activation"),
+              ("model", "mlp"), ("model", "with_label"), ("model", "Generator"),
+              ("model", "Discriminator"), ("model", "discriminator_loss"),
+              ("model", "minimax_generator_loss"), ("model", "non_saturating_generator_loss"),
+              ("model", "wasserstein_generator_loss"), ("model", "gradient_penalty"),
+              ("model", "GENERATOR_LOSSES"), ("model", "d_step"), ("model", "g_step"),
+              ("model", "make_optimizer"), ("model", "GANRun"), ("model", "PointsRun"),
+              ("model", "sliced_wasserstein"), ("data", "mode_centres"), ("model", "modes_covered"))
+CODE_CONSTANTS = (("model", "LEAK"), ("model", "POOL"), ("model", "N_SHOW"),
+                  ("model", "MEASURE_EVERY"), ("config", "TARGETS"))
 
-torch.manual_seed({cfg.seed})
 
-def mlp(n_in, width, layers, n_out):
-    sizes = [n_in] + [width] * layers
-    parts = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), {act})]
-    return nn.Sequential(*parts, nn.Linear(sizes[-1], n_out))
+def code_for(cfg: GANConfig, points_text: str = "") -> str:
+    """The lab's own training code (the core's source, read with ``inspect``) and the few
+    lines that run it with the student's settings: plain torch, nothing from this repo."""
+    modules = {"model": gan, "data": gan_data, "config": lazy_module("playground.gan.config")}
+    constants = "\n".join(f"{name} = {getattr(modules[m], name)!r}" for m, name in CODE_CONSTANTS)
+    parts = []
+    for module, name in CODE_PARTS:
+        value = getattr(modules[module], name)
+        if isinstance(value, dict):  # a table of functions: written out by their names
+            items = ", ".join(f"{key!r}: {fn.__name__}" for key, fn in value.items())
+            parts.append(f"{name} = {{{items}}}")
+        else:
+            parts.append(inspect.getsource(value).rstrip())
+    points = "None"
+    if cfg.target == "custom":
+        points = f"np.array({gan_data.parse_points(points_text).tolist()}, dtype=np.float32)"
+    values = ", ".join(f"{name}={getattr(cfg, name)!r}" for name in cfg.__dataclass_fields__)
+    centres = "mode_centres(cfg.target)"
+    return f'''"""The GAN lab's own code (playground/gan/model.py, data.py, config.py), run with the
+settings on screen. Plain PyTorch: paste it into a notebook and it trains the same run."""
+from __future__ import annotations
 
-G = mlp({cfg.latent_dim}, {cfg.g_width}, {cfg.g_layers}, 2)   # noise z -> point
-D = mlp(2, {cfg.d_width}, {cfg.d_layers}, 1)   # point -> score (logit)
-opt_g = {opt.format("G.parameters()", cfg.lr_g)}
-opt_d = {opt.format("D.parameters()", cfg.lr_d)}
-gp_weight = {cfg.gp_weight}
+import math
+from dataclasses import dataclass
 
-def sample_ring(n):  # 8 Gaussians on a circle of radius 2 (target: {cfg.target})
-    angle = torch.randint(0, 8, (n,)) * (2 * torch.pi / 8)
-    return 2 * torch.stack([angle.cos(), angle.sin()], 1) + 0.05 * torch.randn(n, 2)
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-def gradient_penalty(D, real, fake):  # Gulrajani et al. 2017
-    t = torch.rand(len(real), 1)
-    x = (t * real + (1 - t) * fake).requires_grad_()
-    g, = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-    return ((g.norm(dim=1) - 1) ** 2).mean()
+{constants}
 
-for step in range({cfg.max_steps}):
-    for _ in range({cfg.d_steps}):  # D steps per G step
-        real = sample_ring({cfg.batch_size})
-        fake = G(torch.randn({cfg.batch_size}, {cfg.latent_dim}))
-        d_loss = {d_loss.replace("(fake)", "(fake.detach())")}
-        opt_d.zero_grad(); d_loss.backward(); opt_d.step()
-    g_loss = {g_loss}
-    opt_g.zero_grad(); g_loss.backward(); opt_g.step()
+
+''' + "\n\n\n".join(parts) + f'''
+
+
+torch.set_num_threads(1)  # as the server: same seed, same numbers
+cfg = GANConfig({values})
+points = {points}  # the custom target's points (centred, rescaled), if any
+run = PointsRun(cfg, points)
+while not run.done:
+    run.train(500)
+    print(f"step {{run.step}}: D loss {{run.d_losses[-1]:.4f}}, G loss {{run.g_losses[-1]:.4f}}, "
+          f"distance to the data {{run.distances[-1]:.4f}}")
+centres = {centres}
+if centres is not None:
+    with torch.no_grad():
+        print(f"modes covered: {{modes_covered(run.G(run.z_show), centres)}} of {{len(centres)}}")
 '''
 
 
 @user_errors
-def on_reset(points_text: str, *settings) -> tuple:
+def on_reset(points_text: str, *settings: Any) -> View2D:
     """A fresh run from the current settings and seed, drawn at step 0."""
     lab = new_lab(points_text, settings)
-    return (lab, *frame(lab, "Ready: press Play, or Step for one step"), code_for(lab.run.cfg))
+    return view_2d(lab, "Ready: press Play, or Step for one step",
+                   code=code_for(lab.run.cfg, lab.points_text))._replace(lab=lab)
 
 
-def _lab_for_play(lab: Lab2D | None, points_text: str, settings: tuple) -> Lab2D:
-    """Continue the paused run if the settings are unchanged, else start a new one."""
+def lab_for_play(lab: Lab | None, points_text: str, settings: tuple) -> Lab:
+    """The paused run if the settings are unchanged, else a new run (which says so)."""
     cfg, _ = settings_config(settings)
+    text = points_text if cfg.target == "custom" else ""
     if lab is not None:
-        background.halt(lab.run)  # a Play still training it (its stream was cancelled)
-    if lab is None or lab.stopped or lab.run.done or lab.run.cfg != cfg:
-        lab = new_lab(points_text, settings)
-        lab.notes.append("Started a new run with these settings (same seed → same run).")
+        lab.halt(PAUSED)  # a Play still streaming it (e.g. its cancel is on its way)
+        if not (lab.stopped or lab.run.done or lab.run.cfg != cfg or lab.points_text != text):
+            return lab
+    why = ("the run had finished" if lab is not None and lab.run.done else
+           "Stop was pressed" if lab is not None and lab.stopped else "the settings changed")
+    lab = new_lab(points_text, settings)
+    lab.notes.append(f"Started a new run ({why}); same seed, same run.")
     return lab
 
 
 @user_errors
-def on_play(lab: Lab2D | None, slow_motion: bool, points_text: str, *settings):
-    """Train and stream frames: the run trains in a worker process while this one draws a
-    frame every FRAME_S (slow motion: one step per frame, here). Bounded by max_steps and
-    MAX_PLAY_S."""
-    lab = _lab_for_play(lab, points_text, settings)
-    code = code_for(lab.run.cfg)
-    if slow_motion:
-        frames = _slow_motion_frames(lab)
-    else:
-        frames = _live_frames(lab.run, lambda snap, speed, curves: frame(lab, "Training", speed, curves, snap))
-    # The state and the code panel change only with the run: send them once, not every frame.
-    for i, views in enumerate(frames):
-        yield (lab, *views, code) if i == 0 else (gr.skip(), *views, gr.skip())
-    state = "Finished" if lab.run.done else f"Paused after {MAX_PLAY_S:.0f} s (press Play to go on)"
-    yield (lab, *frame(lab, state), code)
+def on_play(request: gr.Request | None, lab: Lab | None, speed: str, points_text: str,
+            *settings: Any) -> Iterator[View2D]:
+    """Train and stream frames at the chosen speed, bounded by max_steps and MAX_PLAY_S."""
+    speed_plan(speed)
+    lab = lab_for_play(lab, points_text, settings)
+    code = code_for(lab.run.cfg, lab.points_text)
+    play = start_play(lab, request)
+    try:
+        # The state and the code change only with the run: sent once, not every frame.
+        yield view_2d(lab, "Training", code=code)._replace(lab=lab)
+        yield from train_frames(lab, play, speed, lambda state, curves: view_2d(lab, state, curves))
+    finally:
+        end_play(play, request)
 
 
-def _slow_motion_frames(lab: Lab2D) -> Iterator[tuple]:
-    started = time.monotonic()
-    while not lab.run.done and time.monotonic() - started < MAX_PLAY_S:
-        t0 = time.monotonic()
+@user_errors
+def on_step(lab: Lab | None, points_text: str, *settings: Any) -> View2D:
+    """Exactly one training step (d_steps D updates then one G update), then draw."""
+    lab = lab_for_play(lab, points_text, settings)
+    with lab.lock:
         lab.run.train(1)
-        yield frame(lab, "Training", "slow motion")
-        time.sleep(max(0.0, SLOW_FRAME_S - (time.monotonic() - t0)))
-
-
-def _live_frames(run: GANRun | DigitsRun, draw: Callable[[Any, str, bool], tuple]) -> Iterator[tuple]:
-    """Frames of ``run`` training in the background: ``draw(snapshot, speed, curves)`` every
-    FRAME_S until the run is done or MAX_PLAY_S is up. Shared by the 2-D and digits GANs."""
-    with background.BackgroundTraining(run, max_s=MAX_PLAY_S, preload=WORKER_PRELOAD) as trainer:
-        started, first_step, frames = time.monotonic(), None, 0
-        while not trainer.finished:
-            t0 = time.monotonic()
-            snap = trainer.snapshot()
-            first_step = snap.step if first_step is None else first_step
-            rate = (snap.step - first_step) / max(1e-6, t0 - started)
-            frames += 1
-            yield draw(snap, f"{rate:,.0f} steps/s" if frames > 1 else "", frames % CURVES_EVERY == 1)
-            time.sleep(max(0.0, FRAME_S - (time.monotonic() - t0)))
+        return view_2d(lab, "Stepped: one step", code=code_for(lab.run.cfg, lab.points_text))._replace(lab=lab)
 
 
 @user_errors
-def on_step(lab: Lab2D | None, points_text: str, *settings) -> tuple:
-    """Exactly one training step (D steps then one G step), then draw."""
-    lab = _lab_for_play(lab, points_text, settings)
-    lab.run.train(1)
-    return (lab, *frame(lab, "Stepped"), code_for(lab.run.cfg))
-
-
-@user_errors
-def on_pause(lab: Lab2D | None) -> str:
+def on_pause(lab: Lab | None) -> str:
     if lab is None:
         return "Nothing to pause: press Play."
-    background.halt(lab.run)
-    return status_text(lab, lab.run.snapshot(), "Paused: Play continues, Step advances one step")
+    lab.halt(PAUSED)
+    with lab.lock:
+        return status_text(lab, gan.snapshot(lab.run), PAUSED + ", Step advances one step")
 
 
 @user_errors
-def on_stop(lab: Lab2D | None) -> tuple:
+def on_stop(lab: Lab | None) -> tuple[Lab | None, str]:
     if lab is None:
         return None, "Nothing to stop."
-    background.halt(lab.run)
+    lab.halt(STOPPED)
     lab.stopped = True
-    return lab, status_text(lab, lab.run.snapshot(), "Stopped: Play or Reset starts a new run with the same seed")
+    with lab.lock:
+        return lab, status_text(lab, gan.snapshot(lab.run), STOPPED)
 
 
 @user_errors
@@ -237,7 +362,7 @@ def on_preset(name: str) -> tuple:
     if name not in PRESETS:
         raise ValueError(f"Unknown preset '{name}'. Choose one of: {', '.join(PRESETS)}.")
     preset = PRESETS[name]
-    values = [getattr(preset.config, field) for field in SETTINGS]
+    values = [getattr(preset.config, name) for name in SETTINGS]
     return (*values, f"**{name}.** {preset.lesson} Press **Play**.")
 
 
@@ -252,94 +377,126 @@ def on_sketch(sketch: dict | None) -> tuple[str, str]:
 
 
 # --- digits handlers ----------------------------------------------------------------------
-def digits_frame(run: DigitsRun, state: str, curves: bool = True, snap: DigitsSnapshot | None = None,
-                 speed: str = "") -> tuple:
-    """(sample grid, losses, quality, status) of ``snap`` (default: the run now);
-    ``curves=False`` skips the two curve plots."""
-    snap = snap or run.snapshot()
-    cfg = run.cfg
+class ViewDigits(NamedTuple):
+    """What the digits handlers return, in the order of their outputs (see build_digits)."""
+
+    lab: Any
+    grid: Any
+    losses: Any
+    quality: Any
+    status: str
+
+
+def view_digits(lab: Lab, state: str, curves: bool = True) -> ViewDigits:
+    """The digits run now, drawn; ``curves=False`` skips the two curve plots."""
+    run = lab.run
+    snap, cfg, skip = run.snapshot(), run.cfg, gr.skip()
     lines = [f"**{state}** · {snap.source} · step {snap.step:,} / {snap.max_steps:,} · seed {cfg.seed}"
-             f" · {'conditional' if cfg.conditional else 'unconditional'}" + (f" · {speed}" if speed else "")]
+             f" · {'conditional' if cfg.conditional else 'unconditional'}"]
     if len(snap.nn_distance):
-        lines.append(f"Nearest-real distance **{snap.nn_distance[-1]:.3f}** (real digits: "
-                     f"{snap.data_nn_distance:.3f})" + (
+        lines.append(f"At step {snap.quality_steps[-1]:,}: nearest-real distance **{snap.nn_distance[-1]:.3f}** "
+                     f"(real digits: {snap.data_nn_distance:.3f})" + (
                          f" · the classifier reads **{snap.agreement[-1]:.0%}** of the samples "
                          "as the digit asked for" if cfg.conditional else ""))
     if snap.diverged_at is not None:
         lines.append(f"⚠️ Diverged at step {snap.diverged_at:,} (NaN losses): press Reset.")
-    if not curves:
-        return digits_grid_figure(snap), gr.skip(), gr.skip(), "\n\n".join(lines)
-    return (digits_grid_figure(snap), loss_figure(snap.d_loss, snap.g_loss, cfg.loss),
-            digits_curves_figure(snap), "\n\n".join(lines))
+    lines += [f"ℹ️ {note}" for note in lab.notes]
+    return ViewDigits(skip, digits_grid_figure(snap),
+                      loss_figure(snap.d_loss, snap.g_loss, cfg.loss) if curves else skip,
+                      digits_curves_figure(snap) if curves else skip, "\n\n".join(lines))
 
 
-def load_checkpoint() -> DigitsRun:
+def checkpoint_lab() -> Lab:
     tensors, config = get_service().load_state(CHECKPOINT_ID)
-    return gan_digits.DigitsRun.from_state(tensors, config, f"trained checkpoint {CHECKPOINT_ID}")
+    run = gan_digits.DigitsRun.from_state(tensors, config, f"trained checkpoint {CHECKPOINT_ID}")
+    return Lab(run, [])
 
 
 @user_errors
-def on_digits_checkpoint() -> tuple:
-    """Show the repo's trained digits GAN at once."""
-    run = load_checkpoint()
-    return (run, *digits_frame(run, "Trained checkpoint loaded"))
+def on_digits_checkpoint(lab: Lab | None = None) -> ViewDigits:
+    """Show the repo's trained digits GAN (a Play of the previous run ends)."""
+    if lab is not None:
+        lab.halt(PAUSED)
+    lab = checkpoint_lab()
+    return view_digits(lab, "Trained checkpoint loaded")._replace(lab=lab)
 
 
 @user_errors
-def on_digits_show(run: DigitsRun | None) -> tuple:
+def on_digits_show(lab: Lab | None) -> ViewDigits:
     """Opening the digits tab: show the trained checkpoint unless a run is already there."""
-    if run is not None:
-        return (run, *digits_frame(run, "Your run", snap=background.call(run, "snapshot")))
-    return on_digits_checkpoint()
+    if lab is None:
+        return on_digits_checkpoint()
+    with lab.lock:
+        return view_digits(lab, "Your run")._replace(lab=lab)
 
 
-def digits_settings(conditional: bool, lr: float, batch_size: float, max_steps: float,
-                    seed: float):
+def digits_settings(conditional: bool, lr: float, batch_size: float, max_steps: float, seed: float):
     return gan_digits.make_digits_config(conditional=conditional, lr_g=lr, lr_d=lr, batch_size=batch_size,
-                              max_steps=max_steps, seed=seed)
+                                         max_steps=max_steps, seed=seed)
+
+
+def new_digits_lab(settings: tuple, source: str) -> Lab:
+    cfg, notes = digits_settings(*settings)
+    return Lab(gan_digits.DigitsRun(cfg, source), notes)
 
 
 @user_errors
-def on_digits_reset(conditional: bool, lr: float, batch_size: float, max_steps: float,
-                    seed: float) -> tuple:
-    cfg, notes = digits_settings(conditional, lr, batch_size, max_steps, seed)
-    run = gan_digits.DigitsRun(cfg, "your run (random init: untrained)")
-    grid, losses, quality, status = digits_frame(run, "Ready: press Play")
-    return (run, grid, losses, quality, "\n\n".join([status] + [f"ℹ️ {n}" for n in notes]))
+def on_digits_reset(lab: Lab | None, *settings: Any) -> ViewDigits:
+    if lab is not None:
+        lab.halt(PAUSED)
+    lab = new_digits_lab(settings, "your run")
+    return view_digits(lab, "Ready (random weights, untrained): press Play")._replace(lab=lab)
+
+
+def digits_lab_for_play(lab: Lab | None, settings: tuple) -> Lab:
+    """Go on with the paused run if its settings are the ones on screen, else a new run."""
+    cfg, _ = digits_settings(*settings)
+    if lab is not None:
+        lab.halt(PAUSED)
+        if lab.run.source == "your run" and not lab.run.done and lab.run.cfg == cfg:
+            return lab
+    why = ("the checkpoint is only shown, not trained further" if lab is None or lab.run.source != "your run"
+           else "the run had finished" if lab.run.done else "the settings changed")
+    lab = new_digits_lab(settings, "your run")
+    lab.notes.append(f"Started a new run from random weights ({why}); same seed, same run.")
+    return lab
 
 
 @user_errors
-def on_digits_play(run: DigitsRun | None, conditional: bool, lr: float, batch_size: float,
-                   max_steps: float, seed: float):
+def on_digits_play(request: gr.Request | None, lab: Lab | None, speed: str, conditional: bool,
+                   lr: float, batch_size: float, max_steps: float, seed: float) -> Iterator[ViewDigits]:
     """Train the digits GAN live: the same fixed noise grid turns into digits."""
-    cfg, notes = digits_settings(conditional, lr, batch_size, max_steps, seed)
-    if run is not None:
-        background.halt(run)  # a Play still training it (its stream was cancelled)
-    if run is None or run.done or run.source.startswith("trained"):
-        run = gan_digits.DigitsRun(cfg, "your run")
-    run.source = "your run"
-    frames = _live_frames(run, lambda snap, speed, curves: digits_frame(run, "Training", curves, snap, speed))
-    for i, views in enumerate(frames):
-        yield (run if i == 0 else gr.skip(), *views)
-    yield (run, *digits_frame(run, "Finished" if run.done else "Paused (time limit): press Play"))
+    speed_plan(speed)
+    lab = digits_lab_for_play(lab, (conditional, lr, batch_size, max_steps, seed))
+    play = start_play(lab, request)
+    try:
+        yield view_digits(lab, "Training")._replace(lab=lab)
+        yield from train_frames(lab, play, speed, lambda state, curves: view_digits(lab, state, curves))
+    finally:
+        end_play(play, request)
 
 
 @user_errors
-def on_digits_pause(run: DigitsRun | None) -> None:
-    if run is not None:
-        background.halt(run)
+def on_digits_pause(lab: Lab | None) -> str:
+    if lab is None:
+        return "Nothing to pause."
+    lab.halt(PAUSED)
+    with lab.lock:
+        return view_digits(lab, "Paused: Play goes on with these settings "
+                                "(change one and Play starts a new run)").status
 
 
 @user_errors
-def on_interpolate(run: DigitsRun | None, digit_a: str, col_a: float, digit_b: str,
-                   col_b: float):
-    if run is None:
-        run = load_checkpoint()
+def on_interpolate(lab: Lab | None, digit_a: str, col_a: float, digit_b: str, col_b: float):
+    """Walk the latent space of the generator as it is now (also while Play trains it)."""
+    lab = lab or checkpoint_lab()
+    if str(digit_a) not in [str(d) for d in range(10)] or str(digit_b) not in [str(d) for d in range(10)]:
+        raise ValueError("Pick the digits from the lists (0 to 9).")
     a, b = int(digit_a), int(digit_b)
-    # the generator as it is now, also while Play trains it in a worker
-    images = background.call(run, "interpolate", int(col_a) - 1, int(col_b) - 1, a, b)
-    start = f"digit {a}, z{int(col_a)}" if run.n_classes else f"z{int(col_a)}"
-    end = f"digit {b}, z{int(col_b)}" if run.n_classes else f"z{int(col_b)}"
+    with lab.lock:
+        images = lab.run.interpolate(int(col_a) - 1, int(col_b) - 1, a, b)
+    start = f"digit {a}, z{int(col_a)}" if lab.run.n_classes else f"z{int(col_a)}"
+    end = f"digit {b}, z{int(col_b)}" if lab.run.n_classes else f"z{int(col_b)}"
     return interpolation_figure(images, start, end)
 
 
@@ -425,32 +582,32 @@ def build_2d(demo: gr.Blocks) -> None:
                 step = gr.Button("Step", elem_id="gan-step")
                 stop = gr.Button("Stop", variant="stop", elem_id="gan-stop")
                 reset = gr.Button("↺ Reset", elem_id="gan-reset")
-                slow = gr.Checkbox(False, label="Slow motion (1 step per frame)", elem_id="gan-slow")
+            speed = gr.Radio(list(SPEEDS), value=FULL_SPEED, label="Speed", elem_id="gan-speed")
             status = gr.Markdown("Opening…", elem_id="gan-status")
             field = gr.Plot(elem_id="gan-field", show_label=False)
             with gr.Row():
                 losses = gr.Plot(elem_id="gan-losses", show_label=False)
                 distance = gr.Plot(elem_id="gan-distance", show_label=False)
-    code = code_panel(code_for(PRESETS["Healthy training"].config))
+    code = code_panel("")  # filled on page load: reading the core's source imports torch
     lab = gr.State(None)
-    views = [field, losses, distance, status]
+    views = dict(lab=lab, field=field, losses=losses, distance=distance, status=status, code=code)
+    outputs = [views[name] for name in View2D._fields]
     # The step-0 picture is drawn on page load, so app start-up never loads torch.
-    demo.load(on_reset, [points, *settings], [lab, *views, code], api_visibility="private")
-    play_event = play.click(on_play, [lab, slow, points, *settings], [lab, *views, code],
-                            api_name="gan_play", concurrency_limit=MAX_TRAININGS,
-                            concurrency_id=TRAINING_QUEUE, show_progress="minimal")
-    reset.click(on_reset, [points, *settings], [lab, *views, code], api_name="gan_reset",
-                cancels=[play_event])
-    step.click(on_step, [lab, points, *settings], [lab, *views, code], api_name="gan_step",
-               cancels=[play_event])
-    pause.click(on_pause, [lab], [status], cancels=[play_event], api_visibility="private")
-    stop.click(on_stop, [lab], [lab, status], cancels=[play_event], api_name="gan_stop")
-    load.click(on_preset, [preset], [*settings, preset_note], api_name="gan_preset")
+    demo.load(on_reset, [points, *settings], outputs, api_visibility="private", **queues.CHEAP)
+    play_event = play.click(on_play, [lab, speed, points, *settings], outputs, api_name="gan_play",
+                            show_progress="minimal", **queues.TRAINING)
+    reset.click(on_reset, [points, *settings], outputs, api_name="gan_reset", cancels=[play_event],
+                **queues.CHEAP)
+    step.click(on_step, [lab, points, *settings], outputs, api_name="gan_step", cancels=[play_event],
+               **queues.CHEAP)
+    pause.click(on_pause, [lab], [status], cancels=[play_event], api_name="gan_pause", **queues.CHEAP)
+    stop.click(on_stop, [lab], [lab, status], cancels=[play_event], api_name="gan_stop", **queues.CHEAP)
+    load.click(on_preset, [preset], [*settings, preset_note], api_name="gan_preset", **queues.CHEAP)
     use_sketch.click(on_sketch, [sketch], [points, settings[SETTINGS.index("target")]],
-                     api_visibility="private")
+                     api_visibility="private", **queues.CHEAP)
 
 
-def build_digits() -> gr.State:
+def build_digits() -> tuple[gr.State, list]:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             gr.Markdown("An MLP GAN on scikit-learn's 1,797 handwritten 8×8 digits. It opens "
@@ -461,9 +618,10 @@ def build_digits() -> gr.State:
             batch = gr.Slider(8, 512, value=64, step=8, label="Batch size")
             max_steps = gr.Number(3000, label="Max steps", precision=0)
             seed = gr.Number(0, label="Seed", precision=0)
+            speed = gr.Radio(list(SPEEDS), value=FULL_SPEED, label="Speed", elem_id="gan-digits-speed")
             with gr.Row():
                 play = gr.Button("▶ Play", variant="primary", elem_id="gan-digits-play")
-                pause = gr.Button("Pause")
+                pause = gr.Button("Pause", elem_id="gan-digits-pause")
             with gr.Row():
                 reset = gr.Button("↺ Reset", elem_id="gan-digits-reset")
                 trained = gr.Button("Show trained checkpoint", elem_id="gan-digits-checkpoint")
@@ -482,33 +640,30 @@ def build_digits() -> gr.State:
         col_b = gr.Slider(1, DIGITS_GRID_COLS, value=5, step=1, label="To noise column")
         walk = gr.Button("Interpolate", elem_id="gan-digits-walk")
     strip = gr.Plot(show_label=False, elem_id="gan-digits-strip")
-    run = gr.State(None)
+    lab = gr.State(None)
     settings = [conditional, lr, batch, max_steps, seed]
-    views = [grid, losses, quality, status]
-    trained.click(on_digits_checkpoint, None, [run, *views], api_name="gan_digits_checkpoint")
-    play_event = play.click(on_digits_play, [run, *settings], [run, *views],
-                            api_name="gan_digits_play", concurrency_limit=MAX_TRAININGS,
-                            concurrency_id=TRAINING_QUEUE, show_progress="minimal")
-    pause.click(on_digits_pause, [run], None, cancels=[play_event], api_visibility="private")
-    reset.click(on_digits_reset, settings, [run, *views], api_name="gan_digits_reset", cancels=[play_event])
-    walk.click(on_interpolate, [run, digit_a, col_a, digit_b, col_b], [strip],
-               api_name="gan_digits_interpolate")
-    return run, views
-
-
-def on_open() -> None:
-    """Start a training worker while the student reads: a Python with torch takes seconds."""
-    background.warm_up(WORKER_PRELOAD)
+    views = dict(lab=lab, grid=grid, losses=losses, quality=quality, status=status)
+    outputs = [views[name] for name in ViewDigits._fields]
+    trained.click(on_digits_checkpoint, [lab], outputs, api_name="gan_digits_checkpoint", **queues.CHEAP)
+    play_event = play.click(on_digits_play, [lab, speed, *settings], outputs, api_name="gan_digits_play",
+                            show_progress="minimal", **queues.TRAINING)
+    pause.click(on_digits_pause, [lab], [status], cancels=[play_event], api_name="gan_digits_pause",
+                **queues.CHEAP)
+    reset.click(on_digits_reset, [lab, *settings], outputs, api_name="gan_digits_reset",
+                cancels=[play_event], **queues.CHEAP)
+    walk.click(on_interpolate, [lab, digit_a, col_a, digit_b, col_b], [strip],
+               api_name="gan_digits_interpolate", **queues.CHEAP)
+    return lab, outputs
 
 
 def build(demo: gr.Blocks) -> None:
     """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
-    with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}") as tab:
+    with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         lesson(LESSON_WHAT, LESSON_TRY, LESSON_PAPERS)
         with gr.Tabs():
             with gr.Tab("2-D GAN lab", id="gan-2d"):
                 build_2d(demo)
             with gr.Tab("Digits (8×8 images)", id="gan-digits") as digits_tab:
-                run, views = build_digits()
-    digits_tab.select(on_digits_show, [run], [run, *views], api_visibility="private")
-    tab.select(on_open, None, None, api_visibility="private", queue=False)
+                lab, outputs = build_digits()
+    digits_tab.select(on_digits_show, [lab], outputs, api_visibility="private", **queues.CHEAP)
+    demo.unload(on_unload)

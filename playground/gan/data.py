@@ -54,6 +54,17 @@ def sample_target(name: str, n: int, gen: torch.Generator,
     raise ValueError(f"Unknown target '{name}'. Choose one of: {', '.join(TARGETS)}.")
 
 
+def mode_centres(name: str) -> torch.Tensor | None:
+    """The centres (M, 2) of a target made of separate Gaussians (ring, grid), else None."""
+    if name == "ring":
+        angle = torch.arange(8) * (2 * math.pi / 8)
+        return 2.0 * torch.stack([angle.cos(), angle.sin()], 1)
+    if name == "grid":
+        cells = torch.arange(5, dtype=torch.float32) - 2.0
+        return torch.cartesian_prod(cells, cells)
+    return None
+
+
 def _fit_to_view(xy: np.ndarray) -> np.ndarray:
     """Centre the points and scale them so the largest coordinate is CUSTOM_EXTENT."""
     xy = xy - xy.mean(0)

@@ -19,15 +19,15 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from playground.gan.model import MLP, AdversarialRun
 from playground.gan.config import DIGITS_GRID_COLS
-from playground.service.validate import validated
 from playground.gan.data import load_digits_data
-from playground.service.threads import one_thread
+from playground.gan.model import Discriminator, GANRun, Generator
+from playground.service.validate import validated
 
 N_CLASSES = 10
 GRID_COLS = DIGITS_GRID_COLS
 PIXELS = 64
+QUALITY_EVERY = 100  # steps between two measurements of the samples' quality
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,10 @@ def digit_classifier() -> torch.nn.Linear:
     torch.nn.init.zeros_(judge.weight)
     torch.nn.init.zeros_(judge.bias)
     opt = torch.optim.Adam(judge.parameters(), lr=0.05)
-    with one_thread():
-        for _ in range(150):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(judge(images), labels).backward()
-            opt.step()
+    for _ in range(150):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(judge(images), labels).backward()
+        opt.step()
     return judge.requires_grad_(False)
 
 
@@ -92,12 +91,10 @@ def data_nearest_distance() -> float:
     return float(torch.cdist(data, others).min(1).values.mean()) / (2 * PIXELS ** 0.5)
 
 
-def classifier_agreement(samples: np.ndarray, labels: np.ndarray,
-                         judge: torch.nn.Linear | None = None) -> float:
+def classifier_agreement(samples: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of samples the classifier (default: ``digit_classifier()``) reads as the
     digit they were asked to be."""
-    judge = digit_classifier() if judge is None else judge
-    predicted = judge(torch.as_tensor(samples, dtype=torch.float32)).argmax(1)
+    predicted = digit_classifier()(torch.as_tensor(samples, dtype=torch.float32)).argmax(1)
     return float((predicted.numpy() == labels).mean())
 
 
@@ -121,22 +118,18 @@ class DigitsSnapshot:
         return self.diverged_at is not None or self.step >= self.max_steps
 
 
-class DigitsRun(AdversarialRun):
-    """Training (or a loaded checkpoint) of the digits GAN, with its fixed latent batch."""
+class DigitsRun(GANRun):
+    """Training (or a loaded checkpoint) of the digits GAN, with its fixed latent grid."""
 
     def __init__(self, cfg: DigitsConfig, source: str = "your run") -> None:
         gen = torch.Generator().manual_seed(cfg.seed)
         images, labels = (torch.as_tensor(a) for a in load_digits_data())
-        n_cond = N_CLASSES if cfg.conditional else 0
-        G = MLP([cfg.latent_dim + n_cond] + [cfg.width] * cfg.layers + [PIXELS],
-                "leaky_relu", "tanh", gen)
-        D = MLP([PIXELS + n_cond] + [cfg.width] * cfg.layers + [1], "leaky_relu", None, gen)
-        super().__init__(cfg, images, labels if cfg.conditional else None, N_CLASSES, G, D, gen)
+        self.n_classes = N_CLASSES if cfg.conditional else 0
+        G = Generator(cfg.latent_dim, cfg.width, cfg.layers, PIXELS, "leaky_relu", gen,
+                      self.n_classes, out="tanh")
+        D = Discriminator(PIXELS, cfg.width, cfg.layers, "leaky_relu", gen, self.n_classes)
+        super().__init__(cfg, images, G, D, gen, labels if cfg.conditional else None)
         self.source = source
-        # The run carries what it is measured against, so that a worker process training
-        # it needn't load scikit-learn's data or train the judge again.
-        self.real_images, self.judge = images, digit_classifier()
-        self.data_nn_distance = data_nearest_distance()
         # One noise vector per column, shared by the rows: a column keeps its "style".
         z = torch.randn(GRID_COLS, cfg.latent_dim, generator=gen)
         self.grid_labels = torch.arange(N_CLASSES).repeat_interleave(GRID_COLS)  # (80,)
@@ -145,34 +138,33 @@ class DigitsRun(AdversarialRun):
         self.quality_steps: list[int] = []
         self.nn_distances: list[float] = []
         self.agreements: list[float] = []
+        self.measure()
 
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """G(z [, label]) → images (n, 64) in [-1, 1]."""
         with torch.no_grad():
-            g_input = z if not self.n_classes else torch.cat([z, self.one_hot(labels)], 1)
-            return self.G.forward(g_input)[-1]
+            return self.G(z, labels if self.n_classes else None)
 
-    def measure(self, samples: np.ndarray) -> None:
-        if self.quality_steps and self.quality_steps[-1] == self.step:
+    def measure(self) -> None:
+        if self.step % QUALITY_EVERY and not self.done:
             return
+        samples = self.generate(self.grid_z, self.grid_labels).numpy()
         self.quality_steps.append(self.step)
-        self.nn_distances.append(nearest_real_distance(samples, self.real_images))
-        self.agreements.append(classifier_agreement(samples, self.grid_labels.numpy(), self.judge)
+        self.nn_distances.append(nearest_real_distance(samples, self.data))
+        self.agreements.append(classifier_agreement(samples, self.grid_labels.numpy())
                                if self.n_classes else float("nan"))
 
     def snapshot(self) -> DigitsSnapshot:
         cfg = self.cfg
         images = np.zeros((0, GRID_COLS, 8, 8), np.float32)
         if self.diverged_at is None:
-            with one_thread():
-                samples = self.generate(self.grid_z, self.grid_labels).numpy()
-                self.measure(samples)
+            samples = self.generate(self.grid_z, self.grid_labels).numpy()
             images = ((samples + 1) / 2).reshape(N_CLASSES, GRID_COLS, 8, 8)
         return DigitsSnapshot(
             step=self.step, max_steps=cfg.max_steps, images=images, conditional=cfg.conditional,
-            d_loss=self.d_hist[:self.step].numpy().copy(), g_loss=self.g_hist[:self.step].numpy().copy(),
+            d_loss=np.asarray(self.d_losses), g_loss=np.asarray(self.g_losses),
             quality_steps=np.asarray(self.quality_steps), nn_distance=np.asarray(self.nn_distances),
-            agreement=np.asarray(self.agreements), data_nn_distance=self.data_nn_distance,
+            agreement=np.asarray(self.agreements), data_nn_distance=data_nearest_distance(),
             diverged_at=self.diverged_at, source=self.source,
         )
 
@@ -189,20 +181,20 @@ class DigitsRun(AdversarialRun):
         z_a = self.grid_z[digit_a * GRID_COLS + col_a]
         z_b = self.grid_z[digit_b * GRID_COLS + col_b]
         z = (1 - t) * z_a + t * z_b  # (n, latent)
+        if self.n_classes:  # the label moves too: a blend of two one-hot vectors
+            one_hot = torch.eye(N_CLASSES)
+            z = torch.cat([z, (1 - t) * one_hot[digit_a] + t * one_hot[digit_b]], 1)
         with torch.no_grad():
-            g_input = z
-            if self.n_classes:
-                labels = (1 - t) * self.one_hot(torch.tensor(digit_a)) + t * self.one_hot(torch.tensor(digit_b))
-                g_input = torch.cat([z, labels], 1)
-            images = self.G.forward(g_input)[-1]
+            images = self.G.net(z)  # G's layers on (noise, soft label) directly
         return ((images.numpy() + 1) / 2).reshape(n, 8, 8)
 
     # --- checkpoints ----------------------------------------------------------------
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:
-        """(tensors, config) to save: both nets in nn.Linear layout, plus the histories."""
-        tensors = {**self.G.state_dict("generator"), **self.D.state_dict("discriminator"),
-                   "history.d_loss": self.d_hist[:self.step].clone(),
-                   "history.g_loss": self.g_hist[:self.step].clone(),
+        """(tensors, config) to save: both nets' state dicts, plus the histories."""
+        tensors = {**{f"generator.{k}": v for k, v in self.G.state_dict().items()},
+                   **{f"discriminator.{k}": v for k, v in self.D.state_dict().items()},
+                   "history.d_loss": torch.tensor(self.d_losses),
+                   "history.g_loss": torch.tensor(self.g_losses),
                    "history.quality_steps": torch.tensor(self.quality_steps, dtype=torch.float32),
                    "history.nn_distance": torch.tensor(self.nn_distances),
                    "history.agreement": torch.tensor(self.agreements)}
@@ -212,15 +204,14 @@ class DigitsRun(AdversarialRun):
     def from_state(cls, tensors: dict[str, torch.Tensor], config: dict, source: str) -> "DigitsRun":
         """Rebuild a trained run (weights, step count and histories; Adam restarts)."""
         fields = {k: v for k, v in config.items() if k in DigitsConfig.__dataclass_fields__}
-        cfg = DigitsConfig(**fields)
         steps = int(config["steps_trained"])
-        cfg = replace(cfg, max_steps=max(cfg.max_steps, steps))
+        cfg = replace(DigitsConfig(**fields), max_steps=max(fields.get("max_steps", 0), steps))
         run = cls(cfg, source)
-        run.G.load_state_dict(tensors, "generator")
-        run.D.load_state_dict(tensors, "discriminator")
+        for prefix, net in (("generator.", run.G), ("discriminator.", run.D)):
+            net.load_state_dict({k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)})
         run.step = steps
-        run.d_hist[:steps] = tensors["history.d_loss"]
-        run.g_hist[:steps] = tensors["history.g_loss"]
+        run.d_losses = tensors["history.d_loss"].tolist()
+        run.g_losses = tensors["history.g_loss"].tolist()
         run.quality_steps = [int(s) for s in tensors["history.quality_steps"].tolist()]
         run.nn_distances = tensors["history.nn_distance"].tolist()
         run.agreements = tensors["history.agreement"].tolist()

@@ -3,7 +3,7 @@
     nice -n 10 python -m playground.train.gan_digits
 
 Deterministic from its seed (one CPU thread; all noise comes from the run's seeded
-generator). Writes model.safetensors (both nets in nn.Linear layout plus the training
+generator). Writes model.safetensors (the state dicts of both nets plus the training
 histories), config.json, model_info.json (format "state") and card.md with the metrics.
 """
 
@@ -22,14 +22,13 @@ from playground.service.model_service import ASSET_MODELS
 
 OUT_DIR = ASSET_MODELS / "gan-digits"
 MODEL_ID = "neural-playground/gan-digits"
-MEASURE_EVERY = 250  # steps between quality measurements kept in the histories
+PRINT_EVERY = 250  # steps between two progress lines
 
 
 def train(cfg: DigitsConfig) -> DigitsRun:
-    run = DigitsRun(cfg, "training script")
-    run.snapshot()  # measure step 0
+    run = DigitsRun(cfg, "training script")  # measures step 0
     while not run.done:
-        run.train(MEASURE_EVERY)
+        run.train(PRINT_EVERY)
         snap = run.snapshot()
         print(f"step {snap.step:5d}  D {snap.d_loss[-100:].mean():.3f}  G {snap.g_loss[-100:].mean():.3f}  "
               f"nearest-real {snap.nn_distance[-1]:.3f}  classifier agrees {snap.agreement[-1]:.0%}",
@@ -46,8 +45,8 @@ def card(run: DigitsRun, seconds: float) -> str:
 discriminator D (64 pixels + the label → {cfg.layers} × {cfg.width} leaky-ReLU → 1 logit),
 trained with the non-saturating GAN loss (Goodfellow et al. 2014), Adam (lr {cfg.lr_g},
 β = (0.5, 0.999)), batch {cfg.batch_size}, {run.step} steps. Code: `playground/gan/model.py`,
-`playground/gan/digits.py`. Tensors use the `nn.Linear` layout (`generator.0.weight` is
-(out, in)); `history.*` hold the loss and quality curves of training.
+`playground/gan/digits.py`. Tensors are the two nets' state dicts (`generator.net.0.weight`
+is G's first `nn.Linear`, (out, in)); `history.*` hold the loss and quality curves of training.
 
 **Data.** scikit-learn's bundled `load_digits()`: 1,797 images of 8×8 pixels (0..16),
 scaled to [-1, 1]. No download.
