@@ -90,7 +90,7 @@ def sink_grid(sink_share: np.ndarray, n_kv_heads: int, opened_layer: int) -> Fig
     return fast_figure([trace], "The attention sink: weight on the first token, per layer × head",
                        height=760, shapes=lines,
                        xaxis=dict(title=dict(text="query head (grouped by the key/value head it shares)"),
-                                  type="category", side="top"),
+                                  type="category"),
                        yaxis=dict(title=dict(text="layer"), autorange="reversed", dtick=2))
 
 

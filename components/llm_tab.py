@@ -391,13 +391,14 @@ def build(demo: gr.Blocks) -> None:
                 top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)")
                 top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p (1 = off)")
                 seed = gr.Number(value=0, precision=0, label="Seed (sampling)")
-        with gr.Row():
+        with gr.Row(equal_height=True):
             start = gr.Button("Next token", variant="primary", elem_id="llm-start")
             greedy = gr.Button("Greedy: take the top token", elem_id="llm-greedy")
             sample = gr.Button("Sample from the bars", elem_id="llm-sample")
-            new_tokens = gr.Slider(1, UI_MAX_NEW, value=20, step=1, label="New tokens to generate")
-            generate = gr.Button("Generate ▶", elem_id="llm-generate")
-            stop = gr.Button("Stop", variant="stop", elem_id="llm-stop")
+        with gr.Row(equal_height=True):
+            new_tokens = gr.Slider(1, UI_MAX_NEW, value=20, step=1, label="New tokens to generate", scale=2)
+            generate = gr.Button("Generate ▶", elem_id="llm-generate", scale=1)
+            stop = gr.Button("Stop", variant="stop", elem_id="llm-stop", scale=1)
         text = gr.HTML("<p>Press <b>Next token</b>.</p>", elem_id="llm-text")
         notes = gr.Markdown(elem_id="llm-notes")
         with gr.Row():

@@ -266,3 +266,15 @@ def test_rms_norm_and_swiglu_match_the_modules(loaded) -> None:
         out, gate, up = llm.swiglu(block.mlp, x)
         assert torch.allclose(out, block.mlp(x), atol=1e-5)
         assert gate.shape == up.shape == (5, 1536)
+
+
+# --- the other labs pick it up from the registry ---------------------------------------------
+
+def test_the_tokenizers_lab_and_pipelines_use_smollm2(loaded) -> None:
+    from components import tokenizer_tab
+    from playground.hf import pipelines
+
+    chips, summary, decoded, _ = tokenizer_tab.on_tokenize("The capital of France is", SMOLLM2, 64)
+    assert decoded == "The capital of France is" and "Paris" not in chips
+    result = pipelines.generate("The capital of France is", SMOLLM2, max_new_tokens=4, temperature=0.0)
+    assert "Paris" in str(result)

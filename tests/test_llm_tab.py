@@ -278,10 +278,11 @@ def test_code_panel_llm_block(tmp_path, position, layer) -> None:
 # --- API and browser ----------------------------------------------------------------------------
 
 def test_api_steps_a_token(client) -> None:
+    # The session's gr.State stays on the server: outputs start at the text, then notes, bars.
     first = client.predict(SMOLLM2, tab.EXAMPLE, False, *settings(), api_name="/llm_start")
-    assert "Paris" in str(first[3])  # the bars
+    assert "new: 0" in first[0] and "Paris" in str(first[2])
     stepped = client.predict(*settings(), api_name="/llm_greedy")
-    assert "new: 1" in stepped[1] and "Paris" in stepped[1]
+    assert "new: 1" in stepped[0] and "Paris" in stepped[0]
 
 
 def test_browser_next_token_greedy_and_attention(page) -> None:
