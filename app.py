@@ -19,14 +19,14 @@ os.environ.setdefault("GRADIO_DEFAULT_CONCURRENCY_LIMIT", "4")
 import gradio as gr  # noqa: E402
 
 from components import (  # noqa: E402
-    attention_tab, finetune_tab, gan_tab, overview_tab, pipelines_tab, positional_tab,
+    attention_tab, finetune_tab, gan_tab, llm_tab, overview_tab, pipelines_tab, positional_tab,
     recurrent_tab, seq2seq_tab, tokenizer_tab,
 )
 from components.links import link_note, wire_page_links  # noqa: E402
 from components.theme import PRESENTER_JS, blocks_options, launch_options  # noqa: E402
 
 TABS = [overview_tab, tokenizer_tab, recurrent_tab, seq2seq_tab, attention_tab,
-        positional_tab, pipelines_tab, finetune_tab, gan_tab]
+        positional_tab, llm_tab, pipelines_tab, finetune_tab, gan_tab]
 TAB_IDS = [tab.TAB_ID for tab in TABS]
 
 

