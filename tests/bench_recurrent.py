@@ -50,7 +50,13 @@ def handler_latencies(source: str, kind: str) -> dict:
 
 
 def training_speed(max_steps: int = 100) -> dict:
+    import torch
+
     from playground.recurrent.memory_task import MemoryConfig, train_race
+
+    # one thread, as in the app (app.py sets OMP_NUM_THREADS=1): on 2 busy cores torch's
+    # default of one thread per core ran this race at 1.2 steps/s against 13 on one thread
+    torch.set_num_threads(1)
 
     cfg = MemoryConfig(distractors=40, hidden_size=8, max_steps=max_steps, snapshot_every=max_steps)
     start = time.perf_counter()
