@@ -31,8 +31,8 @@ SOURCES = [("Pretrained word embeddings (all-MiniLM-L6-v2)", "embeddings"),
            ("Toy random vectors (8 numbers per word)", "toy")]
 AVERAGE = -1  # head selector value for "average over heads"
 GPT = "neural-playground/reviews-gpt2"
-SHIPPED_MODELS = {GPT: "ℹ️ A **tiny GPT-2 trained by this repo** (4 layers × 4 heads, 1.3 M parameters, a few "
-                       "minutes of CPU on movie reviews; held-out perplexity 311): small, but its attention "
+SHIPPED_MODELS = {GPT: "ℹ️ A **tiny GPT-2 trained by this repo** (4 layers × 4 heads, 1.3 M parameters, 34 minutes of "
+                       "CPU training on movie reviews; held-out perplexity 311): small, but its attention "
                        "is really trained, and causal."}
 # Slider ranges; the core clamps to the same limits (attention.MAX_D_K, MAX_HEADS, MAX_CHARS).
 UI_MAX_D_K, UI_MAX_HEADS, UI_MAX_CHARS = 64, 8, 200_000
@@ -448,12 +448,13 @@ def _build_real_model() -> None:
     outputs = [main_map, grid, entropy, table, notes, code, layer, head]
     run.click(on_model, inputs, outputs, api_name="model_attention", **queues.MODEL)
     # Layer and head redraw everything from the current text: one source of truth.
-    gr.on([layer.release, head.input], on_model, inputs, outputs,
-          api_name="model_attention_select", **queues.MODEL)
+    # always_last: a release made while the last one is drawing is drawn after it, never dropped.
+    gr.on([layer.release, head.input], on_model, inputs, outputs, api_name="model_attention_select",
+          trigger_mode="always_last", **queues.MODEL)
     draw.click(on_bertviz, [view, *inputs], [frame, bv_notes], api_name="bertviz", **queues.MODEL)
     # A new text makes the drawn view stale: clear it rather than show the old sentence.
     gr.on([text.change, text_b.change, model.change], clear_bertviz, None, [frame, bv_notes],
-          api_visibility="private", queue=False)
+          api_visibility="private", **queues.CHEAP)
 
 
 def build(demo: gr.Blocks) -> None:

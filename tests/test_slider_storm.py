@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import json
-import time
 
 # Wraps fetch before the app's scripts run: every queue/join (one per event sent) is logged.
 COUNT_JOINS = """
@@ -96,7 +95,6 @@ def test_dragging_every_slider_to_both_ends_ends_in_silence(page) -> None:
                     label = slider.get_attribute("aria-label")
                     _drag_to_both_ends(page.page, slider)
                     dragged.append(f"{tab.TAB_ID}: {label}")
-                    print(time.strftime("%X"), dragged[-1], _joins(page.page), flush=True)
     assert len(dragged) >= 10, dragged
     settled = _settle(page.page)
     page.page.wait_for_timeout(WATCH_AFTER_MS)
