@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import math
-from dataclasses import dataclass, fields
-from typing import Any, Callable
+from typing import NamedTuple
 
 import gradio as gr
 import plotly.graph_objects as go
@@ -33,8 +31,8 @@ SOURCES = [("Pretrained word embeddings (all-MiniLM-L6-v2)", "embeddings"),
            ("Toy random vectors (8 numbers per word)", "toy")]
 AVERAGE = -1  # head selector value for "average over heads"
 GPT = "neural-playground/reviews-gpt2"
-SHIPPED_MODELS = {GPT: "ℹ️ A **tiny GPT-2 trained by this repo** (4 layers × 4 heads, 1.3 M parameters, a few "
-                       "minutes of CPU on movie reviews; held-out perplexity 311): small, but its attention "
+SHIPPED_MODELS = {GPT: "ℹ️ A **tiny GPT-2 trained by this repo** (4 layers × 4 heads, 1.3 M parameters, 34 minutes of "
+                       "CPU training on movie reviews; held-out perplexity 311): small, but its attention "
                        "is really trained, and causal."}
 # Slider ranges; the core clamps to the same limits (attention.MAX_D_K, MAX_HEADS, MAX_CHARS).
 UI_MAX_D_K, UI_MAX_HEADS, UI_MAX_CHARS = 64, 8, 200_000
@@ -61,16 +59,6 @@ PAPERS = [
 
 
 # --- by hand ---------------------------------------------------------------------------
-
-def listed(handler: Callable) -> Callable:
-    """Wire a handler that returns a view dataclass: Gradio takes outputs in ``outputs=``
-    order, and a view's fields are declared in that order."""
-    @functools.wraps(handler)
-    def run(*args: Any) -> list:
-        view = handler(*args)
-        return [getattr(view, field.name) for field in fields(view)]
-    return run
-
 
 def _vectors(text: str, source: str) -> att.TokenVectors:
     if source == "toy":
@@ -153,9 +141,8 @@ def hand_code(text: str, source: str, cfg: att.AttentionConfig, head: int) -> st
     )
 
 
-@dataclass(frozen=True)
-class HandView:
-    """Outputs of the by-hand lab, in the order of its ``outputs=`` list."""
+class HandView(NamedTuple):
+    """Outputs of the by-hand lab, named, in the order of its ``outputs=`` list (a tuple to Gradio)."""
 
     qkv: go.Figure
     scores: go.Figure
@@ -210,8 +197,7 @@ def shuffle_code(text: str, source: str, cfg: att.AttentionConfig, order: tuple[
     )
 
 
-@dataclass(frozen=True)
-class ShuffleView:
+class ShuffleView(NamedTuple):
     """Outputs of the word-order test, in the order of its ``outputs=`` list."""
 
     plain: go.Figure
@@ -313,8 +299,7 @@ def _model_choices(model_ids: list[str]) -> list[tuple[str, str]]:
     return [(labels.get(m, m), m) for m in model_ids]
 
 
-@dataclass(frozen=True)
-class ModelView:
+class ModelView(NamedTuple):
     """Outputs of "Inside a real model", in the order of its ``outputs=`` list: every one is
     drawn from the same text, so the screen never mixes an old sentence with a new one."""
 
@@ -412,11 +397,11 @@ def _build_by_hand() -> None:
 
     inputs = [text, source, d_k, n_heads, causal, seed, head, scaled, temperature]
     outputs = [qkv, scores, weights, heads, output, notes, code]
-    run.click(listed(on_hand), inputs, outputs, api_name="attention_by_hand", **queues.CHEAP)
+    run.click(on_hand, inputs, outputs, api_name="attention_by_hand", **queues.CHEAP)
     # One listener per control (see positional_tab.on_shared_change for why never two).
     gr.on([source.change, causal.change, head.change, scaled.change, d_k.release, n_heads.release,
-           temperature.release], listed(on_hand), inputs, outputs, api_visibility="private", **queues.CHEAP)
-    shuffle.click(listed(on_shuffle), [text, source, d_k, n_heads, seed],
+           temperature.release], on_hand, inputs, outputs, api_visibility="private", **queues.CHEAP)
+    shuffle.click(on_shuffle, [text, source, d_k, n_heads, seed],
                   [plain_fig, pe_fig, change_fig, shuffle_notes, shuffle_code_box],
                   api_name="attention_shuffle", **queues.CHEAP)
 
@@ -461,14 +446,15 @@ def _build_real_model() -> None:
 
     inputs = [model, text, text_b, max_tokens, layer, head]
     outputs = [main_map, grid, entropy, table, notes, code, layer, head]
-    run.click(listed(on_model), inputs, outputs, api_name="model_attention", **queues.MODEL)
+    run.click(on_model, inputs, outputs, api_name="model_attention", **queues.MODEL)
     # Layer and head redraw everything from the current text: one source of truth.
-    gr.on([layer.release, head.input], listed(on_model), inputs, outputs,
-          api_name="model_attention_select", **queues.MODEL)
+    # always_last: a release made while the last one is drawing is drawn after it, never dropped.
+    gr.on([layer.release, head.input], on_model, inputs, outputs, api_name="model_attention_select",
+          trigger_mode="always_last", **queues.MODEL)
     draw.click(on_bertviz, [view, *inputs], [frame, bv_notes], api_name="bertviz", **queues.MODEL)
     # A new text makes the drawn view stale: clear it rather than show the old sentence.
     gr.on([text.change, text_b.change, model.change], clear_bertviz, None, [frame, bv_notes],
-          api_visibility="private", queue=False)
+          api_visibility="private", **queues.CHEAP)
 
 
 def build(demo: gr.Blocks) -> None:

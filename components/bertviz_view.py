@@ -6,16 +6,13 @@ lets the page run scripts but gives it no access to the app (no same-origin).
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from components.lazy import lazy_module
-
 if TYPE_CHECKING:
     from playground.hf.bertviz_offline import BertvizPage
-
-bv = lazy_module("playground.hf.bertviz_offline")  # torch loads on the first drawing
 
 PLACEHOLDER = ("<div class='bertviz-placeholder' style='padding:24px;color:#6b7280'>"
                "Choose a view and press <b>Draw bertviz view</b>.</div>")
@@ -23,8 +20,11 @@ TITLES = {"head": "bertviz head view", "model": "bertviz model view", "neuron": 
 
 
 def bertviz_html(page: BertvizPage) -> str:
-    """The iframe markup for a built page."""
-    return bv.iframe(page, TITLES.get(page.view, "bertviz"))
+    """The page inside a sandboxed iframe: scripts run, but with no access to the app."""
+    title = TITLES.get(page.view, "bertviz")
+    return (f'<iframe class="bertviz-frame" title="{html.escape(title)}" sandbox="allow-scripts" '
+            f'style="width:100%;height:{page.height_px}px;border:1px solid #e5e7eb;border-radius:8px;" '
+            f'srcdoc="{html.escape(page.html, quote=True)}"></iframe>')
 
 
 def bertviz_view(elem_id: str = "bertviz-view") -> gr.HTML:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import gradio as gr
 import numpy as np
@@ -192,9 +192,55 @@ def code_alibi(n_heads: int, length: int, causal: bool) -> str:
 
 
 # --- handlers ---------------------------------------------------------------------------------
+# Each returns a named tuple: named for people and tests, a tuple in ``outputs=`` order for Gradio.
+class SinusoidalView(NamedTuple):
+    heat: go.Figure
+    curves: go.Figure
+    wavelengths: go.Figure
+    clocks: go.Figure
+    note: str
+    code: str
+
+
+class SimilarityView(NamedTuple):
+    heat: go.Figure
+    profiles: go.Figure
+    shift: go.Figure
+    matrix: go.Figure
+    note: str
+    code: str
+
+
+class LearnedView(NamedTuple):
+    learned_heat: go.Figure
+    sinusoidal_heat: go.Figure
+    learned_similarity: go.Figure
+    sinusoidal_similarity: go.Figure
+    learned_pca: go.Figure
+    sinusoidal_pca: go.Figure
+    note: str
+    code: str
+
+
+class RopeView(NamedTuple):
+    rope_heat: go.Figure
+    added_heat: go.Figure
+    rope_profiles: go.Figure
+    added_profiles: go.Figure
+    note: str
+    code: str
+
+
+class AlibiView(NamedTuple):
+    bias: go.Figure
+    attention: go.Figure
+    reach: go.Figure
+    note: str
+    code: str
+
+
 @user_errors
-def on_sinusoidal(d_model: float, length: float, base: float, dims_text: str
-                  ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, str, str]:
+def on_sinusoidal(d_model: float, length: float, base: float, dims_text: str) -> SinusoidalView:
     """Heat-map, chosen dimensions as curves, wavelength per pair, animated clocks."""
     d, n, b, notes = _settings(d_model, length, base)
     dims, dim_notes = parse_dims(dims_text, d)
@@ -213,13 +259,13 @@ def on_sinusoidal(d_model: float, length: float, base: float, dims_text: str
     pairs = sorted({round(i * (n_pairs - 1) / max(1, CLOCK_PAIRS - 1)) for i in range(CLOCK_PAIRS)}) if d >= 2 else []
     clocks = (pf.clock_animation(pe, pairs, wl) if pairs and d % 2 == 0 and n >= 1
               else empty("Clocks need an even d_model."))
-    return (heat, pf.dimension_curves(pe, dims, wl), pf.wavelength_chart(wl, n), clocks,
+    return SinusoidalView(heat, pf.dimension_curves(pe, dims, wl), pf.wavelength_chart(wl, n), clocks,
             _note(notes), code_sinusoidal(d, n, b))
 
 
 @user_errors
 def on_similarity(d_model: float, length: float, base: float, measure: str, pos: float, k: float
-                  ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, str, str]:
+                  ) -> SimilarityView:
     """Position × position similarity, its profile against the offset, and PE(pos+k) = M_k·PE(pos)."""
     d, n, b, notes = _settings(d_model, length, base)
     d = _even(d, notes)
@@ -252,12 +298,12 @@ def on_similarity(d_model: float, length: float, base: float, measure: str, pos:
     notes.append(f"✅ PE({demo.pos + demo.k}) = M_{demo.k}·PE({demo.pos}): the same matrix works for every "
                  f"position (largest error over all {n - demo.k} positions: {demo.max_error:.1e}). "
                  f"Pair 0 turns by {float(demo.angles[0]):.3f} rad, the last pair by {float(demo.angles[-1]):.2e} rad.")
-    return heat, profile_fig, shift, matrix, _note(notes), code_similarity(d, n, b, measure, demo.pos, demo.k)
+    return SimilarityView(heat, profile_fig, shift, matrix, _note(notes),
+                          code_similarity(d, n, b, measure, demo.pos, demo.k))
 
 
 @user_errors
-def on_learned(n_positions: float, base: float, measure: str, three_d: bool
-               ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, go.Figure, str, str]:
+def on_learned(n_positions: float, base: float, measure: str, three_d: bool) -> LearnedView:
     """MiniLM's trained position table next to sinusoidal PE of the same size."""
     table = P.learned_positions(DEFAULT_ENCODER)  # (512, 384)
     n, note_n = clamp(n_positions, 3, table.shape[0], "Positions", integer=True)
@@ -293,7 +339,7 @@ def on_learned(n_positions: float, base: float, measure: str, three_d: bool
         figures.append(path(proj.coords.numpy(), proj.explained.numpy(),
                             f"{name} positions, PCA {k}-D, coloured by index"))
     notes.append(_learned_facts(learned, bound, projections[0]))
-    return (*figures, _note(notes), code_learned(n))
+    return LearnedView(*figures, _note(notes), code_learned(n))
 
 
 def _learned_facts(learned, bound: float, projection: P.PCA) -> str:
@@ -315,8 +361,7 @@ def _learned_facts(learned, bound: float, projection: P.PCA) -> str:
 
 
 @user_errors
-def on_rope(d_head: float, length: float, base: float, seed: float
-            ) -> tuple[go.Figure, go.Figure, go.Figure, go.Figure, str, str]:
+def on_rope(d_head: float, length: float, base: float, seed: float) -> RopeView:
     """One query/key pair at every position: RoPE scores against additive-PE scores."""
     d, note_d = clamp(d_head, 2, 256, "Head size", integer=True)
     n, note_n = clamp(length, 2, 256, "Length", integer=True)
@@ -342,12 +387,11 @@ def on_rope(d_head: float, length: float, base: float, seed: float
     spread = float((demo.additive_by_shift - demo.additive_by_shift[0]).abs().max())
     notes.append(f"✅ RoPE: moving the pair from m = {demo.shifts[0]} to m = {demo.shifts[-1]} changes a score "
                  f"by at most {demo.max_shift_deviation:.1e} (rounding). Added PE: by up to {spread:.2f}.")
-    return rope_heat, add_heat, rope_prof, add_prof, _note(notes), code_rope(d, int(n), b, int(s))
+    return RopeView(rope_heat, add_heat, rope_prof, add_prof, _note(notes), code_rope(d, int(n), b, int(s)))
 
 
 @user_errors
-def on_alibi(n_heads: float, length: float, head: float, causal: bool
-             ) -> tuple[go.Figure, go.Figure, go.Figure, str, str]:
+def on_alibi(n_heads: float, length: float, head: float, causal: bool) -> AlibiView:
     """ALiBi's bias for one head, the attention it alone produces, and every head's reach."""
     h, note_h = clamp(n_heads, 1, 16, "Heads", integer=True)
     n, note_n = clamp(length, 2, 256, "Length", integer=True)
@@ -369,8 +413,8 @@ def on_alibi(n_heads: float, length: float, head: float, causal: bool
     notes.append(f"ℹ️ Slopes of the {h} heads: " + ", ".join(f"{s:.3g}" for s in slopes.tolist())
                  + ". No position vectors at all: a penalty grows with distance, so the model "
                  "extrapolates to longer inputs than it was trained on.")
-    return (bias_fig, attention, pf.alibi_curves(weights, slopes.numpy()), _note(notes),
-            code_alibi(h, n, causal))
+    return AlibiView(bias_fig, attention, pf.alibi_curves(weights, slopes.numpy()), _note(notes),
+                     code_alibi(h, n, causal))
 
 
 # --- layout -----------------------------------------------------------------------------------
@@ -438,13 +482,15 @@ def _redraw(wiring: SharedWiring, name: str, values: tuple) -> dict:
     return dict(zip(section.outputs, section.handler(*[value_of[c] for c in section.inputs])))
 
 
-def on_shared_change(wiring: SharedWiring, open_section: str, *values) -> dict:
-    """A shared slider moved: redraw only the section on screen (the others redraw when opened).
+def on_shared_change(wiring: SharedWiring, moved: gr.Slider, open_section: str, *values) -> dict:
+    """A shared slider moved: redraw the section on screen if it reads that slider (the others
+    redraw when opened); an empty dict leaves every output as it is.
 
     One listener per slider on purpose. Gradio re-sends a deferred ``always_last`` event to
     EVERY listener of that event when one of them finishes; with two listeners on one slider,
     each one's finish re-triggered the other, an endless request storm (issue 16)."""
-    return _redraw(wiring, open_section if open_section in wiring.sections else SIN, values)
+    name = open_section if open_section in wiring.sections else SIN
+    return _redraw(wiring, name, values) if moved in wiring.sections[name].inputs else {}
 
 
 def on_open_section(wiring: SharedWiring, name: str, *values) -> dict:
@@ -551,8 +597,9 @@ def build(demo: gr.Blocks) -> None:
     wiring = SharedWiring(sections, [open_section, *shared, dims, *sim_controls, *learned_controls,
                                      *rope_controls], open_section)
     every_output = [c for section in sections.values() for c in section.outputs]
-    gr.on([slider.change for slider in shared], functools.partial(on_shared_change, wiring), wiring.inputs,
-          every_output, api_visibility="private", **LIVE, **queues.CHEAP)
+    for slider in shared:
+        slider.change(functools.partial(on_shared_change, wiring, slider), wiring.inputs, every_output,
+                      api_visibility="private", **LIVE, **queues.CHEAP)
     for tab, name in ((sin_tab, SIN), (sim_tab, "pos-sim"), (learned_tab, "pos-learned"), (rope_tab, "pos-rope")):
         tab.select(functools.partial(on_open_section, wiring, name), wiring.inputs,
                    sections[name].outputs + [open_section], api_visibility="private", **queues.CHEAP)

@@ -58,8 +58,10 @@ def test_neuron_view_refuses_models_it_cannot_draw() -> None:
 
 
 def test_iframe_is_sandboxed_and_escaped() -> None:
+    from components.bertviz_view import bertviz_html
+
     page = bv.build_page("head", DEFAULT_ENCODER, 'Quotes " and <b>tags</b>')
-    frame = bv.iframe(page, "head view")
+    frame = bertviz_html(page)
     assert frame.startswith("<iframe") and 'sandbox="allow-scripts"' in frame
     assert "allow-same-origin" not in frame  # the page cannot reach into the app
     srcdoc = frame.split('srcdoc="', 1)[1]

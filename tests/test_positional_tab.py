@@ -284,3 +284,25 @@ def test_browser_sinusoidal_dims_and_rope(page):
     assert_not_blank(page.screenshot("positional-rope"))
     assert not page.console_errors
     assert not page.outside_requests
+
+
+# --- wiring: one listener per shared slider, redrawing only the open section that reads it -------
+def _shared_listeners() -> dict:
+    import functools
+
+    import app
+
+    return {d.fn.args[1].elem_id: d.fn for d in app.demo.fns.values()
+            if isinstance(d.fn, functools.partial) and d.fn.func is T.on_shared_change}
+
+
+def test_shared_slider_redraws_only_the_open_section_that_reads_it():
+    listeners = _shared_listeners()
+    assert sorted(listeners) == ["pos-base", "pos-d-model", "pos-length"]
+    wiring = listeners["pos-base"].args[0]
+    values = [c.value for c in wiring.inputs[1:]]
+    assert listeners["pos-d-model"]("pos-learned", *values) == {}  # the learned table has no d_model
+    redrawn = listeners["pos-base"]("pos-learned", *values)
+    assert list(redrawn) == wiring.sections["pos-learned"].outputs
+    sin = listeners["pos-d-model"]("pos-sin", *values)
+    assert list(sin) == wiring.sections["pos-sin"].outputs and "√(d_model/2)" in sin[wiring.sections["pos-sin"].outputs[4]]

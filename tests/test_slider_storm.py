@@ -65,9 +65,9 @@ def _drag_to_both_ends(page, slider) -> None:
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] / 2, y)
     page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] + 30, y, steps=8)  # past the right end
-    page.mouse.move(box["x"] - 30, y, steps=8)  # and past the left end
-    page.mouse.move(box["x"] + box["width"] + 30, y, steps=8)  # ending at the right end
+    page.mouse.move(box["x"] + box["width"] + 30, y, steps=3)  # past the right end
+    page.mouse.move(box["x"] - 30, y, steps=3)  # and past the left end
+    page.mouse.move(box["x"] + box["width"] + 30, y, steps=3)  # ending at the right end
     page.mouse.up()
 
 
@@ -76,7 +76,7 @@ def test_dragging_every_slider_to_both_ends_ends_in_silence(page) -> None:
 
     page.page.add_init_script(COUNT_JOINS)
     page.open()
-    dragged = []
+    dragged, seen = [], set()
     for tab in app.TABS:
         page.open_tab(tab.TAB_ID)
         panel = page.page.locator(f"#tab-{tab.TAB_ID}")
@@ -89,7 +89,9 @@ def test_dragging_every_slider_to_both_ends_ends_in_silence(page) -> None:
                     continue
                 button.click()
             for slider in panel.locator("input[type=range]").all():
-                if slider.is_visible():
+                # A slider shared by several sub-tabs (Positional's d_model) is dragged once.
+                if slider.is_visible() and slider.get_attribute("id") not in seen:
+                    seen.add(slider.get_attribute("id"))
                     label = slider.get_attribute("aria-label")
                     _drag_to_both_ends(page.page, slider)
                     dragged.append(f"{tab.TAB_ID}: {label}")

@@ -5,7 +5,7 @@ no internet.
 bertviz returns HTML that loads require.js, d3 and jQuery from a CDN. Here d3 v5 comes
 from the installed PyPI package ``mpld3`` and jQuery from ``xstatic-jquery``; both are
 inlined into the page, and require.js is replaced by a tiny shim that hands them to
-bertviz's callback. The page is meant for an ``<iframe srcdoc>``.
+bertviz's callback. The app puts the page in an ``<iframe srcdoc>`` (components/bertviz_view.py).
 
 bertviz's HTML grows with tokens squared (all layers × heads × T × T numbers), so the
 tokens and layers are capped to keep a page to a few MB; the caller is told what was cut.
@@ -14,7 +14,6 @@ tokens and layers are capped to keep a page to a few MB; the caller is told what
 from __future__ import annotations
 
 import functools
-import html
 import importlib.util
 import json
 import re
@@ -88,13 +87,6 @@ def offline_document(bertviz_html: str) -> str:
             "<style>body{margin:6px;background:white;color:black;}</style>\n"
             f"{_libraries()}<script>\n{REQUIRE_SHIM}\n</script>\n</head>\n"
             f"<body>\n{body}\n</body></html>")
-
-
-def iframe(page: BertvizPage, title: str) -> str:
-    """The page inside a sandboxed iframe: scripts run, but with no access to the app."""
-    return (f'<iframe class="bertviz-frame" title="{html.escape(title)}" sandbox="allow-scripts" '
-            f'style="width:100%;height:{page.height_px}px;border:1px solid #e5e7eb;border-radius:8px;" '
-            f'srcdoc="{html.escape(page.html, quote=True)}"></iframe>')
 
 
 def _layers_within_budget(n_layers: int, n_heads: int, n_tokens: int, copies: int) -> int:
