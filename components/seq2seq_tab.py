@@ -192,12 +192,13 @@ def on_random(task_name: str) -> str:
 def model_info(task_name: str, variant_label: str) -> str:
     """What the chosen shipped model is (or why it cannot be loaded)."""
     task = get_task(task_name)
+    mid = model_id(task.name, variant_key(variant_label))
     try:
-        config = get_service().model_config(model_id(task.name, variant_key(variant_label)))
+        config = get_service().model_config(mid)
     except ValueError as err:
         return f"**Not available:** {err}"
     m = config["metrics"]
-    return (f"**{model_id(task.name, variant_key(variant_label))}** · trained weights, "
+    return (f"**{mid}** · trained weights, "
             f"{m['parameters']:,} parameters · **{m['accuracy']:.1%}** exact match on "
             f"{TEST_PAIRS:,} fresh test inputs · trained on inputs of {task.min_len}–{task.max_len} "
             f"characters from `{task.src.chars}` (you may type up to {input_limit(task)}: beyond "
