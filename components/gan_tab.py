@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import gradio as gr
 import numpy as np
 
-from components import queues
+from components import images, queues
 from components.code_panel import code_panel
 from components.errors import user_errors
 from components.gan_figures import (digits_curves_figure, digits_grid_figure, distance_figure,
@@ -369,10 +369,10 @@ def on_preset(name: str) -> tuple:
 @user_errors
 def on_sketch(sketch: dict | None) -> tuple[str, str]:
     """Turn the drawing into typed points (so the student sees them) and pick "custom"."""
-    image = sketch.get("composite") if isinstance(sketch, dict) else sketch
+    image = images.sketch_array(sketch)  # size-checked (before decoding, by images.Sketchpad)
     if image is None:
         raise ValueError("The drawing is empty: draw a shape on the canvas first.")
-    points = gan_data.points_from_sketch(np.asarray(image))
+    points = gan_data.points_from_sketch(image)
     return "\n".join(f"{x:.2f}, {y:.2f}" for x, y in points), "custom"
 
 
@@ -572,7 +572,7 @@ def build_2d(demo: gr.Blocks) -> None:
             with gr.Accordion("Custom target: type or draw points", open=False):
                 points = gr.Textbox(DEFAULT_POINTS, lines=5, max_lines=12, max_length=60_000,
                                     label="Points, one 'x, y' per line (used when the target is custom)")
-                sketch = gr.Sketchpad(label="Draw a shape", height=260, type="numpy",
+                sketch = images.Sketchpad(label="Draw a shape", height=260, type="numpy",
                                       canvas_size=(320, 320))
                 use_sketch = gr.Button("Use my drawing")
         with gr.Column(scale=2):

@@ -119,10 +119,10 @@ def generation_html(result: GenerationResult) -> str:
 def generation_figure(result: GenerationResult) -> FigureJSON:
     """Steps × ranks: the candidates at each step with their sampling probability; the
     token actually drawn is marked with ▶."""
-    steps = len(result.tokens)
-    z = np.array(result.top_probs)  # (steps, ranks)
-    text = [[("▶ " if cand == chosen else "") + short(repr(cand)[1:-1], 12) for cand in row]
-            for row, chosen in zip(result.top_tokens, result.tokens)]
+    steps = result.generation.steps
+    z = np.array([step.top_probs for step in steps])  # (steps, ranks): sampling probability, 0 = cut off
+    text = [[("▶ " if cand_id == step.token_id else "") + short(repr(cand)[1:-1], 12)
+             for cand, cand_id in zip(step.top_tokens, step.top_ids)] for step in steps]
     y = [f"{k}: {short(repr(tok)[1:-1], 12)}" for k, tok in enumerate(result.tokens, start=1)]
     trace = dict(type="heatmap", z=z, x=[f"#{r}" for r in range(1, z.shape[1] + 1)], y=y, text=text,
                  texttemplate="%{text}", textfont=dict(size=12), colorscale=ATTENTION_COLORS, zmin=0, zmax=1,
@@ -132,7 +132,7 @@ def generation_figure(result: GenerationResult) -> FigureJSON:
     how = ("greedy" if s.greedy else
            f"temperature {s.temperature:g}, top-k {s.top_k or 'off'}, top-p {s.top_p:g}")
     return fast_figure([trace], f"Next-token candidates at each step, best first (▶ = drawn; {how})",
-                       min(1400, 160 + 30 * steps), margin=dict(t=100),  # room above the top axis
+                       min(1400, 160 + 30 * len(steps)), margin=dict(t=100),  # room above the top axis
                        xaxis=dict(side="top", type="category"),
                        yaxis=dict(title=dict(text="step: token drawn"), autorange="reversed", type="category"))
 

@@ -3,48 +3,34 @@
 from __future__ import annotations
 
 import html
+from typing import Any, NamedTuple
 
 import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 
+from components import images, queues
 from components import pipelines_figures as pf
 from components.code_panel import code_panel
 from components.errors import user_errors
 from components.figures import empty, placeholder
 from components.lesson import lesson
 from playground.hf import pipelines as pl
-from playground.service.model_service import get_service
 
 TAB_ID = "pipelines"
 TITLE = "Pipelines"
 
-EXAMPLES = {
-    "sentiment-analysis": "An absolute delight from start to finish, with a brilliant cast.\n"
-                          "A dull, lifeless mess; I walked out after an hour.\n"
-                          "The plot is thin, but the music and the visuals are stunning.\n"
-                          "not bad at all",
-    "text-classification": "a gripping , beautifully acted thriller .\n"
-                           "the jokes fall flat and the story goes nowhere .",
-    "feature-extraction": "A man is playing a guitar.\nSomeone is playing an instrument.\n"
-                          "The stock market fell sharply today.\nShare prices dropped a lot.\n"
-                          "A cat is sleeping on the sofa.",
-    "zero-shot-classification": "The team scored in the last minute to win the cup.\n"
-                                "Parliament votes on the new budget tomorrow.\n"
-                                "This phone's battery easily lasts two days.",
-    "text-generation": "this movie is",
-    "image-classification": "",
-    "fill-mask": "Paris is the <mask> of France.\nThe film was a complete <mask>.",
-    "token-classification": "Ada Lovelace worked with Charles Babbage in London.",
-    "summarization": "The Transformer replaced recurrence with attention. Every token looks at every "
-                     "other token in one step, so training runs in parallel on GPUs, and long-range "
-                     "links in the text no longer have to pass through many recurrent steps.",
-}
 SOURCES = {"assets": "trained by this repo (assets/models, offline)",
            "package": "pretrained weights from a pip package (offline)",
            "session": "the model you fine-tuned in this session",
            "hub": "the Hugging Face hub (online)"}
 MAX_SUMMARY_LINES = 8
+# Measured on the shipped model (tests/test_pipelines_tab.py::test_lesson_pipelines_sentiment_*).
+SENTIMENT_LIMITS = (
+    "**What this sentiment model gets wrong** (measured): it learned words more than logic. "
+    "\"not bad at all\" comes out positive, but \"I was not disappointed.\" comes out negative "
+    "(0.76): *disappointed* outweighs *not*. Emoji are invisible to it: MiniLM's tokenizer turns "
+    "every emoji into the same `[UNK]` token, so 😀 and 🤮 get exactly the same score.")
 INPUT_LABELS = {"text": "Input (one text per line)", "prompt": "Prompt", "image": ""}
 
 
@@ -53,9 +39,7 @@ def model_choices(task: str, session: str | None = None) -> list[tuple[str, str]
     """(label, id) for the dropdown: models usable now (incl. this session's fine-tuned ones),
     then the hub default, marked as online only."""
     spec = pl.task_spec(task)
-    ids = get_service().available_ids(spec.registry_task, session)
-    if spec.name == "text-classification":  # sentiment models are text classifiers too
-        ids += [m for m in get_service().available_ids("sentiment-analysis", session) if m not in ids]
+    ids = pl.model_ids(spec, session)
     choices = [(model_id, model_id) for model_id in ids]
     if spec.hub_default not in ids:
         choices.append((f"{spec.hub_default} (hub, online only)", spec.hub_default))
@@ -79,37 +63,50 @@ def task_markdown(task: str) -> str:
                f"(default there: `{spec.hub_default}`).")
     how = {"text": "One input per line (up to 32 lines).", "prompt": "One prompt.",
            "image": "Draw a digit or upload an image."}[spec.input_kind]
-    return f"**{spec.name}** — {spec.description} {offline} {how}"
+    note = f"\n\n{SENTIMENT_LIMITS}" if spec.offline_model == pl.SENTIMENT_MODEL else ""
+    return f"**{spec.name}** — {spec.description} {offline} {how}{note}"
 
 
 @user_errors
 def on_models(task: str, current: str, request: gr.Request = None) -> gr.Dropdown:
     """Refresh the model list (e.g. after fine-tuning a model in another tab); keep the choice."""
     session = _session(request)
+    current = pl.check_model_id(current)
     return gr.Dropdown(choices=model_choices(task, session), value=current or default_model(task, session))
 
 
+class TaskView(NamedTuple):
+    """What switching task changes (the outputs of ``on_task``, in this order)."""
+    model: Any
+    about: Any
+    text: Any
+    labels_group: Any
+    sampling_group: Any
+    image_group: Any
+
+
 @user_errors
-def on_task(task: str, request: gr.Request = None) -> tuple:
+def on_task(task: str, request: gr.Request = None) -> TaskView:
     """Switch task: model list, description, example input, which controls show."""
     spec = pl.task_spec(task)
     session = _session(request)
-    return (gr.Dropdown(choices=model_choices(task, session), value=default_model(task, session)),
-            task_markdown(task), gr.Textbox(value=EXAMPLES[task], visible=spec.input_kind != "image",
-                                            label=INPUT_LABELS[spec.input_kind]),
-            gr.Group(visible=task == "zero-shot-classification"),
-            gr.Group(visible=task == "text-generation"), gr.Group(visible=spec.input_kind == "image"))
+    return TaskView(gr.Dropdown(choices=model_choices(task, session), value=default_model(task, session)),
+                    task_markdown(task),
+                    gr.Textbox(value=spec.example, visible=spec.input_kind != "image",
+                               label=INPUT_LABELS[spec.input_kind]),
+                    gr.Group(visible="labels" in spec.controls), gr.Group(visible="sampling" in spec.controls),
+                    gr.Group(visible=spec.input_kind == "image"))
 
 
 @user_errors
 def on_card(model_id: str, request: gr.Request = None) -> str:
-    return pl.model_card(model_id, _session(request))
+    return pl.model_card(pl.check_model_id(model_id), _session(request))
 
 
 # --- run -----------------------------------------------------------------------------------------
 def run_line(run: pl.RunInfo) -> str:
     lines = [f"**Model** `{run.model_id}` — {SOURCES.get(run.source, run.source)} · "
-             f"pipeline call **{run.seconds * 1000:.0f} ms**"]
+             f"call **{run.seconds * 1000:.0f} ms**"]
     lines += [f"⚠️ {note}" for note in run.notes]
     return "\n\n".join(lines)
 
@@ -122,6 +119,8 @@ def scores_summary(result: pl.ScoresResult) -> str:
              for k, r in enumerate(result.rows[:MAX_SUMMARY_LINES], start=1)]
     if len(result.rows) > MAX_SUMMARY_LINES:
         lines.append(f"… and {len(result.rows) - MAX_SUMMARY_LINES} more lines in the plot.")
+    if result.run.model_id == pl.SENTIMENT_MODEL:
+        lines.append(f"\n{SENTIMENT_LIMITS}")
     return "\n".join(lines)
 
 
@@ -139,69 +138,66 @@ def similarity_summary(result: pl.SimilarityResult) -> str:
             f"least: lines {a + 1} & {b + 1} ({result.similarity[a, b]:.2f}).")
 
 
-def render(result: object) -> tuple[str, go.Figure, dict, dict]:
-    """(summary, main figure, html update, detail figure update) for any result."""
+class RunView(NamedTuple):
+    """What a run shows (the outputs of ``on_run``, in this order)."""
+    summary: Any
+    main_plot: Any
+    detail_html: Any
+    detail_plot: Any
+    code: Any
+
+
+def render(result: object) -> RunView:
+    """The summary, figures and code of any result: one view per result type."""
     hidden = gr.update(visible=False, value=None)
+    code = result.run.code
     if isinstance(result, pl.SimilarityResult):
         fig = pf.similarity_figure(result.texts, result.similarity, result.run.model_id)
-        return similarity_summary(result), fig, hidden, hidden
+        return RunView(similarity_summary(result), fig, hidden, hidden, code)
     if isinstance(result, pl.ScoresResult):
         if result.run.task == "summarization":
-            return scores_summary(result), empty("The summary is above."), hidden, hidden
-        return scores_summary(result), pf.scores_figure(result), hidden, hidden
+            return RunView(scores_summary(result), empty("The summary is above."), hidden, hidden, code)
+        return RunView(scores_summary(result), pf.scores_figure(result), hidden, hidden, code)
     if isinstance(result, pl.EntitiesResult):
         count = sum(len(e) for e in result.entities)
-        return (f"{count} entities found.", empty("Entities are highlighted below."),
-                gr.update(visible=True, value=pf.entities_html(result)), hidden)
+        return RunView(f"{count} entities found.", empty("Entities are highlighted below."),
+                       gr.update(visible=True, value=pf.entities_html(result)), hidden, code)
     if isinstance(result, pl.GenerationResult):
         mean_p = float(np.mean(result.probs)) if result.probs else 0.0
         summary = (f"Generated **{len(result.tokens)} tokens** (mean probability {mean_p:.2f}). "
                    "Same seed + same settings = same text.")
-        return (summary, pf.generation_figure(result),
-                gr.update(visible=True, value=pf.generation_html(result)), hidden)
+        return RunView(summary, pf.generation_figure(result),
+                       gr.update(visible=True, value=pf.generation_html(result)), hidden, code)
     if isinstance(result, pl.ImageResult):
         best = result.scored
         summary = f"Prediction: **{best.labels[0]}** (probability {best.scores[0]:.2f})."
         detail = (gr.update(visible=True, value=pf.attention_figure(result)) if result.attention is not None
                   else hidden)
-        return summary, pf.image_figure(result), hidden, detail
+        return RunView(summary, pf.image_figure(result), hidden, detail, code)
     raise TypeError(f"unknown result {type(result).__name__}")
 
 
-def run_task(task: str, model_id: str, text: str, labels: str, template: str,
-             sampling: dict, image: object, session: str | None) -> object:
-    """Validate the input for the task and call the core."""
-    spec = pl.task_spec(task)
-    if spec.input_kind == "image":
-        return pl.classify_image(image, model_id, session)
-    if task == "text-generation":
-        return pl.generate(text, model_id, session=session, **sampling)
-    if task == "summarization":
-        return pl.summarize(pl.clean_text(text, pl.MAX_LINE_CHARS * 2, "text"), model_id, session=session)
-    texts = pl.parse_batch(text)
-    if task == "feature-extraction":
-        return pl.similarity(texts, model_id, session)
-    if task == "zero-shot-classification":
-        return pl.zero_shot(texts, pl.parse_labels(labels), model_id, template, session)
-    if task == "fill-mask":
-        return pl.fill_mask(texts, model_id, session)
-    if task == "token-classification":
-        return pl.token_classification(texts, model_id, session)
-    return pl.classify(texts, model_id, task, session)
+def picture(sketch: object, upload: object) -> object:
+    """The upload if there is one, else the drawing: decoded, its size checked first."""
+    if upload:
+        return images.open_upload(upload)
+    return images.sketch_array(sketch)
 
 
 @user_errors
 def on_run(task: str, model_id: str, text: str, labels: str, template: str, max_new_tokens: float,
            temperature: float, top_k: float, top_p: float, seed: float,
-           sketch: object, upload: object, request: gr.Request = None
-           ) -> tuple[str, go.Figure, dict, dict, str]:
-    """Run the chosen pipeline: (summary, main plot, html, detail plot, code)."""
-    sampling = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                    seed=seed)
-    image = upload if upload else sketch
-    result = run_task(task, model_id, text, labels, template, sampling, image, _session(request))
-    summary, fig, html_update, detail = render(result)
-    return f"{summary}\n\n{run_line(result.run)}", fig, html_update, detail, result.run.code
+           sketch: object, upload: object, request: gr.Request = None) -> RunView:
+    """Run the chosen pipeline: summary, main plot, html, detail plot, code."""
+    spec = pl.task_spec(task)
+    given = pl.TaskInput(
+        text=text, labels=labels, template=template,
+        sampling=dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                      seed=seed),
+        image=picture(sketch, upload) if spec.input_kind == "image" else None)
+    result = pl.run_task(task, given, model_id, _session(request))
+    view = render(result)
+    return view._replace(summary=f"{view.summary}\n\n{run_line(result.run)}")
 
 
 # --- layout --------------------------------------------------------------------------------------
@@ -215,13 +211,20 @@ LESSON_WHAT = (
     "The others name the hub model they would use online. *Show the code* gives the exact "
     "lines to repeat each run in a notebook.")
 TRY_THIS = [
-    "Sentiment: write a review with a negation (\"not good at all\", \"not bad\"). Does the model get it?",
+    "Sentiment: negations. \"not bad at all\" is read as positive, but \"I was not disappointed.\" "
+    "as negative. Then try a lone 😀 and a lone 🤮: the very same score. Why? (Hint: open the "
+    "Tokenizers tab and tokenize 😀 with MiniLM.)",
     "Similarity: add a paraphrase and an unrelated sentence. Which cells of the heat-map light up?",
-    "Zero-shot: change the labels to 'happy, sad, angry' — no retraining needed. Why does that work?",
+    "Zero-shot: change the labels to 'happy, sad, angry' and write one line for each feeling "
+    "(\"I am so happy today!\", \"I miss her so much and I cry\", \"I am furious at this mess\"). "
+    "No retraining needed. Why does that work?",
     "Generation: set temperature to 0.1, then 2.0, with the same seed. Watch the colours and the "
     "next-token bars: which setting picks surprising tokens?",
     "Generation: set top-k to 1 (or temperature to 0). The text is now greedy — it no longer depends on the seed.",
-    "Digits: draw a 1 and a 7 that look alike. Where does the ViT's [CLS] token look?",
+    "Generation: paste a long review and ask for 60 new tokens. The tiny GPT reads at most 128 "
+    "tokens: the prompt keeps its last tokens, and a note says how many.",
+    "Digits: draw a 7, then a 1. The predictions differ, and so do the maps of where the [CLS] "
+    "token looks (the rollout).",
     "Fine-tune a model in the Fine-tuning tab, come back: it is in the model list for text-classification.",
 ]
 PAPERS = [
@@ -246,7 +249,7 @@ def build(demo: gr.Blocks) -> None:
                                         allow_custom_value=True, label="Model id (pick or type a hub id)",
                                         elem_id="pl-model")
                 about = gr.Markdown(task_markdown(first))
-                text = gr.Textbox(value=EXAMPLES[first], lines=5, max_lines=14, elem_id="pl-text",
+                text = gr.Textbox(value=pl.TASKS[first].example, lines=5, max_lines=14, elem_id="pl-text",
                                   label="Input (one text per line)", max_length=pl.MAX_TOTAL_CHARS * 6)
                 with gr.Group(visible=False) as zs_group:
                     with gr.Row():
@@ -262,10 +265,10 @@ def build(demo: gr.Blocks) -> None:
                         seed = gr.Number(0, label="Seed", precision=0, minimum=0)
                 with gr.Group(visible=False) as img_group:
                     with gr.Row():
-                        sketch = gr.Sketchpad(label="Draw a digit (brush ✏️ first)", type="numpy", image_mode="RGBA",
-                                              canvas_size=(280, 280), elem_id="pl-sketch",
-                                              brush=gr.Brush(default_size=22, colors=["#111111"],
-                                                             color_mode="fixed"))
+                        sketch = images.Sketchpad(label="Draw a digit (brush ✏️ first)", type="numpy",
+                                                  image_mode="RGBA", canvas_size=(280, 280), elem_id="pl-sketch",
+                                                  brush=gr.Brush(default_size=22, colors=["#111111"],
+                                                                 color_mode="fixed"))
                         upload = gr.File(label="…or upload an image (PNG/JPEG)", file_types=["image"],
                                          type="filepath", elem_id="pl-upload")
                 run = gr.Button("Run the pipeline", variant="primary", elem_id="pl-run")
@@ -279,9 +282,11 @@ def build(demo: gr.Blocks) -> None:
         detail_plot = gr.Plot(visible=False, elem_id="pl-detail", show_label=False)
         code = code_panel("# Run a pipeline: the code that reproduces it appears here.")
 
-    task.change(on_task, [task], [model, about, text, zs_group, gen_group, img_group],
-                api_visibility="private")
-    model.change(on_card, [model], [card], api_visibility="private")
-    tab.select(on_models, [task, model], [model], api_visibility="private", show_progress="hidden")
+    task_view = TaskView(model, about, text, zs_group, gen_group, img_group)
+    task.change(on_task, [task], list(task_view), api_visibility="private", **queues.CHEAP)
+    model.change(on_card, [model], [card], api_visibility="private", **queues.CHEAP)
+    tab.select(on_models, [task, model], [model], api_visibility="private", show_progress="hidden",
+               **queues.CHEAP)
     inputs = [task, model, text, labels, template, max_new, temperature, top_k, top_p, seed, sketch, upload]
-    run.click(on_run, inputs, [summary, main_plot, detail_html, detail_plot, code], api_name="run_pipeline")
+    run_view = RunView(summary, main_plot, detail_html, detail_plot, code)
+    run.click(on_run, inputs, list(run_view), api_name="run_pipeline", **queues.MODEL)

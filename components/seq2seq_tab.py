@@ -3,14 +3,16 @@ without Bahdanau attention; compare them on long inputs; train one live."""
 
 from __future__ import annotations
 
+import html
 import random
 import time
-from typing import Iterator
+from typing import Any, Iterator, NamedTuple
 
 import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 
+from components import queues
 from components import seq2seq_figures as figs
 from components.code_panel import code_panel
 from components.errors import user_errors
@@ -18,7 +20,11 @@ from components.figures import placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson
 from playground.service.model_service import get_service
-from playground.seq2seq.data import TASKS, TEST_PAIRS, answer, check_input, get_task, make_pairs, shorter
+from playground.seq2seq import code as panels
+from playground.seq2seq.data import (
+    TASKS, TEST_PAIRS, answer, check_input, for_input, get_task, input_limit, length_warning, make_pairs,
+    shorter,
+)
 from playground.service.validate import clamp
 
 s2s = lazy_module("playground.seq2seq.model")  # torch loads on first use, not at app start
@@ -34,13 +40,16 @@ LIVE_MAX_STEPS = 600
 LIVE_MAX_SECONDS = 90.0  # a live run never holds a worker longer than this
 LIVE_BATCH = 32
 KEEP_RUNS = 3  # earlier runs of the session drawn as dotted curves
+CLEAR = "() => ''"  # runs in the browser: empties a status line before its event starts
 
 
 def model_id(task: str, variant: str) -> str:
     return f"neural-playground/seq2seq-{task}-{variant}"
 
 
-def variant_key(label: str) -> str:
+def variant_key(label: object) -> str:
+    if not isinstance(label, str):
+        raise ValueError(f"Choose a model: {', '.join(VARIANTS)}.")
     if label in VARIANTS.values():
         return label
     if label not in VARIANTS:
@@ -58,15 +67,18 @@ def load_model(task: str, variant: str) -> tuple[s2s.Seq2Seq, dict]:
 
 def decode(task_name: str, variant_label: str, text: str, method: str, width: float
            ) -> tuple[s2s.Decoding, str]:
-    """Validate the inputs and decode (cached per model, input and width); returns a note
-    when a value had to be clamped."""
+    """Validate the inputs and decode (cached per model, input and width); returns notes
+    for the student: a clamped value, an input beyond the trained length."""
     task = get_task(task_name)
     variant = variant_key(variant_label)
     text = check_input(task, text)
+    if method not in (GREEDY, BEAM):
+        raise ValueError(f"Decoding must be '{GREEDY}' or '{BEAM}'.")
     width, note = clamp(width, 1, MAX_BEAM, "Beam width", integer=True) if method == BEAM else (1, "")
     model, _ = load_model(task.name, variant)
     key = ("seq2seq-decode", model_id(task.name, variant), text, int(width))
-    return get_service().memo(key, lambda: s2s.beam_search(model, task, text, int(width))), note
+    decoding = get_service().memo(key, lambda: s2s.beam_search(model, for_input(task, text), text, int(width)))
+    return decoding, " ".join(n for n in (length_warning(task, text), note) if n)
 
 
 def status_markdown(task_name: str, decoding: s2s.Decoding, shown: int, note: str) -> str:
@@ -84,82 +96,90 @@ def status_markdown(task_name: str, decoding: s2s.Decoding, shown: int, note: st
                    ) if expected is not None else "but this input has no correct answer (not a real date?)"
         lines.append(f"**Finished: {verdict}.**")
     if note:
-        lines.append(f"**Note:** {note}")
+        lines.append(f"⚠️ {note}")
     return "\n\n".join(lines)
 
 
-def beams_markdown(decoding: s2s.Decoding, shown: int) -> str:
-    """The hypotheses alive after this step, best first (greedy keeps exactly one)."""
+NUMBER = 'style="white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums"'
+
+
+def beams_html(decoding: s2s.Decoding, shown: int) -> str:
+    """The hypotheses alive after this step, best first (greedy keeps exactly one). Number
+    cells are nowrap: a narrow column never breaks "-12.345" in the middle."""
     at = decoding.beams[shown - 1] if shown < len(decoding.steps) else decoding.beams[-1]
-    rows = ["| # | hypothesis | log p | ended |", "|---|---|---|---|"]
-    rows += [f"| {k + 1} | `{b.tokens or '∅'}` | {b.logprob:.3f} | {'yes' if b.finished else ''} |"
-             for k, b in enumerate(at)]
-    title = "**Greedy keeps one hypothesis**" if decoding.width == 1 else f"**Beams after step {shown}**"
-    return title + "\n\n" + "\n".join(rows)
+    title = "Greedy keeps one hypothesis" if decoding.width == 1 else f"Beams after step {shown}"
+    rows = "".join(
+        f"<tr><td {NUMBER}>{k + 1}</td><td><code>{html.escape(b.tokens) or '∅'}</code></td>"
+        f"<td {NUMBER}>{b.logprob:.3f}</td><td>{'yes' if b.finished else ''}</td></tr>"
+        for k, b in enumerate(at))
+    return (f'<div class="np-beams"><b>{title}</b><table><thead><tr><th>#</th><th>hypothesis</th>'
+            f'<th {NUMBER}>log p</th><th>ended</th></tr></thead><tbody>{rows}</tbody></table></div>')
 
 
-def code_for_decode(task: str, variant: str, text: str, width: int) -> str:
-    return (
-        "import json\nfrom safetensors.torch import load_file\n"
-        "from playground.seq2seq.model import beam_search, from_state\n"
-        "from playground.seq2seq.data import get_task\n\n"
-        f'folder = "assets/models/seq2seq-{task}-{variant}"\n'
-        'model = from_state(load_file(f"{folder}/model.safetensors"),\n'
-        '                   json.load(open(f"{folder}/config.json")))\n'
-        f"result = beam_search(model, get_task({task!r}), {text!r}, width={width})  # width 1 = greedy\n"
-        "print(result.output)\n"
-        "print(result.alignment)  # (output steps, input characters); None without attention\n\n"
-        "# Inside model.step, Bahdanau attention is three lines of torch:\n"
-        "#   scores  = v(tanh(W(s_prev)[:, None] + U(h))).squeeze(-1)   # (B, T)\n"
-        "#   weights = softmax(scores.masked_fill(~mask, -inf), dim=-1)  # sums to 1 over the input\n"
-        "#   context = (weights[:, :, None] * h).sum(1)                 # c_t, (B, 2 * enc_hidden)\n"
-    )
+class DecodeFrame(NamedTuple):
+    """What a decoding step shows (the outputs of on_step / on_run, in this order)."""
+    status: Any
+    attention: Any
+    context: Any
+    alignment: Any
+    beams: Any
+    view: Any
+    code: Any
 
 
-def render(task_name: str, decoding: s2s.Decoding, shown: int, note: str
-           ) -> tuple[str, go.Figure, go.Figure, go.Figure, str]:
+def render(task_name: str, variant: str, decoding: s2s.Decoding, shown: int, note: str) -> DecodeFrame:
     """Everything the decoder did up to output step `shown` (1-based)."""
     steps = decoding.steps[:shown]
     out_tokens = [figs.show_char(s.token) for s in steps]
     current = steps[-1]
     matrix = decoding.alignment[:shown] if decoding.alignment is not None else None
-    return (status_markdown(task_name, decoding, shown, note),
-            figs.attention_bar(decoding.source, current.weights, shown, current.token),
-            figs.context_vectors(np.stack([s.context for s in steps]), out_tokens),
-            figs.alignment(decoding.source, out_tokens, matrix, len(decoding.steps)),
-            beams_markdown(decoding, shown))
+    key = [task_name, variant, decoding.source, decoding.width]
+    return DecodeFrame(status_markdown(task_name, decoding, shown, note),
+                       figs.attention_bar(decoding.source, current.weights, shown, current.token),
+                       figs.context_vectors(np.stack([s.context for s in steps]), out_tokens),
+                       figs.alignment(decoding.source, out_tokens, matrix, len(decoding.steps)),
+                       beams_html(decoding, shown), {"key": key, "shown": shown},
+                       panels.decode_code(task_name, variant, decoding.source, decoding.width,
+                                          for_input(get_task(task_name), decoding.source).max_out))
 
 
-def _view_key(task_name: str, variant_label: str, decoding: s2s.Decoding) -> list:
-    return [task_name, variant_key(variant_label), decoding.source, decoding.width]
+def _shown_before(view: object, key: list) -> int:
+    """How many steps of this same decoding the session's view already shows (0 if another)."""
+    return view.get("shown", 0) if isinstance(view, dict) and view.get("key") == key else 0
 
 
 @user_errors
-def on_step(task_name: str, variant_label: str, text: str, method: str, width: float, view: dict | None):
+def on_step(task_name: str, variant_label: str, text: str, method: str, width: float,
+            view: dict | None) -> DecodeFrame:
     """One more output step (starting over when the input changed or decoding ended)."""
     decoding, note = decode(task_name, variant_label, text, method, width)
-    key = _view_key(task_name, variant_label, decoding)
-    view = view or {}
-    same = view.get("key") == key and view.get("shown", 0) < len(decoding.steps)
-    shown = view["shown"] + 1 if same else 1
-    code = code_for_decode(task_name, key[1], decoding.source, decoding.width)
-    return (*render(task_name, decoding, shown, note), {"key": key, "shown": shown}, code)
+    variant = variant_key(variant_label)
+    done = _shown_before(view, [task_name, variant, decoding.source, decoding.width])
+    shown = done + 1 if done < len(decoding.steps) else 1
+    return render(task_name, variant, decoding, shown, note)
 
 
 @user_errors
-def on_run(task_name: str, variant_label: str, text: str, method: str, width: float, view: dict | None):
+def on_run(task_name: str, variant_label: str, text: str, method: str, width: float,
+           view: dict | None) -> Iterator[DecodeFrame]:
     """Play the remaining steps (all of them after the end or a new input), one every
     RUN_DELAY_S seconds."""
     decoding, note = decode(task_name, variant_label, text, method, width)
-    key = _view_key(task_name, variant_label, decoding)
-    view = view or {}
-    done = view.get("shown", 0) if view.get("key") == key else 0
+    variant = variant_key(variant_label)
+    done = _shown_before(view, [task_name, variant, decoding.source, decoding.width])
     start = done + 1 if done < len(decoding.steps) else 1
-    code = code_for_decode(task_name, key[1], decoding.source, decoding.width)
     for shown in range(start, len(decoding.steps) + 1):
-        yield (*render(task_name, decoding, shown, note), {"key": key, "shown": shown}, code)
+        yield render(task_name, variant, decoding, shown, note)
         if shown < len(decoding.steps):
             time.sleep(RUN_DELAY_S)
+
+
+@user_errors
+def on_method(method: str) -> gr.Slider:
+    """The beam width matters only for beam search."""
+    if method not in (GREEDY, BEAM):
+        raise ValueError(f"Decoding must be '{GREEDY}' or '{BEAM}'.")
+    return gr.Slider(interactive=method == BEAM)
 
 
 @user_errors
@@ -172,15 +192,17 @@ def on_random(task_name: str) -> str:
 def model_info(task_name: str, variant_label: str) -> str:
     """What the chosen shipped model is (or why it cannot be loaded)."""
     task = get_task(task_name)
+    mid = model_id(task.name, variant_key(variant_label))
     try:
-        config = get_service().model_config(model_id(task.name, variant_key(variant_label)))
+        config = get_service().model_config(mid)
     except ValueError as err:
         return f"**Not available:** {err}"
     m = config["metrics"]
-    return (f"**{model_id(task.name, variant_key(variant_label))}** · trained weights, "
+    return (f"**{mid}** · trained weights, "
             f"{m['parameters']:,} parameters · **{m['accuracy']:.1%}** exact match on "
-            f"{TEST_PAIRS:,} fresh test inputs · inputs of {task.min_len}–{task.max_len} characters "
-            f"from `{task.src.chars}`")
+            f"{TEST_PAIRS:,} fresh test inputs · trained on inputs of {task.min_len}–{task.max_len} "
+            f"characters from `{task.src.chars}` (you may type up to {input_limit(task)}: beyond "
+            "the trained length is where it breaks)")
 
 
 @user_errors
@@ -188,10 +210,18 @@ def on_model_change(task_name: str, variant_label: str) -> str:
     return model_info(task_name, variant_label)
 
 
+class TaskChange(NamedTuple):
+    """What picking a task changes (the outputs of on_task_change, in this order)."""
+    info: Any
+    text: Any
+    compare_task: Any
+    train_task: Any
+
+
 @user_errors
-def on_task_change(task_name: str, variant_label: str) -> tuple[str, str, str, str]:
+def on_task_change(task_name: str, variant_label: str) -> TaskChange:
     """A new task: its model's description, its example input, and the same task below."""
-    return model_info(task_name, variant_label), get_task(task_name).example, task_name, task_name
+    return TaskChange(model_info(task_name, variant_label), get_task(task_name).example, task_name, task_name)
 
 
 @user_errors
@@ -219,22 +249,18 @@ def on_compare(task_name: str) -> tuple[go.Figure, str]:
     return figs.length_accuracy(results, task.title, (task.min_len, task.max_len)), summary
 
 
-def code_for_train(task: str, variant: str, steps: int, max_len: int, seed: int) -> str:
-    return (
-        "import torch\n"
-        "from playground.seq2seq.model import TrainConfig, new_model, train\n"
-        "from playground.seq2seq.data import get_task, shorter\n\n"
-        f"task = shorter(get_task({task!r}), max_len={max_len})\n"
-        f"model = new_model(task, attention={variant == 'attention'}, seed={seed})\n"
-        f"cfg = TrainConfig(steps={steps}, batch_size={LIVE_BATCH}, snapshot_every=5)\n"
-        f"for snap in train(model, task, cfg, seed={seed}):  # Adam + cross-entropy, fresh batches\n"
-        "    print(snap.step, round(snap.loss, 3), snap.probe_output)\n"
-    )
+class TrainFrame(NamedTuple):
+    """What a live training run shows (the outputs of on_train, in this order)."""
+    loss: Any
+    alignment: Any
+    status: Any
+    runs: Any
+    code: Any
 
 
 @user_errors
 def on_train(task_name: str, variant_label: str, steps: float, max_len: float, seed: float,
-             runs: dict | None) -> Iterator[tuple]:
+             runs: dict | None) -> Iterator[TrainFrame]:
     """Train a fresh model live, streaming the loss and the probe's alignment. Bounded in
     steps and seconds; earlier runs of this session (gr.State) stay on the loss plot."""
     variant = variant_key(variant_label)
@@ -247,10 +273,11 @@ def on_train(task_name: str, variant_label: str, steps: float, max_len: float, s
     cfg = s2s.TrainConfig(steps=steps, batch_size=LIVE_BATCH, snapshot_every=5,
                       max_seconds=LIVE_MAX_SECONDS, probe=probe)
     label = f"{task.name}, {variant}, seed {seed}"
-    earlier = dict(list((runs or {}).items())[-(KEEP_RUNS - 1):]) if KEEP_RUNS > 1 else {}
+    runs = runs if isinstance(runs, dict) else {}
+    earlier = dict(list(runs.items())[-(KEEP_RUNS - 1):]) if KEEP_RUNS > 1 else {}
     notes = " ".join(n for n in (steps_note, len_note, seed_note) if n)
     curve: tuple[list[int], list[float]] = ([], [])
-    code = code_for_train(task.name, variant, steps, max_len, seed)
+    code = panels.train_code(task, variant == "attention", steps, LIVE_BATCH, seed, cfg.snapshot_every)
     for snap in s2s.train(model, task, cfg, seed):
         curve[0].append(snap.step)
         curve[1].append(snap.loss)
@@ -265,7 +292,7 @@ def on_train(task_name: str, variant_label: str, steps: float, max_len: float, s
                   f"{'(correct)' if answer(task, probe) == snap.probe_output else ''}")
         if notes:
             status += f"\n\n**Note:** {notes}"
-        yield figs.loss_curves(plots), align, status, earlier | {label: curve}, code
+        yield TrainFrame(figs.loss_curves(plots), align, status, plots, code)
 
 
 def build(demo: gr.Blocks) -> None:
@@ -289,8 +316,11 @@ def build(demo: gr.Blocks) -> None:
              "Press **Compare** on *Reverse*: where does the fixed-context curve fall, and why at "
              "long inputs? Then compare on *Sort digits*: why is one fixed vector enough there? "
              "(Hint: what does a sorted output depend on?)",
+             "Type 26 letters into *Reverse* (the models were trained on at most 20; a warning says "
+             "so) and press **Run** with attention. The output comes out too short: the alignment's "
+             "anti-diagonal skips input letters in the middle. Where does attention break down?",
              "Dates: try `Nov 28, 2026` and `28 November 2026`. Where does the model look while "
-             "writing the month `11`?",
+             "writing the month `11`? Then `28th November 2026`: it never saw an ordinal.",
              "Beam search, width 4, on a long input to the fixed-context model: watch the beams. "
              "Does a wider beam rescue it?",
              "**Train it yourself** with and without attention (same seed): watch the alignment "
@@ -322,7 +352,7 @@ def build(demo: gr.Blocks) -> None:
                                      elem_id="seq2seq-alignment")
         with gr.Row():
             context_plot = gr.Plot(placeholder("Context vectors appear here."), show_label=False, scale=3)
-            beams = gr.Markdown(scale=2, elem_id="seq2seq-beams")
+            beams = gr.HTML(elem_id="seq2seq-beams")
         view = gr.State({})
 
         gr.Markdown("## Compare: accuracy by input length")
@@ -350,19 +380,26 @@ def build(demo: gr.Blocks) -> None:
             train_align = gr.Plot(placeholder("The alignment of a probe input appears here."),
                                   show_label=False, elem_id="seq2seq-train-align")
         runs = gr.State({})
-        code = code_panel(code_for_decode(first_task, "attention", TASKS[first_task].example, 1))
+        code = code_panel("# Press Step or Train: the code that reproduces it appears here.")
 
     decode_inputs = [task, variant, text, method, width, view]
-    decode_outputs = [status, attention_plot, context_plot, alignment_plot, beams, view, code]
-    step.click(on_step, decode_inputs, decode_outputs, api_name="seq2seq_step")
-    run.click(on_run, decode_inputs, decode_outputs, api_name="seq2seq_run")
-    text.submit(on_run, decode_inputs, decode_outputs, api_visibility="private")
-    shuffle.click(on_random, [task], [text], api_name="seq2seq_random")
-    method.change(lambda m: gr.Slider(interactive=m == BEAM), [method], [width], api_visibility="private")
-    task.change(on_task_change, [task, variant], [info, text, compare_task, train_task],
-                api_visibility="private")
-    variant.change(on_model_change, [task, variant], [info], api_visibility="private")
-    compare.click(on_compare, [compare_task], [compare_plot, compare_text], api_name="seq2seq_compare")
-    train_event = train_btn.click(on_train, [train_task, train_variant, train_steps, train_len, train_seed, runs],
-                                  [loss_plot, train_align, train_status, runs, code], api_name="seq2seq_train")
+    decode_outputs = list(DecodeFrame(status, attention_plot, context_plot, alignment_plot, beams, view, code))
+    # The status line is cleared first, so an error never leaves the previous result's line.
+    step.click(None, js=CLEAR, outputs=[status]).then(
+        on_step, decode_inputs, decode_outputs, api_name="seq2seq_step", **queues.CHEAP)
+    run.click(None, js=CLEAR, outputs=[status]).then(
+        on_run, decode_inputs, decode_outputs, api_name="seq2seq_run", **queues.CHEAP)
+    text.submit(None, js=CLEAR, outputs=[status]).then(
+        on_run, decode_inputs, decode_outputs, api_visibility="private", **queues.CHEAP)
+    shuffle.click(on_random, [task], [text], api_name="seq2seq_random", **queues.CHEAP)
+    method.change(on_method, [method], [width], api_visibility="private", **queues.CHEAP)
+    task.change(on_task_change, [task, variant], list(TaskChange(info, text, compare_task, train_task)),
+                api_visibility="private", **queues.CHEAP)
+    variant.change(on_model_change, [task, variant], [info], api_visibility="private", **queues.CHEAP)
+    compare.click(on_compare, [compare_task], [compare_plot, compare_text], api_name="seq2seq_compare",
+                  **queues.MODEL)
+    train_inputs = [train_task, train_variant, train_steps, train_len, train_seed, runs]
+    train_event = train_btn.click(None, js=CLEAR, outputs=[train_status]).then(
+        on_train, train_inputs, list(TrainFrame(loss_plot, train_align, train_status, runs, code)),
+        api_name="seq2seq_train", **queues.TRAINING)
     stop_btn.click(None, cancels=[train_event])

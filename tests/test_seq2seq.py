@@ -18,7 +18,9 @@ from playground.seq2seq.model import (
     TrainConfig, accuracy, accuracy_by_length, beam_search, from_state, greedy_batch, make_batch,
     new_model, train,
 )
-from playground.seq2seq.data import EOS, TASKS, answer, check_input, get_task, make_pairs, shorter
+from playground.seq2seq.data import (
+    EOS, TASKS, answer, check_input, for_input, get_task, input_limit, length_warning, make_pairs, shorter,
+)
 from playground.train.seq2seq import TEST_PAIRS, train_model
 
 TINY = dict(emb=8, enc_hidden=8, dec_hidden=12, attn_dim=8)
@@ -63,11 +65,35 @@ def test_vocab_round_trip_and_shorter_task() -> None:
 
 @pytest.mark.parametrize("bad, message", [
     ("", "empty"), ("   ", "empty"), ("héllo", "not in"), ("abc😀", "not in"), ("ABC", "not in"),
-    ("a" * 21, "trained on"), ("a" * 5000, "limit"), (None, "empty"), (42, "must be text"),
+    ("a" * 31, "trained on"), ("a" * 5000, "limit"), (None, "empty"), (42, "must be text"),
 ])
 def test_bad_input_gets_a_clear_message(bad: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_input(TASKS["reverse"], bad)
+
+
+def test_inputs_beyond_the_trained_length_are_accepted_with_a_warning() -> None:
+    task = TASKS["reverse"]
+    assert input_limit(task) == 30 and check_input(task, "a" * 30) == "a" * 30
+    assert length_warning(task, "a" * 20) == ""
+    assert "26 characters, beyond the 20" in length_warning(task, "a" * 26)
+    assert for_input(task, "a" * 26).max_out == 26 and for_input(task, "abc").max_out == task.max_out
+    assert for_input(TASKS["dates"], "28 November 2026").max_out == 10
+
+
+@pytest.mark.parametrize("text, iso", [
+    ("28th November 2026", "2026-11-28"), ("1st Jan 2000", "2000-01-01"), ("2nd May 1999", "1999-05-02"),
+    ("3rd March 2031", "2031-03-03"), ("November 28th, 2026", "2026-11-28"), ("Sat 28th Nov 2026", "2026-11-28"),
+    ("28 Nov 2026", "2026-11-28"), ("28/11/2026", "2026-11-28"),
+])
+def test_the_date_grader_accepts_ordinal_days(text: str, iso: str) -> None:
+    assert answer(TASKS["dates"], text) == iso
+    assert check_input(TASKS["dates"], text) == text  # every ordinal suffix letter is in the vocabulary
+
+
+def test_wrong_typed_task_names_get_a_message() -> None:
+    with pytest.raises(ValueError, match="Unknown task"):
+        get_task(["reverse"])
 
 
 # --- attention ------------------------------------------------------------------------------

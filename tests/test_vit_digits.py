@@ -107,12 +107,14 @@ def test_preprocessing_ignores_size_colours_and_position() -> None:
     assert np.array_equal(preprocess_drawing(moved).values, preprocess_drawing(rendered(3, size=300)).values)
 
 
-def test_preprocessing_accepts_arrays_and_sketchpad_values() -> None:
+def test_preprocessing_accepts_decoded_arrays_and_images_only() -> None:
     img = sketch(7)
-    from_dict = preprocess_drawing({"composite": np.asarray(img), "layers": []}).values
+    from_array = preprocess_drawing(np.asarray(img)).values
     from_float = preprocess_drawing(np.asarray(img.convert("L"), dtype=np.float32) / 255).values
-    assert np.array_equal(from_dict, preprocess_drawing(img).values)
-    assert np.array_equal(from_float, from_dict)
+    assert np.array_equal(from_array, preprocess_drawing(img).values)
+    assert np.array_equal(from_float, from_array)
+    with pytest.raises(ValueError, match="Expected an image"):  # UI payloads are decoded in components/
+        preprocess_drawing({"composite": np.asarray(img), "layers": []})
 
 
 @pytest.mark.parametrize("bad", [None, "digit.png", 3.5, np.zeros((4, 4, 7)),

