@@ -425,6 +425,12 @@ _runs_lock = threading.Lock()
 _runs: dict[str, FinetuneRun] = {}  # each session's latest run: at most one trains at a time
 
 
+def session_run(session: str) -> FinetuneRun | None:
+    """The session's latest run (None after the session ended)."""
+    with _runs_lock:
+        return _runs.get(session)
+
+
 class FinetuneRun:
     """One student's run: data split, model copy, training in a worker thread.
 
