@@ -18,7 +18,7 @@ from components import theme
 from playground.hf import finetune as ft
 from playground.service.model_service import DEFAULT_ENCODER, get_service
 
-LONG_RUN = [DEFAULT_ENCODER, "last", 1, 512, 5, 5e-4, 32, 8, 0, 300]  # minutes of training
+LONG_RUN = [DEFAULT_ENCODER, "full", 1, 512, 5, 5e-5, 64, 16, 0, 300]  # minutes of training
 TINY_RUN = [DEFAULT_ENCODER, "head", 1, 16, 1, 1e-3, 16, 8, 0, 120]
 
 
@@ -109,9 +109,10 @@ def test_cancelling_a_fine_tune_never_freezes_the_server(app_url):
 
     student = Client(app_url, verbose=False)
     job = student.submit(*LONG_RUN, api_name="/finetune_train")
-    assert wait_until(lambda: len(job.outputs()) >= 3 or job.done(), 900)  # training steps under way
-    assert not job.done()
+    assert wait_until(lambda: ft.session_run(student.session_hash) is not None, 300)
     run = ft.session_run(student.session_hash)
+    assert wait_until(lambda: run.last is not None and run.last.step >= 1, 900)  # training under way
+    assert not job.done()
     with LoopProbe(app_url) as probe:
         time.sleep(1)
         job.cancel()
