@@ -29,6 +29,7 @@ DEFAULTS = ft.FinetuneConfig()
 SESSION_TTL_S = ft.SESSION_MAX_AGE_S
 TABLE_HEADERS = ["held-out review", "true label", "base model", "fine-tuned"]
 MAX_SHOWN_CHARS = 240
+IDLE_S = 0.5  # a training stream yields at least this often, so a cancel never waits long
 
 
 def _session(request: gr.Request | None) -> str:
@@ -192,8 +193,10 @@ def on_train(data: dv.LabelledData | None, model_id: str, mode: str, last_layers
         yield TrainView(run, status_markdown(run, None, notes), ff.loss_curve(None),
                         ff.accuracy_curve(None, n_labels, cfg.n_eval), ff.before_after(None, cfg.n_eval),
                         [], run_code(run, None))
-        for snap in run.snapshots():
-            if not snap.done:
+        for snap in run.snapshots(idle_s=IDLE_S):
+            if snap is None:  # nothing new: an empty update keeps the stream closable
+                yield TrainView(*[gr.skip()] * len(TrainView._fields))
+            elif not snap.done:
                 yield TrainView(run, status_markdown(run, snap, notes), ff.loss_curve(snap),
                                 ff.accuracy_curve(snap, n_labels, cfg.n_eval), gr.skip(), gr.skip(), gr.skip())
         comparison, snap = run.compare(), run.last

@@ -425,6 +425,12 @@ _runs_lock = threading.Lock()
 _runs: dict[str, FinetuneRun] = {}  # each session's latest run: at most one trains at a time
 
 
+def session_run(session: str) -> FinetuneRun | None:
+    """The session's latest run (None after the session ended)."""
+    with _runs_lock:
+        return _runs.get(session)
+
+
 class FinetuneRun:
     """One student's run: data split, model copy, training in a worker thread.
 
@@ -440,6 +446,9 @@ class FinetuneRun:
         self.stop_event = threading.Event()  # Stop button or time limit: end, then measure
         self.abandoned = threading.Event()  # nobody is watching: end without measuring
         self.finished = threading.Event()  # the worker has ended (or never started)
+        self.last: FinetuneSnapshot | None = None
+        self._events: queue.Queue = queue.Queue()
+        self._worker: threading.Thread | None = None
         self._claim()
         try:
             self.work_dir = get_service().session_dir(session)
@@ -457,9 +466,6 @@ class FinetuneRun:
         except BaseException:
             self.finished.set()
             raise
-        self.last: FinetuneSnapshot | None = None
-        self._events: queue.Queue = queue.Queue()
-        self._worker: threading.Thread | None = None
 
     def _claim(self) -> None:
         with _runs_lock:
@@ -498,14 +504,22 @@ class FinetuneRun:
         if not self.running:
             self.model = self.tokenizer = self.train_set = self.eval_set = None
 
-    def snapshots(self) -> Iterator[FinetuneSnapshot]:
+    def snapshots(self, idle_s: float | None = None) -> Iterator[FinetuneSnapshot | None]:
         """Progress of the worker until it is done. Closing this generator abandons the run
-        and returns at once: the worker ends by itself after its current step."""
+        and returns at once: the worker ends by itself after its current step.
+
+        With ``idle_s``, None is yielded whenever nothing new arrived for that long, so a
+        consumer is never stuck inside ``next()`` (Gradio can only close a stream between
+        two items: a cancel waits for the next one)."""
         if self._worker is None:
             self.start()
         try:
             while True:
-                item = self._events.get()
+                try:
+                    item = self._events.get(timeout=idle_s)
+                except queue.Empty:
+                    yield None
+                    continue
                 if isinstance(item, BaseException):
                     raise item
                 self.last = item
