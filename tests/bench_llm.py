@@ -100,6 +100,15 @@ def step_latency(repeats: int = 15) -> dict:
             "forward_by_hand_only": _percentiles(core)}
 
 
+def _together(student, n: int) -> None:
+    """Run ``student(k)`` for k < n on n threads at once and wait for all."""
+    threads = [threading.Thread(target=student, args=(k,)) for k in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def stream_in_process(students: int) -> list[float]:
     """Tokens/s of each of ``students`` threads generating NEW_TOKENS at once."""
     from playground.transformer import llm
@@ -114,11 +123,7 @@ def stream_in_process(students: int) -> list[float]:
         count = sum(1 for _ in llm.stream(loaded, ids, cfg))
         rates[k] = round(count / (time.perf_counter() - start), 1)
 
-    threads = [threading.Thread(target=student, args=(k,)) for k in range(students)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _together(student, students)
     return rates
 
 
@@ -144,11 +149,7 @@ def stream_through_app(base_url: str, students: int) -> list[dict]:
                       "tokens_per_s_while_streaming": round((tokens - 1) / max(last - first, 1e-9), 1),
                       "total_s": round(stamps[-1] - asked, 2)}
 
-    threads = [threading.Thread(target=student, args=(k,)) for k in range(students)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _together(student, students)
     return results
 
 
