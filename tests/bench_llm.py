@@ -25,7 +25,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROMPT = "The old lighthouse keeper climbed the stairs every evening to light the lamp for the"
+PROMPT = ("The old lighthouse keeper climbed the stairs every evening to light the lamp for the "
+          "fishing boats out at")  # 19 tokens; one word more makes the 20-token prompt
+ENDINGS = [" sea", " night", " dawn", " dusk", " last", " first", " home", " work", " rest", " play",
+           " noon", " once", " least", " most", " best", " worst", " large"]
 SETTINGS = (1.0, 0, 1.0, 0, -1, 6, True)  # temperature, top-k, top-p, seed, position, layer, attention
 NEW_TOKENS = 64
 
@@ -74,30 +77,48 @@ def _child(code: str, cache_dir: str | None = None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def step_latency(repeats: int = 15) -> dict:
-    """The Next-token click on a fresh 20-token prompt each time (no remembered pass)."""
+def step_latency() -> dict:
+    """The Next-token click on a new 20-token prompt each time (no remembered pass); the
+    by-hand forward pass alone; and transformers' own forward pass with attentions and
+    hidden states, in the same run, as the machine's yardstick."""
+    import torch
+
     from components import llm_tab as tab
     from playground.transformer import llm
 
     loaded = llm.load_llm()
-    n_tokens = len(llm.encode_prompt(loaded.tokenizer, PROMPT, chat=False).ids)
-    handler, core = [], []
-    for i in range(repeats + 1):
-        prompt = f"{PROMPT} {i}"  # a new text: the remembered forward pass cannot answer
+    handler, core, reference, lengths = [], [], [], set()
+    for i, ending in enumerate(ENDINGS):
         start = time.perf_counter()
-        view = tab.on_start(tab.SMOLLM2, prompt, False, *SETTINGS)
+        view = tab.on_start(tab.SMOLLM2, PROMPT + ending, False, *SETTINGS)
         for value in view.outputs():
             if hasattr(value, "to_json"):
                 value.to_json()
         elapsed = time.perf_counter() - start
-        ids = llm.encode_prompt(loaded.tokenizer, prompt + "!", chat=False).ids
+        ids = view.run.ids
         start = time.perf_counter()
         llm.forward_by_hand(loaded, ids, with_attention=True)
-        if i:  # the first of each warms up
+        by_hand = time.perf_counter() - start
+        start = time.perf_counter()
+        with torch.inference_mode():
+            loaded.model(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
+        if i:  # the first warms up
             handler.append(elapsed)
-            core.append(time.perf_counter() - start)
-    return {"prompt_tokens": n_tokens, "click_to_figures_json": _percentiles(handler),
-            "forward_by_hand_only": _percentiles(core)}
+            core.append(by_hand)
+            reference.append(time.perf_counter() - start)
+            lengths.add(len(ids))
+    return {"prompt_tokens": sorted(lengths), "click_to_figures_json": _percentiles(handler),
+            "forward_by_hand_only": _percentiles(core),
+            "transformers_forward_same_prompt": _percentiles(reference)}
+
+
+def _together(student, n: int) -> None:
+    """Run ``student(k)`` for k < n on n threads at once and wait for all."""
+    threads = [threading.Thread(target=student, args=(k,)) for k in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def stream_in_process(students: int) -> list[float]:
@@ -114,11 +135,7 @@ def stream_in_process(students: int) -> list[float]:
         count = sum(1 for _ in llm.stream(loaded, ids, cfg))
         rates[k] = round(count / (time.perf_counter() - start), 1)
 
-    threads = [threading.Thread(target=student, args=(k,)) for k in range(students)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _together(student, students)
     return rates
 
 
@@ -144,11 +161,7 @@ def stream_through_app(base_url: str, students: int) -> list[dict]:
                       "tokens_per_s_while_streaming": round((tokens - 1) / max(last - first, 1e-9), 1),
                       "total_s": round(stamps[-1] - asked, 2)}
 
-    threads = [threading.Thread(target=student, args=(k,)) for k in range(students)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _together(student, students)
     return results
 
 

@@ -297,6 +297,13 @@ def test_browser_next_token_greedy_and_attention(page) -> None:
     assert "Paris" in page.page.locator("#llm-text").inner_text()
     page.page.locator("#llm-lens .gtitle", has_text="Logit lens").wait_for(timeout=30_000)
     path = page.screenshot("llm-lab")
+    page.page.locator("#llm-generate").click()
+    page.page.locator("#llm-notes", has_text="Generating").wait_for(timeout=120_000)
+    page.page.locator("#llm-stop").click()
+    page.page.wait_for_timeout(1500)
+    stopped = page.page.locator("#llm-text").inner_text()
+    page.page.wait_for_timeout(3000)
+    assert page.page.locator("#llm-text").inner_text() == stopped  # Stop ended the stream
     assert_not_blank(path)
     assert not page.console_errors, page.console_errors
     assert not page.outside_requests, page.outside_requests

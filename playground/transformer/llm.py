@@ -55,8 +55,7 @@ class Prompt:
 def load_llm(model_id: str = MODEL_ID) -> Loaded:
     """The decoder through the model service (eager attention: its weights can be read)."""
     loaded = get_service().load(model_id, "AutoModelForCausalLM", eager_attention=True)
-    if not all(hasattr(loaded.model, name) for name in ("model", "lm_head")) or not hasattr(
-            getattr(loaded.model, "model", None), "layers"):
+    if not (hasattr(loaded.model, "lm_head") and hasattr(getattr(loaded.model, "model", None), "layers")):
         raise ValueError(f"{model_id} is not a Llama-style decoder; this lab opens SmolLM2 / Llama models.")
     return loaded
 
@@ -219,6 +218,7 @@ def forward_by_hand(loaded: Loaded, ids: tuple[int, ...], position: int = -1, la
     n_layers, n_heads, n_kv = cfg.num_hidden_layers, cfg.num_attention_heads, cfg.num_key_value_heads
     theta, eps = float(cfg.rope_parameters["rope_theta"]), float(cfg.rms_norm_eps)
     length = len(ids)
+    # Clamp into range, then index a range: that turns −1 into the last position or layer.
     position = range(length)[max(-length, min(position, length - 1))]
     layer = range(n_layers)[max(-n_layers, min(layer, n_layers - 1))]
     layers = model.model.layers
