@@ -42,12 +42,22 @@ def test_unknown_task_is_refused():
 
 
 # --- offline: tasks without a local model name their hub default ------------------------------
-@pytest.mark.parametrize("task", ["fill-mask", "token-classification", "summarization"])
+@pytest.mark.parametrize("task", ["fill-mask", "token-classification"])
 def test_tasks_without_offline_model_name_the_hub_default(task):
     spec = pl.TASKS[task]
     with pytest.raises(ModelUnavailable) as err:
         pl.resolve(spec, "")
     assert "offline" in str(err.value) and spec.hub_default in str(err.value)
+
+
+def test_summarization_runs_offline_on_the_packaged_chat_model():
+    spec = pl.TASKS["summarization"]
+    assert pl.resolve(spec, "").id == pl.SMOLLM2
+    text = ("The Transformer replaced recurrence with attention. Every token looks at every other "
+            "token in one step, so training runs in parallel on GPUs.")
+    result = pl.run_task("summarization", pl.TaskInput(text=text), "")
+    summary = result.rows[0].text
+    assert summary.strip() and summary.strip() != text
 
 
 def test_a_hub_id_offline_says_so_and_lists_local_models():

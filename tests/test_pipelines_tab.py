@@ -83,7 +83,8 @@ def test_bad_uploads_raise_clear_errors(tmp_path):
 
 def test_switching_task_shows_the_right_controls_and_default_model():
     model, about, text, zs, gen, img = tab.on_task("text-generation")
-    assert model.value in pl.model_ids(pl.TASKS["text-generation"]) and pl.GPT2_MODEL in about
+    assert model.value == pl.SMOLLM2 and pl.GPT2_MODEL in pl.model_ids(pl.TASKS["text-generation"])
+    assert "tiny GPT" in about and pl.GPT2_MODEL in about  # the tiny model is labelled as what it is
     assert gen.visible and not zs.visible and not img.visible and text.visible
     model, about, text, zs, gen, img = tab.on_task("fill-mask")
     assert "No offline model" in about and model.value == pl.TASKS["fill-mask"].hub_default

@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from playground.service.model_service import (
-    DEFAULT_ENCODER, Loaded, ModelInfo, ModelUnavailable, get_service,
+    DEFAULT_ENCODER, SMOLLM2, Loaded, ModelInfo, ModelUnavailable, get_service,
 )
 from playground.service.validate import clean_text
 
@@ -381,7 +381,7 @@ def token_classification(texts: list[str], model_id: str, session: str | None = 
 
 
 def summarize(text: str, model_id: str, max_new_tokens: int = 60, session: str | None = None) -> ScoresResult:
-    """A chat model asked to summarize, through the text-generation pipeline (online only)."""
+    """A chat model asked to summarize, through the text-generation pipeline."""
     spec = TASKS["summarization"]
     info = resolve(spec, model_id, session)
     pipe = get_pipeline("text-generation", load(spec, info, session))
@@ -629,9 +629,12 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
              "This phone's battery easily lasts two days.",
              controls=("labels",), model_tasks=("feature-extraction", "zero-shot-classification")),
     TaskSpec("text-generation",
-             "Continue a prompt one token at a time, sampling from the next-token distribution.",
-             "text-generation", "AutoModelForCausalLM", GPT2_MODEL, "openai-community/gpt2",
-             _run_generate, "this movie is", input_kind="prompt", controls=("sampling",)),
+             "Continue a prompt one token at a time, sampling from the next-token distribution. "
+             f"The default is SmolLM2-135M-Instruct, a real pretrained decoder; `{GPT2_MODEL}` is a "
+             "tiny GPT this repo trained on movie reviews in half an hour (it writes "
+             "review-flavoured noise: compare the two).",
+             "text-generation", "AutoModelForCausalLM", SMOLLM2, SMOLLM2,
+             _run_generate, "The three primary colours are", input_kind="prompt", controls=("sampling",)),
     TaskSpec("image-classification",
              "Which class is in the picture? A Vision Transformer reads image patches as tokens.",
              "image-classification", "AutoModelForImageClassification", DIGITS_MODEL,
@@ -646,7 +649,7 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
     TaskSpec("summarization",
              "Shorten a text. transformers 5 removed the 'summarization' pipeline: a small chat "
              "model is asked to summarize through the 'text-generation' pipeline.",
-             "text-generation", "AutoModelForCausalLM", None, "HuggingFaceTB/SmolLM2-360M-Instruct",
+             "text-generation", "AutoModelForCausalLM", SMOLLM2, "HuggingFaceTB/SmolLM2-360M-Instruct",
              _run_summary,
              "The Transformer replaced recurrence with attention. Every token looks at every "
              "other token in one step, so training runs in parallel on GPUs, and long-range "

