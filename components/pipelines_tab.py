@@ -119,8 +119,6 @@ def scores_summary(result: pl.ScoresResult) -> str:
              for k, r in enumerate(result.rows[:MAX_SUMMARY_LINES], start=1)]
     if len(result.rows) > MAX_SUMMARY_LINES:
         lines.append(f"… and {len(result.rows) - MAX_SUMMARY_LINES} more lines in the plot.")
-    if result.run.model_id == pl.SENTIMENT_MODEL:
-        lines.append(f"\n{SENTIMENT_LIMITS}")
     return "\n".join(lines)
 
 
