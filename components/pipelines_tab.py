@@ -7,7 +7,6 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 import numpy as np
-import plotly.graph_objects as go
 
 from components import images, queues
 from components import pipelines_figures as pf
