@@ -7,7 +7,6 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 import numpy as np
-import plotly.graph_objects as go
 
 from components import images, queues
 from components import pipelines_figures as pf
@@ -119,8 +118,6 @@ def scores_summary(result: pl.ScoresResult) -> str:
              for k, r in enumerate(result.rows[:MAX_SUMMARY_LINES], start=1)]
     if len(result.rows) > MAX_SUMMARY_LINES:
         lines.append(f"… and {len(result.rows) - MAX_SUMMARY_LINES} more lines in the plot.")
-    if result.run.model_id == pl.SENTIMENT_MODEL:
-        lines.append(f"\n{SENTIMENT_LIMITS}")
     return "\n".join(lines)
 
 

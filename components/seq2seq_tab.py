@@ -101,6 +101,7 @@ def status_markdown(task_name: str, decoding: s2s.Decoding, shown: int, note: st
 
 
 NUMBER = 'style="white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums"'
+LETTERS = 'style="word-break:break-all"'  # a long hypothesis wraps between letters, inside its cell
 
 
 def beams_html(decoding: s2s.Decoding, shown: int) -> str:
@@ -109,10 +110,10 @@ def beams_html(decoding: s2s.Decoding, shown: int) -> str:
     at = decoding.beams[shown - 1] if shown < len(decoding.steps) else decoding.beams[-1]
     title = "Greedy keeps one hypothesis" if decoding.width == 1 else f"Beams after step {shown}"
     rows = "".join(
-        f"<tr><td {NUMBER}>{k + 1}</td><td><code>{html.escape(b.tokens) or '∅'}</code></td>"
+        f"<tr><td {NUMBER}>{k + 1}</td><td {LETTERS}><code>{html.escape(b.tokens) or '∅'}</code></td>"
         f"<td {NUMBER}>{b.logprob:.3f}</td><td>{'yes' if b.finished else ''}</td></tr>"
         for k, b in enumerate(at))
-    return (f'<div class="np-beams"><b>{title}</b><table><thead><tr><th>#</th><th>hypothesis</th>'
+    return (f'<div class="np-beams"><b>{title}</b><table style="width:100%"><thead><tr><th>#</th><th>hypothesis</th>'
             f'<th {NUMBER}>log p</th><th>ended</th></tr></thead><tbody>{rows}</tbody></table></div>')
 
 
@@ -352,7 +353,8 @@ def build(demo: gr.Blocks) -> None:
                                      elem_id="seq2seq-alignment")
         with gr.Row():
             context_plot = gr.Plot(placeholder("Context vectors appear here."), show_label=False, scale=3)
-            beams = gr.HTML(elem_id="seq2seq-beams")
+            with gr.Column(scale=2, min_width=320):
+                beams = gr.HTML(elem_id="seq2seq-beams")
         view = gr.State({})
 
         gr.Markdown("## Compare: accuracy by input length")
