@@ -198,7 +198,8 @@ def convert_gguf_weights(gguf: Path, folder: Path) -> None:
 def ensure_converted(info: ModelInfo, weights: bool = True) -> Path:
     """The converted folder of a GGUF model, converting first if needed (once, locked).
 
-    A tokenizer alone (``weights=False``) takes seconds; the weights about a minute."""
+    Reading the GGUF file takes 20-30 s on 2 busy cores, so a tokenizer alone
+    (``weights=False``) is converted on its own; the weights take one to two minutes more."""
     folder = info.path
     done = folder / "model.safetensors" if weights else folder / "tokenizer_config.json"
     if done.is_file():
