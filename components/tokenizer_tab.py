@@ -7,7 +7,7 @@ import html
 import gradio as gr
 
 from components import queues
-from components.code_panel import code_panel, model_source
+from components.code_panel import code_panel, model_folder_code
 from components.errors import user_errors
 from components.lesson import lesson
 from playground.service.model_service import DEFAULT_ENCODER, get_service
@@ -75,8 +75,9 @@ def summary_markdown(view: TokenView) -> str:
 def code_for(model_id: str, text: str, max_tokens: int) -> str:
     """Plain transformers, loading a packaged tokenizer from its folder on this machine."""
     return (
-        "from transformers import AutoTokenizer\n\n"
-        f"tokenizer = AutoTokenizer.from_pretrained({model_source(model_id)!r})\n"
+        "import importlib.util, pathlib\nfrom transformers import AutoTokenizer\n\n"
+        f"{model_folder_code(model_id)}"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
         f"enc = tokenizer({text!r}, truncation=True, max_length={max_tokens},\n"
         "                return_offsets_mapping=True)\n"
         'print(tokenizer.convert_ids_to_tokens(enc["input_ids"]))\n'
@@ -125,6 +126,8 @@ def build(demo: gr.Blocks) -> None:
     inputs = [text, model, max_tokens]
     outputs = [chips, summary, decoded, code]
     run.click(on_tokenize, inputs, outputs, api_name="tokenize", **queues.CHEAP)
-    text.submit(on_tokenize, inputs, outputs, api_visibility="private", **queues.CHEAP)
+    # Enter, a tokenizer picked from the list or a released Max tokens slider tokenize again.
+    gr.on([text.submit, model.select, max_tokens.release], on_tokenize, inputs, outputs,
+          api_visibility="private", trigger_mode="always_last", **queues.CHEAP)
     # Show the example's tokens as soon as the student opens the tab.
     tab.select(on_tokenize, inputs, outputs, api_visibility="private", **queues.CHEAP)

