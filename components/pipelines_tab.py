@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 import numpy as np
 
-from components import images, queues
+from components import images, inputs, queues
 from components import pipelines_figures as pf
 from components.code_panel import code_panel
 from components.errors import user_errors
@@ -254,12 +254,12 @@ def build(demo: gr.Blocks) -> None:
                         template = gr.Textbox("This text is about {}.", label="Label sentence ({} = label)")
                 with gr.Group(visible=False) as gen_group:
                     with gr.Row():
-                        max_new = gr.Slider(1, 60, value=25, step=1, label="Max new tokens")
-                        temperature = gr.Slider(0.0, 3.0, value=0.8, step=0.05, label="Temperature (0 = greedy)")
+                        max_new = inputs.Slider(1, 60, value=25, step=1, label="Max new tokens")
+                        temperature = inputs.Slider(0.0, 3.0, value=0.8, step=0.05, label="Temperature (0 = greedy)")
                     with gr.Row():
-                        top_k = gr.Slider(0, 200, value=40, step=1, label="Top-k (0 = off)")
-                        top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p (1 = off)")
-                        seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                        top_k = inputs.Slider(0, 200, value=40, step=1, label="Top-k (0 = off)")
+                        top_p = inputs.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p (1 = off)")
+                        seed = inputs.Number(0, label="Seed", precision=0, minimum=0)
                 with gr.Group(visible=False) as img_group:
                     with gr.Row():
                         sketch = images.Sketchpad(label="Draw a digit (brush ✏️ first)", type="numpy",
@@ -284,6 +284,6 @@ def build(demo: gr.Blocks) -> None:
     model.change(on_card, [model], [card], api_visibility="private", **queues.CHEAP)
     tab.select(on_models, [task, model], [model], api_visibility="private", show_progress="hidden",
                **queues.CHEAP)
-    inputs = [task, model, text, labels, template, max_new, temperature, top_k, top_p, seed, sketch, upload]
+    run_inputs = [task, model, text, labels, template, max_new, temperature, top_k, top_p, seed, sketch, upload]
     run_view = RunView(summary, main_plot, detail_html, detail_plot, code)
-    run.click(on_run, inputs, list(run_view), api_name="run_pipeline", **queues.MODEL)
+    run.click(on_run, run_inputs, list(run_view), api_name="run_pipeline", **queues.MODEL)

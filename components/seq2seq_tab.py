@@ -12,7 +12,7 @@ import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 
-from components import queues
+from components import inputs, queues
 from components import seq2seq_figures as figs
 from components.code_panel import code_panel
 from components.errors import user_errors
@@ -340,7 +340,7 @@ def build(demo: gr.Blocks) -> None:
                               max_length=1000, elem_id="seq2seq-input")
             shuffle = gr.Button("Random input", scale=1)
             method = gr.Radio([GREEDY, BEAM], value=GREEDY, label="Decoding", scale=1)
-            width = gr.Slider(1, MAX_BEAM, value=3, step=1, label="Beam width", scale=1, interactive=False)
+            width = inputs.Slider(1, MAX_BEAM, value=3, step=1, label="Beam width", scale=1, interactive=False)
         with gr.Row():
             step = gr.Button("Step ▶", variant="primary", elem_id="seq2seq-step")
             run = gr.Button("Run ▶▶", variant="secondary", elem_id="seq2seq-run")
@@ -370,9 +370,9 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row():
             train_task = gr.Dropdown(TASK_CHOICES, value=first_task, label="Task")
             train_variant = gr.Radio(list(VARIANTS), value=first_variant, label="Model")
-            train_steps = gr.Slider(20, LIVE_MAX_STEPS, value=250, step=10, label="Steps")
-            train_len = gr.Slider(3, 20, value=8, step=1, label="Longest input (characters)")
-            train_seed = gr.Number(0, label="Seed", precision=0)
+            train_steps = inputs.Slider(20, LIVE_MAX_STEPS, value=250, step=10, label="Steps")
+            train_len = inputs.Slider(3, 20, value=8, step=1, label="Longest input (characters)")
+            train_seed = inputs.Number(0, label="Seed", precision=0)
         with gr.Row():
             train_btn = gr.Button("Train", variant="primary", elem_id="seq2seq-train")
             stop_btn = gr.Button("Stop", variant="stop", elem_id="seq2seq-stop")

@@ -116,6 +116,15 @@ def test_api_runs_a_pipeline_and_reports_bad_input(client):
                        None, None, api_name="/run_pipeline")
 
 
+def test_api_wrong_typed_numbers_get_a_clear_message(client):
+    with pytest.raises(Exception, match="Seed must be a number"):
+        client.predict("text-generation", "", "hi", "a, b", "{}", 10, 0.8, 40, 0.95, [0], None, None,
+                       api_name="/run_pipeline")
+    with pytest.raises(Exception, match="Temperature .* must be a number"):
+        client.predict("text-generation", "", "hi", "a, b", "{}", 10, "hot", 40, 0.95, 0, None, None,
+                       api_name="/run_pipeline")
+
+
 def test_browser_similarity_heatmap(page):
     page.open(f"?tab={tab.TAB_ID}")  # the app's load event selects the tab: no race with it
     page.open_tab(tab.TAB_ID)

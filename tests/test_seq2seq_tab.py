@@ -99,6 +99,17 @@ def test_api(client) -> None:
     assert len(client.predict("dates", api_name="/seq2seq_random")) >= 6
 
 
+@pytest.mark.parametrize("args, endpoint, message", [
+    (("reverse", ATTN, "hello", tab.BEAM, [1, 2]), "/seq2seq_step", "Beam width must be a number"),
+    (("reverse", ATTN, "many", 8, 0), "/seq2seq_train", "Steps must be a number"),
+    (("reverse", ATTN, 40, 8, {"seed": 1}), "/seq2seq_train", "Seed must be a number"),
+    ((3, ATTN, "abc", tab.GREEDY, 1), "/seq2seq_step", "not in the list of choices"),
+])
+def test_api_wrong_typed_values_get_a_clear_message(client, args, endpoint, message) -> None:
+    with pytest.raises(Exception, match=message):
+        client.predict(*args, api_name=endpoint)
+
+
 def test_browser(page) -> None:
     page.open(f"?tab={tab.TAB_ID}")  # the app's load event selects the tab: no race with a click
     page.open_tab(tab.TAB_ID)
