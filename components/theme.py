@@ -49,9 +49,10 @@ def theme() -> gr.Theme:
 # A classroom shares one disk. Gradio refuses a bigger upload with HTTP 413 before any
 # handler sees it (the fine-tuning lab reads CSV/JSONL files up to 10 MB; images are smaller).
 MAX_FILE_SIZE = "10mb"
-# Every 10 minutes Gradio deletes the files it cached for users (uploads, the fine-tuning
-# lab's model zips of ~80 MB each) once they are an hour old; all of them when it stops.
-DELETE_CACHE = (600, 3600)
+# Every 5 minutes Gradio deletes the files it cached for users (uploads, the fine-tuning
+# lab's model zips of ~80 MB each) once they are 15 minutes old; all of them when it stops.
+# An upload is parsed at once and a zip is downloaded right after it is made.
+DELETE_CACHE = (300, 900)
 
 
 def launch_options() -> dict:

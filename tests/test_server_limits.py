@@ -90,7 +90,7 @@ def test_launch_sets_an_upload_limit_and_cleans_gradios_cache():
 
     assert theme.launch_options()["max_file_size"] == theme.MAX_FILE_SIZE == "10mb"
     frequency, age = app.demo.delete_cache
-    assert (frequency, age) == theme.DELETE_CACHE and age <= 3600 and frequency <= 3600
+    assert (frequency, age) == theme.DELETE_CACHE and age <= 900 and frequency <= 300
 
 
 def test_an_upload_over_the_limit_is_refused_over_http(app_url):
