@@ -577,8 +577,9 @@ def build(demo: gr.Blocks) -> LabSetup:
         with gr.Row():
             source = gr.Radio(SOURCES, value="random", label="Weights", scale=3, elem_id="rec-source")
             seed = gr.Number(DEFAULT_SEED, label="Seed (random weights; empty = 0)", precision=0,
-                             minimum=0, scale=1)
-            hidden = gr.Slider(1, 16, value=4, step=1, label="Hidden size (random weights)", scale=1)
+                             minimum=0, scale=1, elem_id="rec-seed")
+            hidden = gr.Slider(1, 16, value=4, step=1, label="Hidden size (random weights)", scale=1,
+                               elem_id="rec-hidden")
         with gr.Accordion("Edit the weights", open=False):
             gr.Markdown("Each slider makes one change, and ticks its own box when you move it.")
             with gr.Row():
