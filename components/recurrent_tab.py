@@ -467,10 +467,10 @@ def memory_outcome(stepper: Stepper) -> Outcome | None:
         return None
     state, later = left.state, 1 + left.steps_later
     return Outcome(left.band, (
-        f"The echo of the first symbol in ${state}_t$ (this run minus the run with $x_1 = 0$) is "
-        f"${100 * left.share:.1f}\\,\\%$ as large at $t = {later}$ as at $t = 1$: "
-        f"$\\|{state}_{{{later}}} - {state}_{{{later}}}(x_1{{=}}0)\\| \\,/\\, "
-        f"\\|{state}_1 - {state}_1(x_1{{=}}0)\\| = {left.share:.3g}$."))
+        f"At $t = {later}$ the echo of the first symbol in ${state}_t$ (this run minus the run with "
+        f"$x_1 = 0$) is **{100 * left.share:.3g} %** of its size at $t = 1$ "
+        f"($\\|{state}_{{{later}}} - {state}_{{{later}}}(x_1{{=}}0)\\| \\,/\\, "
+        f"\\|{state}_1 - {state}_1(x_1{{=}}0)\\|$)."))
 
 
 @user_errors

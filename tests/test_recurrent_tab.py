@@ -443,7 +443,7 @@ def test_question_recurrent_memory_answer_follows_the_forget_bias(seed):
         verdict, tally = tab.on_reveal_memory(answer, view.stepper, Tally())
         assert verdict.startswith("✅") and (tally.asked, tally.right) == (1, 1), verdict
         share = echo_left(view, "c", 6)  # what the echo plot draws
-        assert f"{100 * share:.1f}" in verdict
+        assert f"**{100 * share:.3g} %**" in verdict
         wrong = next(c for c in tab.ECHO_BANDS if c != answer)
         verdict, tally = tab.on_reveal_memory(wrong, view.stepper, Tally())
         assert verdict.startswith("❌") and answer in verdict and tally.right == 0
