@@ -1,5 +1,8 @@
 """RNN & LSTM lab (issue 3): step a recurrent cell through a sequence and see every gate,
 run it in both directions, watch gradients vanish, and race an RNN against an LSTM.
+Issue 18: a lesson link restores every setting (and the sub-tab), two questions ask the
+student to predict before the stepper and the race answer, and each code panel downloads
+as a notebook.
 
 Handlers are top-level functions that return a frozen dataclass (a view); ``bind`` turns
 its fields into the ``{component: value}`` dict Gradio takes, so nothing depends on the
@@ -480,7 +483,8 @@ def on_reveal_memory(choice: str | None, stepper: Stepper | None, tally: Tally) 
     if stepper.t <= MEMORY_STEPS:
         if len(stepper.enc.labels) <= MEMORY_STEPS:
             return f"The question needs a sequence of at least {MEMORY_STEPS + 1} symbols.", tally
-        return (f"Step to $t = {MEMORY_STEPS + 1}$ (or Run to end) to see the answer." if choice else ""), tally
+        hint = f"Step to $t = {MEMORY_STEPS + 1}$ (or Run to end) to see the answer."
+        return (hint if choice else ""), tally
     outcome = memory_outcome(stepper)
     if outcome is None:
         return "The first symbol left no trace at all here (its input is zero): nothing to compare.", tally
@@ -494,12 +498,13 @@ def race_outcome(finish: Any) -> Outcome | None:
     reached = ", ".join(
         f"{CELL_NAMES[kind]} at step {step}" if step is not None else f"{CELL_NAMES[kind]} never"
         for kind, step in finish.reached.items())
-    return Outcome(RACE_CHOICES[finish.winner], f"First snapshot at {100 * finish.target:.0f} % held-out accuracy or more "
-                                  f"in {finish.steps_run} steps: {reached}.")
+    return Outcome(RACE_CHOICES[finish.winner], f"The first snapshot at {100 * finish.target:.0f} % held-out "
+                                                f"accuracy or more, in {finish.steps_run} steps: {reached}.")
 
 
 @user_errors
 def on_reveal_race(choice: str | None, finish: Any, tally: Tally) -> tuple[str, Tally]:
+    """After the race: the verdict on the student's prediction, from the race's snapshots."""
     return reveal(RACE_QUESTION, choice, race_outcome(finish), tally)
 
 

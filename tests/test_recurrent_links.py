@@ -53,7 +53,8 @@ def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, f
     link = read_link(params, parents, [setup])  # what a fresh session does on page load
     assert link.lab == tab.TAB_ID and link.note == ""
     assert restored_settings(setup, link.updates) == SETTINGS
-    hidden = [name for name, control in setup.controls.items() if link.updates[control].get("visible") is False]
+    hidden = [name for name, control in setup.controls.items()
+              if link.updates[control].get("visible") is False]
     assert hidden == ["seed", "hidden"] and link.updates[setup.restored] == 1
     note, curves = stepper_result(restored_settings(setup, link.updates))
     assert (note, curves) == stepper_result(SETTINGS)
