@@ -1,5 +1,8 @@
 """RNN & LSTM lab (issue 3): step a recurrent cell through a sequence and see every gate,
 run it in both directions, watch gradients vanish, and race an RNN against an LSTM.
+Issue 18: a lesson link restores every setting (and the sub-tab), two questions ask the
+student to predict before the stepper and the race answer, and each code panel downloads
+as a notebook.
 
 Handlers are top-level functions that return a frozen dataclass (a view); ``bind`` turns
 its fields into the ``{component: value}`` dict Gradio takes, so nothing depends on the
@@ -20,7 +23,9 @@ from components.code_panel import code_panel
 from components.errors import user_errors
 from components.figures import FigureJSON
 from components.lazy import lazy_module
-from components.lesson import lesson
+from components.lesson import lesson, lesson_markdown
+from components.links import LabSetup, lab_setup
+from components.predict import Outcome, Tally, ask, reveal
 from components.recurrent_code import SHIPPED_ID, gradient_code, race_code, step_code
 from components.recurrent_equations import LATEX, equations_markdown
 from components.recurrent_figures import (
@@ -28,9 +33,9 @@ from components.recurrent_figures import (
     states_figure,
 )
 from playground.recurrent.cells import (
-    CELL_KINDS, CELL_NAMES, CellWeights, Echo, Encoded, GradientNorms, Trace, bidirectional, check_edits,
-    check_hidden_size, check_kind, echo_of_first_input, edit_weights, encode_chars, encode_numbers,
-    gradient_norms, random_weights, unroll,
+    CELL_KINDS, CELL_NAMES, ECHO_BANDS, CellWeights, Echo, Encoded, GradientNorms, Trace, bidirectional,
+    check_edits, check_hidden_size, check_kind, echo_left, echo_of_first_input, edit_weights, encode_chars,
+    encode_numbers, gradient_norms, random_weights, unroll,
 )
 from playground.service.model_service import get_service
 from playground.service.validate import clamp
@@ -51,6 +56,12 @@ TRAIN_SIGNALS, TRAIN_VOCAB = "ABCD", "ABCD0123"  # the memory task's symbols
 SCORE_N = 40  # the shipped cells are measured at the longest N they were trained on
 DEFAULT_SEED = 0
 RACE_SECONDS = 60.0  # the race's wall-clock limit (the step budget is what the lessons use)
+SUB_TABS = {"recurrent-step": "Step a cell", "recurrent-bidir": "Both directions",
+            "recurrent-gradients": "Vanishing gradients", "recurrent-race": "Memory race"}
+MEMORY_STEPS = 5  # the stepper's question: what is left of the first symbol 5 steps later
+RACE_TARGET = 0.9  # the race's question: who reaches 90 % held-out accuracy first
+RACE_CHOICES = {"lstm": "The LSTM", "rnn": "The RNN", "tie": "Both at the same snapshot",
+                "neither": "Neither, in these steps"}  # memory_task.first_to_target's winner → choice
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,8 @@ class RaceFrame:
     status: str
     session: SessionRace
     code: str
+    finish: Any  # memory_task.FirstToTarget once the race is done, else None
+    verdict: str  # the race question's verdict: cleared while the race runs
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,7 @@ class Choice:
     text: Any
     source: Any
     subtabs: Any
+    view: Any  # the sub-tab a lesson link names (kept in step with ``subtabs``)
 
 
 def bind(handler: Callable, components: Mapping[str, Any]) -> Callable:
@@ -387,13 +401,13 @@ def on_analysis(stepper: Stepper | None, session: SessionRace | None) -> Analysi
 def on_long_trained() -> Choice:
     """Set up the gradient lesson: the shipped trained cells on a letter and 40 digits."""
     return Choice(kind=gr.update(), mode="chars", text=LONG_TEXT, source="shipped",
-                  subtabs=gr.Tabs(selected="recurrent-gradients"))
+                  subtabs=gr.Tabs(selected="recurrent-gradients"), view="recurrent-gradients")
 
 
 def on_impulse() -> Choice:
     """Set up the impulse-echo lesson: an untrained RNN reads one 1 and then zeros."""
     return Choice(kind="rnn", mode="numbers", text=IMPULSE_TEXT, source="random",
-                  subtabs=gr.Tabs(selected="recurrent-step"))
+                  subtabs=gr.Tabs(selected="recurrent-step"), view="recurrent-step")
 
 
 # --- the memory race ----------------------------------------------------------------------------
@@ -424,8 +438,9 @@ def on_train(distractors: float, hidden: float, steps: float, seed: float, curri
         if snap.done or now - last_yield >= 0.15:  # ≤ ~7 figure updates a second
             last_yield = now
             loss, acc = race_figures(snap)
+            finish = memory_task.first_to_target(snap, RACE_TARGET) if snap.done else None
             yield RaceFrame(loss, acc, race_status(snap, note), SessionRace(dict(snap.cells), cfg.distractors),
-                            code)
+                            code, finish, verdict="")
 
 
 @user_errors
@@ -436,7 +451,68 @@ def on_use_session_cell(kind: str, session: SessionRace | None, distractors: flo
     n, _ = clamp(distractors, 1, 60, "N", integer=True)
     text = memory_task.example_sequence(int(n), seed=int(time.time()) % 1000)
     return Choice(kind=kind, mode="chars", text=text, source="session",
-                  subtabs=gr.Tabs(selected="recurrent-step"))
+                  subtabs=gr.Tabs(selected="recurrent-step"), view="recurrent-step")
+
+
+# --- predict, then reveal ---------------------------------------------------------------------
+
+MEMORY_QUESTION = "recurrent-memory"
+MEMORY_ASK = (f"{MEMORY_STEPS} steps after the first symbol, how much of it is still in the memory "
+              "(c_t for the LSTM, h_t for the RNN and GRU)? Choose, then step.")
+RACE_QUESTION = "recurrent-race"
+RACE_ASK = f"With these settings, who reaches {100 * RACE_TARGET:.0f} % accuracy first? Choose, then train."
+
+
+def memory_outcome(stepper: Stepper) -> Outcome | None:
+    """The stepped cell's answer: the share of the first input's echo left k steps later."""
+    left = echo_left(stepper.echo, MEMORY_STEPS)
+    if left is None:
+        return None
+    state, later = left.state, 1 + left.steps_later
+    return Outcome(left.band, (
+        f"At $t = {later}$ the echo of the first symbol in ${state}_t$ (this run minus the run with "
+        f"$x_1 = 0$) is **{100 * left.share:.3g} %** of its size at $t = 1$ "
+        f"($\\|{state}_{{{later}}} - {state}_{{{later}}}(x_1{{=}}0)\\| \\,/\\, "
+        f"\\|{state}_1 - {state}_1(x_1{{=}}0)\\|$)."))
+
+
+@user_errors
+def on_reveal_memory(choice: str | None, stepper: Stepper | None, tally: Tally) -> tuple[str, Tally]:
+    """After every move of the stepper: the verdict once the student has stepped far enough."""
+    stepper = current(stepper)
+    if stepper.t <= MEMORY_STEPS:
+        if len(stepper.enc.labels) <= MEMORY_STEPS:
+            return f"The question needs a sequence of at least {MEMORY_STEPS + 1} symbols.", tally
+        hint = f"Step to $t = {MEMORY_STEPS + 1}$ (or Run to end) to see the answer."
+        return (hint if choice else ""), tally
+    outcome = memory_outcome(stepper)
+    if outcome is None:
+        return "The first symbol left no trace at all here (its input is zero): nothing to compare.", tally
+    return reveal(MEMORY_QUESTION, choice, outcome, tally)
+
+
+def race_outcome(finish: Any) -> Outcome | None:
+    """The race's answer, read from its snapshots (None while it runs or after Stop)."""
+    if finish is None:
+        return None
+    reached = ", ".join(
+        f"{CELL_NAMES[kind]} at step {step}" if step is not None else f"{CELL_NAMES[kind]} never"
+        for kind, step in finish.reached.items())
+    return Outcome(RACE_CHOICES[finish.winner], f"The first snapshot at {100 * finish.target:.0f} % held-out "
+                                                f"accuracy or more, in {finish.steps_run} steps: {reached}.")
+
+
+@user_errors
+def on_reveal_race(choice: str | None, finish: Any, tally: Tally) -> tuple[str, Tally]:
+    """After the race: the verdict on the student's prediction, from the race's snapshots."""
+    return reveal(RACE_QUESTION, choice, race_outcome(finish), tally)
+
+
+# --- lesson links ----------------------------------------------------------------------------
+
+def open_view(view: str | None) -> Any:
+    """The sub-tab a lesson link names (a link without one leaves the sub-tabs alone)."""
+    return gr.Tabs(selected=view) if view in SUB_TABS else gr.Tabs()
 
 
 # --- layout -----------------------------------------------------------------------------------
@@ -484,10 +560,14 @@ PAPERS = [
     ("Bengio et al. 2009: curriculum learning", "https://doi.org/10.1145/1553374.1553380"),
     ("Olah 2015: Understanding LSTM networks", "https://colah.github.io/posts/2015-08-Understanding-LSTMs/"),
 ]
+LESSON_MD = lesson_markdown(LESSON_WHAT, LESSON_TRY, PAPERS)  # the notebooks' first cell
+NOTEBOOK_TITLES = {"step": f"{TITLE}: step a cell", "gradients": f"{TITLE}: vanishing gradients",
+                   "race": f"{TITLE}: memory race"}
 
 
-def build(demo: gr.Blocks) -> None:
-    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
+def build(demo: gr.Blocks) -> LabSetup:
+    """Lay out the tab inside ``demo`` (the app being built), wire its events, and return
+    what a lesson link can set in it."""
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         lesson_md = lesson(LESSON_WHAT, LESSON_TRY, PAPERS)
         lesson_md.latex_delimiters = LATEX
@@ -502,8 +582,9 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row():
             source = gr.Radio(SOURCES, value="random", label="Weights", scale=3, elem_id="rec-source")
             seed = gr.Number(DEFAULT_SEED, label="Seed (random weights; empty = 0)", precision=0,
-                             minimum=0, scale=1)
-            hidden = gr.Slider(1, 16, value=4, step=1, label="Hidden size (random weights)", scale=1)
+                             minimum=0, scale=1, elem_id="rec-seed")
+            hidden = gr.Slider(1, 16, value=4, step=1, label="Hidden size (random weights)", scale=1,
+                               elem_id="rec-hidden")
         with gr.Accordion("Edit the weights", open=False):
             gr.Markdown("Each slider makes one change, and ticks its own box when you move it.")
             with gr.Row():
@@ -516,8 +597,10 @@ def build(demo: gr.Blocks) -> None:
                     forget_bias = gr.Slider(-10, 10, value=0.0, step=0.5, label="LSTM forget-gate bias b_f",
                                             elem_id="rec-forget")
         note = gr.Markdown(elem_classes=["note"], elem_id="rec-note")
+        view = gr.Radio(list(SUB_TABS), value=None, visible=False)  # the sub-tab, for lesson links
         with gr.Tabs(elem_id="rec-subtabs") as subtabs:
-            with gr.Tab("Step a cell", id="recurrent-step"):
+            with gr.Tab(SUB_TABS["recurrent-step"], id="recurrent-step") as step_tab:
+                memory_q = ask(MEMORY_QUESTION, MEMORY_ASK, list(ECHO_BANDS))
                 with gr.Row():
                     reset = gr.Button("⟲ Reset", elem_id="rec-reset")
                     back = gr.Button("◀ Step back", elem_id="rec-back")
@@ -534,15 +617,15 @@ def build(demo: gr.Blocks) -> None:
                     echo = gr.Plot(label="Echo of the first input", elem_id="rec-echo")
                 states = gr.Plot(label="States over time", elem_id="rec-states")
                 readout = gr.Plot(label="Read-out", elem_id="rec-readout")
-                code = code_panel()
-            with gr.Tab("Both directions", id="recurrent-bidir"):
+                code = code_panel(title=NOTEBOOK_TITLES["step"], lesson=LESSON_MD)
+            with gr.Tab(SUB_TABS["recurrent-bidir"], id="recurrent-bidir") as bidir_tab:
                 gr.Markdown("A **bidirectional** layer runs one cell left to right and a second cell "
                             "right to left over the same sequence, and concatenates their states: "
                             "at each position the model then knows both the past and the future. "
                             "(Random weights: the backward cell uses seed + 1; trained weights: the "
                             "same trained cell reads backwards.)")
                 bidir = gr.Plot(label="Both directions", elem_id="rec-bidir")
-            with gr.Tab("Vanishing gradients", id="recurrent-gradients"):
+            with gr.Tab(SUB_TABS["recurrent-gradients"], id="recurrent-gradients") as gradients_tab:
                 gr.Markdown(
                     "How much does the last state still depend on an earlier one? For the RNN the "
                     "chain rule multiplies one factor per step, "
@@ -557,8 +640,8 @@ def build(demo: gr.Blocks) -> None:
                 long_trained = gr.Button("Trained cells, 40 digits", variant="primary", elem_id="rec-long")
                 grad_note = gr.Markdown(elem_id="rec-grad-note")
                 grads = gr.Plot(label="Gradient norms", elem_id="rec-grads")
-                grad_code = code_panel()
-            with gr.Tab("Memory race", id="recurrent-race"):
+                grad_code = code_panel(title=NOTEBOOK_TITLES["gradients"], lesson=LESSON_MD)
+            with gr.Tab(SUB_TABS["recurrent-race"], id="recurrent-race") as race_tab:
                 gr.Markdown("**The task:** a letter (A–D), then N random digits (0–3); at the end, name "
                             "the letter. Only the first step matters, so the learning signal must "
                             "travel back N steps. An RNN and an LSTM train side by side on the same "
@@ -571,6 +654,7 @@ def build(demo: gr.Blocks) -> None:
                     race_steps = gr.Slider(10, 3000, value=300, step=10, label="Training steps")
                     race_seed = gr.Number(DEFAULT_SEED, label="Seed (empty = 0)", precision=0, minimum=0)
                     curriculum = gr.Checkbox(True, label="Curriculum (N grows)", elem_id="rec-curriculum")
+                race_q = ask(RACE_QUESTION, RACE_ASK, list(RACE_CHOICES.values()))
                 with gr.Row():
                     train = gr.Button("Train RNN vs LSTM", variant="primary", elem_id="rec-train")
                     stop = gr.Button("Stop", variant="stop", elem_id="rec-stop")
@@ -581,15 +665,22 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Row():
                     loss_plot = gr.Plot(label="Loss", elem_id="rec-loss")
                     acc_plot = gr.Plot(label="Accuracy", elem_id="rec-acc")
-                race_code_box = code_panel()
+                race_code_box = code_panel(title=NOTEBOOK_TITLES["race"], lesson=LESSON_MD)
+        finish = gr.State(None)  # the last race's FirstToTarget, for its question
+        setup = lab_setup(TAB_ID, {
+            "cell": kind, "input": mode, "text": text, "weights": source, "seed": seed, "hidden": hidden,
+            "set_radius": set_radius, "radius": radius, "set_forget": set_forget, "forget_bias": forget_bias,
+            "unit": unit, "view": view, "n": distractors, "race_hidden": race_hidden, "steps": race_steps,
+            "race_seed": race_seed, "curriculum": curriculum})
+    memory_q.verdict.latex_delimiters = LATEX
 
     view_out = dict(stepper=stepper, note=note, time=time_slider, equations=equations, gates=gates,
                     states=states, echo=echo, readout=readout, code=code)
     analysis_out = dict(bidirectional=bidir, gradients=grads, gradient_note=grad_note,
                         gradient_code=grad_code)
-    choice_out = dict(kind=kind, mode=mode, text=text, source=source, subtabs=subtabs)
+    choice_out = dict(kind=kind, mode=mode, text=text, source=source, subtabs=subtabs, view=view)
     race_out = dict(loss=loss_plot, accuracy=acc_plot, status=race_status_md, session=session,
-                    code=race_code_box)
+                    code=race_code_box, finish=finish, verdict=race_q.verdict)
     settings = [kind, mode, text, source, seed, hidden, set_radius, radius, set_forget, forget_bias]
     # preprocess=False: the handlers check every value themselves, so an API client that sends
     # a wrong type (a list for the seed) reads the lab's own message, not Gradio's.
@@ -599,37 +690,57 @@ def build(demo: gr.Blocks) -> None:
     analysis = dict(fn=bind(on_analysis, analysis_out), inputs=[stepper, session],
                     outputs=list(analysis_out.values()), api_visibility="private", **raw, **queues.CHEAP)
     private_reset = dict(reset_args, api_visibility="private")
+    # after every move of the stepper: the prediction's verdict (once stepped far enough)
+    reveal_memory = dict(fn=on_reveal_memory, inputs=[memory_q.choice, stepper, memory_q.tally],
+                         outputs=[memory_q.verdict, memory_q.tally], api_visibility="private", **queues.CHEAP)
 
-    reset.click(**reset_args, api_name="recurrent_reset").then(
-        **dict(analysis, api_visibility="public"), api_name="recurrent_analysis")
+    def redraw(event: Any, **analysis_args: Any) -> None:
+        """After a reset: both directions, the gradients and the prediction's verdict."""
+        event.then(**{**analysis, **analysis_args}).then(**reveal_memory)
+
+    redraw(reset.click(**reset_args, api_name="recurrent_reset"), api_visibility="public",
+           api_name="recurrent_analysis")
     # Fill the plots when the page opens, so that nobody meets an empty lab.
-    demo.load(**private_reset).then(**analysis)
-    # .input, not .change: a value set by a handler (a lesson button) must not fire again
+    redraw(demo.load(**private_reset))
+    # A lesson link restored the settings: open its sub-tab, then run as on the first view.
+    redraw(setup.restored.change(open_view, view, subtabs, api_visibility="private", **queues.CHEAP
+                                 ).then(**private_reset))
+    # .input, not .change: a value set by a handler (a lesson button, a link) must not fire again
     for control in (kind, mode, source, set_radius, set_forget):
-        control.input(**private_reset).then(**analysis)
+        redraw(control.input(**private_reset))
     for control in (seed, text):
-        control.submit(**private_reset).then(**analysis)
-    hidden.input(**private_reset, trigger_mode="always_last").then(**analysis)
+        redraw(control.submit(**private_reset))
+    redraw(hidden.input(**private_reset, trigger_mode="always_last"))
     for control, box in ((radius, set_radius), (forget_bias, set_forget)):  # one slider, one change
-        control.input(tick, None, box, api_visibility="private", trigger_mode="always_last",
-                      **queues.CHEAP).then(**private_reset).then(**analysis)
+        redraw(control.input(tick, None, box, api_visibility="private", trigger_mode="always_last",
+                             **queues.CHEAP).then(**private_reset))
     for button, handler in ((long_trained, on_long_trained), (impulse, on_impulse)):
-        button.click(bind(handler, choice_out), None, list(choice_out.values()), api_visibility="private",
-                     **queues.CHEAP).then(**private_reset).then(**analysis)
+        redraw(button.click(bind(handler, choice_out), None, list(choice_out.values()),
+                            api_visibility="private", **queues.CHEAP).then(**private_reset))
 
     step_args = dict(outputs=list(view_out.values()), **raw, **queues.CHEAP)
-    forward.click(bind(on_step, view_out), [stepper, unit], **step_args, api_name="recurrent_step")
-    back.click(bind(on_step_back, view_out), [stepper, unit], **step_args, api_name="recurrent_step_back")
-    to_end.click(bind(on_run_to_end, view_out), [stepper, unit], **step_args, api_name="recurrent_run_to_end")
+    forward.click(bind(on_step, view_out), [stepper, unit], **step_args, api_name="recurrent_step"
+                  ).then(**reveal_memory)
+    back.click(bind(on_step_back, view_out), [stepper, unit], **step_args, api_name="recurrent_step_back"
+               ).then(**reveal_memory)
+    to_end.click(bind(on_run_to_end, view_out), [stepper, unit], **step_args,
+                 api_name="recurrent_run_to_end").then(**reveal_memory)
     time_slider.release(bind(on_seek, view_out), [stepper, time_slider, unit], **step_args,
-                        api_name="recurrent_seek")
+                        api_name="recurrent_seek").then(**reveal_memory)
     unit.release(bind(on_seek, view_out), [stepper, time_slider, unit], **step_args, api_visibility="private")
+    # the sub-tab the teacher is on goes into "Copy link" (in the browser: no request)
+    for sub_tab, sub_id in ((step_tab, "recurrent-step"), (bidir_tab, "recurrent-bidir"),
+                            (gradients_tab, "recurrent-gradients"), (race_tab, "recurrent-race")):
+        sub_tab.select(None, None, view, js=f"() => {sub_id!r}", api_visibility="private", **queues.CHEAP)
 
     run = train.click(bind(on_train, race_out), [distractors, race_hidden, race_steps, race_seed, curriculum,
                                                    session],
                       list(race_out.values()), api_name="recurrent_train", **raw, **queues.TRAINING)
+    run.then(on_reveal_race, [race_q.choice, finish, race_q.tally], [race_q.verdict, race_q.tally],
+             api_visibility="private", **queues.CHEAP)
     stop.click(None, cancels=[run], api_visibility="private", **queues.CHEAP)
     for button, cell in ((use_lstm, "lstm"), (use_rnn, "rnn")):
-        button.click(bind(functools.partial(on_use_session_cell, cell), choice_out), [session, distractors],
-                     list(choice_out.values()), api_visibility="private", **queues.CHEAP
-                     ).then(**private_reset).then(**analysis)
+        redraw(button.click(bind(functools.partial(on_use_session_cell, cell), choice_out),
+                            [session, distractors], list(choice_out.values()), api_visibility="private",
+                            **queues.CHEAP).then(**private_reset))
+    return setup

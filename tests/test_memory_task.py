@@ -160,3 +160,20 @@ def test_state_round_trip():
     cells = dict(list(mt.train_race(cfg, 0))[-1].cells)
     back = mt.cells_from_state(mt.cells_to_state(cells))
     np.testing.assert_allclose(back["lstm"].weights.w_hh, cells["lstm"].weights.w_hh, atol=1e-7)
+
+
+def _snapshot(steps: tuple[int, ...], accuracy: dict[str, tuple[float, ...]]) -> mt.RaceSnapshot:
+    return mt.RaceSnapshot(step=steps[-1], seconds=1.0, steps=steps, loss={k: () for k in accuracy},
+                           accuracy=accuracy, cells={}, done=True, stopped_by="steps", seed=0,
+                           distractors=40, train_length=40)
+
+
+@pytest.mark.parametrize("accuracy, winner, reached", [
+    (dict(rnn=(0.3, 0.5, 0.6), lstm=(0.4, 0.92, 1.0)), "lstm", dict(rnn=None, lstm=20)),
+    (dict(rnn=(0.95, 0.9, 1.0), lstm=(0.4, 0.92, 1.0)), "rnn", dict(rnn=10, lstm=20)),
+    (dict(rnn=(0.3, 0.9, 1.0), lstm=(0.4, 0.92, 1.0)), "tie", dict(rnn=20, lstm=20)),
+    (dict(rnn=(0.3, 0.5, 0.6), lstm=(0.4, 0.89, 0.5)), "neither", dict(rnn=None, lstm=None)),
+])
+def test_first_to_target_reads_the_snapshots(accuracy, winner, reached):
+    finish = mt.first_to_target(_snapshot((10, 20, 30), accuracy), target=0.9)
+    assert finish.winner == winner and dict(finish.reached) == reached and finish.steps_run == 30

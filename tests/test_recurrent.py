@@ -237,3 +237,19 @@ def test_edit_sliders_refuse_nan_and_clamp_with_a_note():
         rec.check_edits(1.0, float("nan"))
     radius, bias, note = rec.check_edits(50, -100)
     assert (radius, bias) == (3.0, -10.0) and "allowed" in note
+
+
+# --- the stepper's question: how much of the first symbol is left ---------------------------
+
+def test_echo_left_reads_the_memory_k_steps_later_and_names_its_band():
+    sizes = np.array([2.0, 1.5, 1.2, 1.1, 1.05, 1.02, 0.1])  # ‖echo_t‖ per step
+    h = np.stack([sizes, np.zeros_like(sizes)], axis=1)  # (T, H): the norm is the first column
+    for later, band in ((1, rec.ECHO_BANDS[0]), (5, rec.ECHO_BANDS[0]), (6, rec.ECHO_BANDS[2])):
+        left = rec.echo_left(rec.Echo(h, None), later)
+        assert left.state == "h" and left.share == pytest.approx(sizes[later] / 2.0) and left.band == band
+    lstm = rec.echo_left(rec.Echo(h, 0.3 * h), 3)  # the LSTM's memory is c_t, not h_t
+    assert lstm.state == "c" and lstm.share == pytest.approx(0.55)
+    fading = np.array([[1.0], [0.5], [0.3], [0.2], [0.15], [0.12]])
+    assert [rec.echo_left(rec.Echo(fading, None), k).band for k in (1, 5)] == [rec.ECHO_BANDS[1]] * 2
+    assert rec.echo_left(rec.Echo(h[:5], None), 5) is None  # too short to ask
+    assert rec.echo_left(rec.Echo(np.zeros((7, 2)), None), 5) is None  # no trace at all

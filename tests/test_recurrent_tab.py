@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 from components import recurrent_tab as tab
+from components.code_panel import notebook_text
+from components.predict import Tally
 from tests.conftest import assert_not_blank
 
 SEQ = tab.DEFAULT_TEXT
@@ -82,6 +84,19 @@ def run_panel(code: str, tmp_path) -> str:
     assert done.returncode == 0, done.stderr
     assert "playground" not in code.replace("Neural Playground", "")  # never imports the repo
     return done.stdout
+
+
+def run_notebook(code: str, view: str, tmp_path) -> str:
+    """The panel's "Download notebook" for these settings, run top to bottom in a Jupyter
+    kernel from an empty folder; what its code cell printed."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.reads(notebook_text(code, tab.NOTEBOOK_TITLES[view], tab.LESSON_MD), as_version=4)
+    assert "Hochreiter" in notebook.cells[0].source and "pip install" in notebook.cells[1].source
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return "".join(out.get("text", "") for out in notebook.cells[-1].outputs)
 
 
 def printed_vector(out: str, name: str) -> np.ndarray:
@@ -290,9 +305,13 @@ def test_lesson_recurrent_spectral_radius_and_forget_bias_move_the_gradient_line
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_lesson_recurrent_memory_race_lstm_wins_at_40_for_every_seed(seed):
-    at_5, at_40 = final_accuracy(race(5, seed)), final_accuracy(race(40, seed))
+    frame_40 = race(40, seed)
+    at_5, at_40 = final_accuracy(race(5, seed)), final_accuracy(frame_40)
     assert at_5["LSTM"] >= 0.95 and at_5["RNN (tanh)"] >= 0.7, at_5
     assert at_40["LSTM"] >= 0.95 and at_40["RNN (tanh)"] <= 0.5, at_40
+    # the race's question, "At N = 40, who reaches 90 % first?", read from the same snapshots
+    verdict, tally = tab.on_reveal_race("The LSTM", frame_40.finish, Tally())
+    assert verdict.startswith("✅") and "RNN (tanh) never" in verdict and tally.right == 1
 
 
 def test_lesson_recurrent_memory_race_without_curriculum_depends_on_the_seed():
@@ -323,10 +342,19 @@ def test_lesson_recurrent_impulse_echo_shrinks(seed):
     dict(kind="lstm", source="shipped", set_radius=True, radius=0.9, set_forget=True, forget_bias=-2.0),
 ])
 def test_code_panel_recurrent_step(changes, tmp_path):
+    view = three_steps(**changes)
+    check_step_output(view, run_panel(view.code, tmp_path))
+
+
+def three_steps(**changes) -> tab.StepperView:
     view = reset(**changes)
     for _ in range(3):
         view = tab.on_step(view.stepper, 1)
-    out = run_panel(view.code, tmp_path)
+    return view
+
+
+def check_step_output(view: tab.StepperView, out: str) -> None:
+    """The panel printed the numbers the stepper shows at step 3."""
     step = view.stepper.trace.steps[2]
     np.testing.assert_allclose(printed_vector(out, "h_3"), step.h, atol=2e-6)
     for gate in step.gates:
@@ -341,10 +369,13 @@ def test_code_panel_recurrent_step(changes, tmp_path):
     dict(source="shipped", text=tab.LONG_TEXT, set_forget=True, forget_bias=1.0),
 ])
 def test_code_panel_recurrent_gradients(changes, tmp_path):
-    view = reset(**changes)
-    analysis = tab.on_analysis(view.stepper, None)
+    analysis = tab.on_analysis(reset(**changes).stepper, None)
+    check_gradient_output(analysis, run_panel(analysis.gradient_code, tmp_path))
+
+
+def check_gradient_output(analysis: tab.AnalysisView, out: str) -> None:
+    """The panel printed (with autograd) the norms the gradient plot draws."""
     shown = curves(analysis.gradients)
-    out = run_panel(analysis.gradient_code, tmp_path)
     printed = {f"{kind} {path}": np.array([float(v) for v in ast.literal_eval(values)])
                for kind, path, values in re.findall(r"^(\w+) (d\w_T/d\w_t) (\[.*\])$", out, re.M)}
     names = {"rnn dh_T/dh_t": "RNN ‖∂h_T/∂h_t‖", "gru dh_T/dh_t": "GRU ‖∂h_T/∂h_t‖",
@@ -358,14 +389,80 @@ def test_code_panel_recurrent_gradients(changes, tmp_path):
 @pytest.mark.parametrize("args", [dict(distractors=5, hidden=4, steps=40, seed=1, curriculum=True),
                                   dict(distractors=8, hidden=3, steps=30, seed=2, curriculum=False)])
 def test_code_panel_recurrent_race(args, tmp_path):
-    frame = list(tab.on_train(args["distractors"], args["hidden"], args["steps"], args["seed"],
-                              args["curriculum"], None))[-1]
+    frame = finished_race(**args)
+    check_race_output(frame, run_panel(frame.code, tmp_path))
+
+
+def finished_race(distractors: int, hidden: int, steps: int, seed: int, curriculum: bool) -> tab.RaceFrame:
+    frame = list(tab.on_train(distractors, hidden, steps, seed, curriculum, None))[-1]
     assert "finished (step limit)" in frame.status
-    out = run_panel(frame.code, tmp_path)
+    return frame
+
+
+def check_race_output(frame: tab.RaceFrame, out: str) -> None:
+    """The race's code trained to the same final accuracies the race plot shows."""
     printed = dict(re.findall(r"^(\w+) accuracy ([\d.]+)$", out, re.M))
     shown = final_accuracy(frame)
     assert float(printed["rnn"]) == pytest.approx(shown["RNN (tanh)"], abs=1e-6)
     assert float(printed["lstm"]) == pytest.approx(shown["LSTM"], abs=1e-6)
+
+
+# --- notebooks: every code panel's "Download notebook", run in a kernel ----------------------------
+
+@pytest.mark.parametrize("changes", [dict(kind="gru", seed=4, set_radius=True, radius=0.8),
+                                     dict(source="shipped", set_forget=True, forget_bias=2.0)])
+def test_code_panel_recurrent_step_notebook(changes, tmp_path):
+    view = three_steps(**changes)
+    check_step_output(view, run_notebook(view.code, "step", tmp_path))
+
+
+@pytest.mark.parametrize("changes", [dict(seed=1, set_forget=True, forget_bias=3.0),
+                                     dict(source="shipped", text=tab.LONG_TEXT[:12])])
+def test_code_panel_recurrent_gradients_notebook(changes, tmp_path):
+    analysis = tab.on_analysis(reset(**changes).stepper, None)
+    check_gradient_output(analysis, run_notebook(analysis.gradient_code, "gradients", tmp_path))
+
+
+def test_code_panel_recurrent_race_notebook(tmp_path):
+    frame = finished_race(distractors=6, hidden=3, steps=30, seed=3, curriculum=True)
+    check_race_output(frame, run_notebook(frame.code, "race", tmp_path))
+
+
+# --- predict, then reveal: each answer comes from the run -----------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_question_recurrent_memory_answer_follows_the_forget_bias(seed):
+    """Forget bias −3: under 10 % of the first symbol is left 5 steps later; +3: more than half."""
+    for bias, answer in ((-3.0, "Under 10 %"), (3.0, "More than half of it")):
+        view = reset(seed=seed, set_forget=True, forget_bias=bias)
+        for t in range(1, 6):  # before t = 6 nothing is revealed
+            view = tab.on_step(view.stepper, 1)
+            verdict, tally = tab.on_reveal_memory(answer, view.stepper, Tally())
+            assert "Step to $t = 6$" in verdict and tally.asked == 0
+        view = tab.on_step(view.stepper, 1)
+        verdict, tally = tab.on_reveal_memory(answer, view.stepper, Tally())
+        assert verdict.startswith("✅") and (tally.asked, tally.right) == (1, 1), verdict
+        share = echo_left(view, "c", 6)  # what the echo plot draws
+        assert f"**{100 * share:.3g} %**" in verdict
+        wrong = next(c for c in tab.ECHO_BANDS if c != answer)
+        verdict, tally = tab.on_reveal_memory(wrong, view.stepper, Tally())
+        assert verdict.startswith("❌") and answer in verdict and tally.right == 0
+
+
+def test_question_recurrent_memory_without_a_choice_or_a_long_enough_sequence():
+    view = run_to_end()
+    verdict, tally = tab.on_reveal_memory(None, view.stepper, Tally())
+    assert verdict.startswith("The run says") and tally.asked == 0
+    assert tab.on_reveal_memory(None, reset().stepper, Tally())[0] == ""  # t = 0: nothing yet
+    short = run_to_end(text="A012")
+    assert "at least 6 symbols" in tab.on_reveal_memory("Under 10 %", short.stepper, Tally())[0]
+
+
+def test_question_recurrent_race_neither_in_too_few_steps():
+    frame = list(tab.on_train(40, 8, 20, 0, True, None))[-1]
+    verdict, _ = tab.on_reveal_race("Neither, in these steps", frame.finish, Tally())
+    assert verdict.startswith("✅") and "LSTM never" in verdict and "RNN (tanh) never" in verdict
+    assert all(f.finish is None and f.verdict == "" for f in list(tab.on_train(3, 4, 20, 0, True, None))[:-1])
 
 
 # --- the live app -------------------------------------------------------------------------------

@@ -184,6 +184,35 @@ def echo_of_first_input(w: CellWeights, x: np.ndarray) -> Echo:
     return Echo(run.h - base.h, run.c - base.c if w.kind == "lstm" else None)
 
 
+# What "still holds the first symbol" means, in three bands of the echo left k steps later.
+ECHO_BANDS = ("More than half of it", "Between 10 % and half", "Under 10 %")
+
+
+@dataclass(frozen=True)
+class EchoLeft:
+    """How much of the first input's echo the memory (c_t for the LSTM, h_t otherwise) keeps
+    ``steps_later`` steps after reading it: ‖echo_{1+k}‖ / ‖echo_1‖, and its band."""
+
+    state: str  # "c" or "h"
+    steps_later: int
+    share: float
+    band: str  # one of ECHO_BANDS
+
+
+def echo_left(echo: Echo, steps_later: int = 5) -> EchoLeft | None:
+    """The share of the first input still in the memory ``steps_later`` steps on, or None
+    when the sequence is too short (or the first input left no trace at all)."""
+    state, values = ("c", echo.c) if echo.c is not None else ("h", echo.h)
+    if len(values) <= steps_later:
+        return None
+    sizes = np.linalg.norm(values, axis=1)
+    if sizes[0] == 0.0:
+        return None
+    share = float(sizes[steps_later] / sizes[0])
+    band = ECHO_BANDS[0] if share > 0.5 else ECHO_BANDS[1] if share >= 0.1 else ECHO_BANDS[2]
+    return EchoLeft(state, steps_later, share, band)
+
+
 # --- weights -----------------------------------------------------------------------------
 
 def check_kind(kind: object) -> str:

@@ -272,3 +272,24 @@ def train_race(cfg: MemoryConfig, seed: int) -> Iterator[RaceSnapshot]:
                 distractors=cfg.distractors, train_length=length)
         if stopped_by:
             return
+
+
+@dataclass(frozen=True)
+class FirstToTarget:
+    """The first snapshot step at which each cell's held-out accuracy reached ``target``."""
+
+    target: float
+    reached: Mapping[str, int | None]  # kind → step, or None if it never did
+    steps_run: int
+    winner: str  # a kind, "tie" (the same snapshot) or "neither"
+
+
+def first_to_target(snap: RaceSnapshot, target: float = 0.9) -> FirstToTarget:
+    """Read the race's snapshots: which cell reached ``target`` accuracy first."""
+    reached = {kind: next((step for step, acc in zip(snap.steps, curve) if acc >= target), None)
+               for kind, curve in snap.accuracy.items()}
+    steps = {kind: step for kind, step in reached.items() if step is not None}
+    if not steps:
+        return FirstToTarget(target, reached, snap.step, "neither")
+    winners = [kind for kind, step in steps.items() if step == min(steps.values())]
+    return FirstToTarget(target, reached, snap.step, winners[0] if len(winners) == 1 else "tie")
