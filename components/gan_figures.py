@@ -117,7 +117,7 @@ def field_figure(snap: GANSnapshot, height: int = 560) -> FigureJSON:
     else:
         title = (f"Step {snap.step:,}: real vs generated points over D's decision surface "
                  f"(mean |G gradient| {grad:.3g})")
-    axis = dict(range=[lo, hi], showgrid=False, zeroline=False)
+    axis = dict(range=[lo, hi], showgrid=False, zeroline=False, constrain="domain")  # square, filled by D
     return fast_figure(traces, title, height, xaxis={**axis, "title": {"text": "x₁"}},
                        yaxis={**axis, "title": {"text": "x₂"}, "scaleanchor": "x", "scaleratio": 1},
                        legend=LEGEND_BELOW, margin=LEGEND_BELOW_MARGIN,

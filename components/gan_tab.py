@@ -321,8 +321,9 @@ def on_play(request: gr.Request | None, lab: Lab | None, speed: str, points_text
     code = code_for(lab.run.cfg, lab.points_text)
     play = start_play(lab, request)
     try:
-        # The state and the code change only with the run: sent once, not every frame.
-        yield view_2d(lab, "Training", code=code)._replace(lab=lab)
+        with lab.lock:  # the state and the code change only with the run: sent once
+            first = view_2d(lab, "Training", code=code)._replace(lab=lab)
+        yield first
         yield from train_frames(lab, play, speed, lambda state, curves: view_2d(lab, state, curves))
     finally:
         end_play(play, request)
@@ -470,7 +471,9 @@ def on_digits_play(request: gr.Request | None, lab: Lab | None, speed: str, cond
     lab = digits_lab_for_play(lab, (conditional, lr, batch_size, max_steps, seed))
     play = start_play(lab, request)
     try:
-        yield view_digits(lab, "Training")._replace(lab=lab)
+        with lab.lock:
+            first = view_digits(lab, "Training")._replace(lab=lab)
+        yield first
         yield from train_frames(lab, play, speed, lambda state, curves: view_digits(lab, state, curves))
     finally:
         end_play(play, request)
@@ -509,11 +512,16 @@ LESSON_WHAT = (
     "arrows show where D's gradient pushes each purple point. Everything trains live on "
     "this server; each of your runs is your own and repeats exactly from its seed.")
 LESSON_TRY = [
-    "Load **Healthy training** and press Play: watch the purple cloud find all 8 modes.",
-    "Load **Mode collapse**, Play, then load **Fix: mode collapse** and Play again: compare the distance curves.",
-    "Load **D too strong**: the arrows shrink to dots (vanishing gradient). Then load its fix.",
-    "Load **Learning rates too high**: the losses jump around. Then load its fix.",
-    "Tick **slow motion** and press Play: one step per frame, see D's surface move, then G follow.",
+    "Load **Healthy training** and press Play: watch the purple cloud spread onto the 8 "
+    "green modes (the status line counts them) and the distance fall towards the data's own.",
+    "Load **Mode collapse** and Play: G's samples pile onto one or two modes. Then load "
+    "**Fix: mode collapse** and Play again: compare the modes counted and the distance curves.",
+    "Load **D too strong**: with the minimax loss, G learns little and its samples bunch up "
+    "on one or two modes, far from the rest of the data. Then load its fix.",
+    "Load **Learning rates too high**: the samples swing around and the distance curve keeps "
+    "going up and down. Then load its fix: it flattens out, lower.",
+    "Pick the speed **3 steps/s (slow motion)** and press Play: one step per frame; see D's "
+    "surface move, then G's points follow.",
     "Pick the *custom* target and draw a shape, or type points: can the GAN learn your drawing?",
     "In **Digits**, press Play: the same noise grid turns from static into digits. Then walk the latent space.",
 ]

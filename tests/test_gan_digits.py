@@ -18,7 +18,7 @@ CHECKPOINT = "neural-playground/gan-digits"
 
 
 def test_samples_get_closer_to_the_data_than_at_step_0():
-    """Seed 0, 300 steps: nearest-real distance falls by a quarter (measured 0.386 → 0.237)."""
+    """Seed 0, 300 steps: nearest-real distance falls by a quarter (measured 0.387 → 0.225)."""
     run = DigitsRun(DigitsConfig(max_steps=300))
     start = nearest_real_distance(run.generate(run.grid_z, run.grid_labels).numpy())
     run.train(300)
@@ -48,7 +48,7 @@ def test_shipped_checkpoint_draws_the_digits_it_is_asked_for():
     run = DigitsRun.from_state(tensors, config, "checkpoint")
     snap = run.snapshot()
     assert snap.step == config["steps_trained"] >= 1000
-    assert snap.agreement[-1] >= 0.9  # the classifier reads ≥ 90 % as the asked digit (card: 100 %)
+    assert snap.agreement[-1] >= 0.9  # the classifier reads ≥ 90 % as the asked digit (card: 99 %)
     assert snap.nn_distance[-1] < 0.2  # near real digits (random init: 0.39)
     assert snap.images.shape == (10, 8, 8, 8) and 0 <= snap.images.min() and snap.images.max() <= 1
 

@@ -17,7 +17,7 @@ OPTIMIZERS = ("adam", "sgd")
 
 @dataclass(frozen=True)
 class GANConfig:
-    target: str = "ring"  # one of gan_data.TARGETS
+    target: str = "ring"  # one of TARGETS
     loss: str = "non-saturating"  # one of LOSSES
     g_layers: int = 2  # hidden layers of G
     g_width: int = 64  # units per hidden layer of G
@@ -64,35 +64,40 @@ def _preset(lesson: str, **changes: object) -> Preset:
     return Preset(replace(GANConfig(), **changes), lesson)
 
 
-STRONG_D = dict(d_layers=3, d_width=128, lr_d=3e-3)  # a bigger, faster-learning D
-# Each lesson and its fix differ in as few settings as possible; seed 0 shows the effect
-# (checked by tests/test_gan.py on the mode-collapse and strong-D pairs).
+PRESET_STEPS = 2000  # every lesson shows its effect within 2,000 steps, for seeds 0-4
+# Each lesson and its fix differ in as few settings as possible; each claim below holds for
+# seeds 0-4 (tests/test_gan_tab.py, test_lesson_gan_*, drives the tab's handlers to check).
 PRESETS: dict[str, Preset] = {
     "Healthy training": _preset(
         "Balanced nets, non-saturating loss, Adam at 1e-3. Watch the purple points spread "
-        "onto all 8 green modes and the distance fall to the data's own noise floor; the D "
-        "loss settles near 2 ln 2, where D can no longer tell real from fake."),
+        "onto the 8 green modes (the status line counts them: 7 or 8) and the distance fall "
+        "towards the data's own noise floor; the D loss settles near 2 ln 2, where D can no "
+        "longer tell real from fake.", max_steps=PRESET_STEPS),
     "Mode collapse": _preset(
-        "G learns 5× faster than D (lr 5e-3 vs 1e-3). G jumps to whatever spot D currently "
-        "likes, and all its samples pile onto one or two modes: the distance stays high.",
-        lr_g=5e-3),
+        "G learns 50× faster than D (lr 5e-3 vs 1e-4). G jumps to whatever spot D currently "
+        "likes, and its samples pile onto one or two modes: the status line counts at most "
+        "3 of the 8 and the distance stays high.", lr_g=5e-3, lr_d=1e-4, max_steps=PRESET_STEPS),
     "Fix: mode collapse": _preset(
         "Same G, but D learns as fast (lr 5e-3): D now punishes any pile of samples quickly, "
-        "so G must spread out over every mode.", lr_g=5e-3, lr_d=5e-3),
+        "so G must spread out: 7 or 8 of the 8 modes.", lr_g=5e-3, lr_d=5e-3, max_steps=PRESET_STEPS),
     "D too strong (vanishing gradient)": _preset(
         "A bigger D taking 5 steps per G step, with the original minimax loss log(1 − D(G(z))). "
-        "D rejects G's samples with confidence, and that loss is flat there: the gradient "
-        "arrows shrink to dots (see 'mean |G gradient|') and G stops learning.",
-        loss="standard", d_steps=5, **STRONG_D),
+        "D rejects G's samples with confidence, and that loss is flat there, so G learns "
+        "little: its samples bunch up, often into a single clump, on at most 2 of the 8 "
+        "modes (the status line counts them) and the distance stays high.",
+        loss="standard", d_steps=5, d_layers=3, d_width=128, lr_d=3e-3, max_steps=PRESET_STEPS),
     "Fix: D too strong": _preset(
         "The non-saturating loss −log D(G(z)) (Goodfellow et al. 2014) is steep exactly where "
-        "D wins, and one D step per G step lets G keep up: the arrows are long again.",
-        loss="non-saturating", d_steps=1, d_layers=3, d_width=128),
+        "D wins, and a D of G's size taking one step per G step lets G keep up (a big D with "
+        "this loss still wins too often: 4 to 6 modes): the samples spread onto 7 or 8 of the "
+        "modes.", loss="non-saturating", d_steps=1, max_steps=PRESET_STEPS),
     "Learning rates too high (oscillation)": _preset(
-        "Adam at 0.02 for both nets: each overshoots the other's last move. The losses jump, "
-        "the samples swing around the ring and the distance goes up and down.",
-        lr_g=0.02, lr_d=0.02),
+        "Adam at 0.02 for both nets: each overshoots the other's last move. The samples "
+        "swing around instead of settling: the distance curve keeps going up and down (at "
+        "least twice as much as with the fix) and stays above the fix's.",
+        lr_g=0.02, lr_d=0.02, max_steps=PRESET_STEPS),
     "Fix: learning rates too high": _preset(
-        "Back to 1e-3: small steps let each player respond to the other and the game settles.",
-        lr_g=1e-3, lr_d=1e-3),
+        "Back to 1e-3: small steps let each player respond to the other; the samples settle "
+        "on the modes and the distance curve flattens out low.", lr_g=1e-3, lr_d=1e-3,
+        max_steps=PRESET_STEPS),
 }

@@ -165,7 +165,9 @@ def make_optimizer(net: nn.Module, kind: str, lr: float, loss: str) -> torch.opt
 # --- a run -------------------------------------------------------------------------------
 class GANRun:
     """One training run: data (N, d) [with labels], G, D, their optimizers, the losses
-    at every step. All randomness comes from ``gen``, the run's own generator."""
+    at every step. All randomness comes from ``gen``, the run's own generator. ``cfg``
+    is a GANConfig or a DigitsConfig: both name the loss, optimizer, lr_g, lr_d, d_steps,
+    batch_size, latent_dim, gp_weight and max_steps."""
 
     def __init__(self, cfg, data: torch.Tensor, G: nn.Module, D: nn.Module, gen: torch.Generator,
                  labels: torch.Tensor | None = None) -> None:
@@ -193,7 +195,9 @@ class GANRun:
             for _ in range(cfg.d_steps):
                 real, labels = self.real_batch()  # G draws samples of the real batch's classes
                 z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=self.gen)
-                mix = torch.rand(cfg.batch_size, 1, generator=self.gen)  # WGAN-GP's x̂
+                # WGAN-GP's x̂ weights, drawn whatever the loss: runs of one seed that differ
+                # only in the loss then see the same data and the same noise
+                mix = torch.rand(cfg.batch_size, 1, generator=self.gen)
                 fake = self.G(z, labels)  # (B, d), attached to G's graph for g_step
                 d_loss = d_step(self.D, self.d_opt, real, fake.detach(), cfg.loss, cfg.gp_weight, mix, labels)
             g_loss = g_step(self.D, self.g_opt, fake, cfg.loss, labels)  # D has changed, G not yet
