@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -120,3 +121,13 @@ def assert_not_blank(path: Path, min_colours: int = 50) -> None:
     image.thumbnail((400, 400))
     colours = image.getcolors(maxcolors=1_000_000) or []
     assert len(colours) >= min_colours, f"{path} looks blank ({len(colours)} colours)"
+
+
+def wait_until(condition, timeout_s: float) -> bool:
+    """Poll ``condition`` until it holds or ``timeout_s`` passes; its last answer."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()

@@ -12,6 +12,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+
+from tests.conftest import wait_until
 import torch
 
 from playground.hf import datasets_view as dv
@@ -35,15 +37,6 @@ def cross_entropy(run: ft.FinetuneRun, dataset) -> float:
 
 def files_under(folder) -> set[str]:
     return {str(p) for p in folder.rglob("*") if p.is_file()}
-
-
-def wait_until(condition, timeout_s: float = 120) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +217,7 @@ def test_closing_the_stream_returns_at_once_and_the_worker_ends_by_itself(data):
     stream.close()
     assert run.abandoned.is_set() and run.stop_event.is_set()
     assert run.running  # close() returned while the worker was still busy: nothing joined it
-    assert wait_until(lambda: not any(t.name == "finetune-core-close" for t in threading.enumerate()))
+    assert wait_until(lambda: not any(t.name == "finetune-core-close" for t in threading.enumerate()), 120)
     assert run.model is None  # an abandoned run frees its model copy
 
 
@@ -236,7 +229,7 @@ def test_one_session_trains_one_fine_tune_at_a_time(data):
         ft.FinetuneRun(cfg, data, "core-busy")
     other = ft.FinetuneRun(replace(TINY, train_mode="head"), data, "core-not-busy")  # another session may
     first.abandon()
-    assert wait_until(lambda: not first.running)
+    assert wait_until(lambda: not first.running, 120)
     second = ft.FinetuneRun(replace(TINY, train_mode="head", epochs=1), data, "core-busy")
     assert list(second.train())[-1].done
     for run in (other, second):

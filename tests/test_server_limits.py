@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+
+from tests.conftest import wait_until
 import torch
 
 from components import theme
@@ -20,15 +22,6 @@ from playground.service.model_service import DEFAULT_ENCODER, get_service
 
 LONG_RUN = [DEFAULT_ENCODER, "full", 1, 512, 5, 5e-5, 64, 16, 0, 300]  # minutes of training
 TINY_RUN = [DEFAULT_ENCODER, "head", 1, 16, 1, 1e-3, 16, 8, 0, 120]
-
-
-def wait_until(condition, timeout_s: float = 180) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 class LoopProbe:
@@ -118,7 +111,7 @@ def test_cancelling_a_fine_tune_never_freezes_the_server(app_url):
         job.cancel()
         time.sleep(6)  # the old join lasted 7-12 s
     assert max(probe.latencies) < 1.0, sorted(probe.latencies)[-5:]
-    assert wait_until(lambda: not run.running)  # the worker ended by itself
+    assert wait_until(lambda: not run.running, 180)  # the worker ended by itself
     assert run.model is None  # and freed its model copy
 
 
