@@ -145,7 +145,9 @@ def status_markdown(run: ft.FinetuneRun, snap: ft.FinetuneSnapshot | None, notes
     lines = [f"Training **{run.trainable:,} of {run.total:,} weights** ({share:.1%}): "
              f"{ft.TRAIN_MODES[run.cfg.train_mode]}, {run.cfg.n_train:,} examples from {run.data.source}, "
              f"seed {run.cfg.seed}."]
-    if snap is None or snap.baselines is None:
+    if snap is not None and snap.done and snap.baselines is None:
+        lines.append("⏹ Stopped before the first step: the model is unchanged.")
+    elif snap is None or snap.baselines is None:
         lines.append("⏳ Running the frozen layers once over every example, then measuring the baselines…")
     else:
         lines.append(f"Step **{snap.step} / {snap.total_steps}** · epoch {snap.epoch:.2f} · "

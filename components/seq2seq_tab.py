@@ -20,7 +20,6 @@ from components.figures import placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson
 from playground.service.model_service import get_service
-from playground.seq2seq import code as panels
 from playground.seq2seq.data import (
     TASKS, TEST_PAIRS, answer, check_input, for_input, get_task, input_limit, length_warning, make_pairs,
     shorter,
@@ -28,6 +27,7 @@ from playground.seq2seq.data import (
 from playground.service.validate import clamp
 
 s2s = lazy_module("playground.seq2seq.model")  # torch loads on first use, not at app start
+panels = lazy_module("playground.seq2seq.code")  # imports the model, so torch, too
 
 TAB_ID = "seq2seq"
 TITLE = "Encoder–decoder"
