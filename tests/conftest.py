@@ -131,3 +131,18 @@ def wait_until(condition, timeout_s: float) -> bool:
             return True
         time.sleep(0.05)
     return condition()
+
+
+def run_lab_notebook(code: str, title: str, lesson: str, folder: Path, must_cite: str = "") -> str:
+    """A lab's "Download notebook" (its code panel with ``title`` and ``lesson``) run top to
+    bottom in a Jupyter kernel from an empty ``folder``; what its code cell printed."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from components.code_panel import notebook_text
+
+    notebook = nbformat.reads(notebook_text(code, title, lesson), as_version=4)
+    assert must_cite in notebook.cells[0].source and "pip install" in notebook.cells[1].source
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return "".join(out.get("text", "") for out in notebook.cells[-1].outputs)

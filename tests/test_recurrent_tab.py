@@ -18,9 +18,8 @@ import numpy as np
 import pytest
 
 from components import recurrent_tab as tab
-from components.code_panel import notebook_text
 from components.predict import Tally
-from tests.conftest import assert_not_blank
+from tests.conftest import assert_not_blank, run_lab_notebook
 
 SEQ = tab.DEFAULT_TEXT
 SEEDS = range(5)
@@ -87,16 +86,8 @@ def run_panel(code: str, tmp_path) -> str:
 
 
 def run_notebook(code: str, view: str, tmp_path) -> str:
-    """The panel's "Download notebook" for these settings, run top to bottom in a Jupyter
-    kernel from an empty folder; what its code cell printed."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    notebook = nbformat.reads(notebook_text(code, tab.NOTEBOOK_TITLES[view], tab.LESSON_MD), as_version=4)
-    assert "Hochreiter" in notebook.cells[0].source and "pip install" in notebook.cells[1].source
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    return "".join(out.get("text", "") for out in notebook.cells[-1].outputs)
+    """The panel's "Download notebook" for these settings, run in a kernel; what it printed."""
+    return run_lab_notebook(code, tab.NOTEBOOK_TITLES[view], tab.LESSON_MD, tmp_path, must_cite="Hochreiter")
 
 
 def printed_vector(out: str, name: str) -> np.ndarray:
