@@ -434,15 +434,16 @@ def build(demo: gr.Blocks) -> LabSetup:
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         lesson(LESSON_WHAT, LESSON_TRY, PAPERS)
         with gr.Row():
-            task = gr.Dropdown(TASK_CHOICES, value=first_task, label="Task", scale=1)
-            variant = gr.Radio(list(VARIANTS), value=first_variant, label="Model", scale=2)
+            task = gr.Dropdown(TASK_CHOICES, value=first_task, label="Task", scale=1, elem_id="seq2seq-task")
+            variant = gr.Radio(list(VARIANTS), value=first_variant, label="Model", scale=2, elem_id="seq2seq-model")
         info = gr.Markdown(model_info(first_task, first_variant), elem_id="seq2seq-info")
         with gr.Row():
             text = gr.Textbox(label="Input", value=TASKS[first_task].example, max_lines=1, scale=3,
                               max_length=1000, elem_id="seq2seq-input")
             shuffle = gr.Button("Random input", scale=1)
-            method = gr.Radio([GREEDY, BEAM], value=GREEDY, label="Decoding", scale=1)
-            width = inputs.Slider(1, MAX_BEAM, value=3, step=1, label="Beam width", scale=1, interactive=False)
+            method = gr.Radio([GREEDY, BEAM], value=GREEDY, label="Decoding", scale=1, elem_id="seq2seq-decoding")
+            width = inputs.Slider(1, MAX_BEAM, value=3, step=1, label="Beam width", scale=1, interactive=False,
+                                  elem_id="seq2seq-width")
         with gr.Row(equal_height=True):
             exact_q = ask(EXACT_QUESTION, EXACT_ASK, list(EXACT_CHOICES.values()))
             beam_q = ask(BEAM_QUESTION, BEAM_ASK, list(BEAM_CHOICES.values()))
