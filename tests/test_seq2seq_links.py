@@ -12,10 +12,11 @@ import gradio as gr
 import pytest
 
 from components import seq2seq_tab as tab
-from components.links import read_link, tab_parents
+from components.links import read_link
 from components.predict import Tally
 from playground.seq2seq.data import TASKS, make_pairs
-from tests.conftest import assert_not_blank
+from tests.conftest import (assert_link_refuses, assert_not_blank, lab_in_fresh_blocks, link_round_trip,
+                            restored_settings)
 
 ATTN, FIXED = list(tab.VARIANTS)
 # A teacher's setup: every setting away from its default.
@@ -27,16 +28,7 @@ YES_BEAM, NO_BEAM = tab.BEAM_CHOICES[True], tab.BEAM_CHOICES[False]
 
 @pytest.fixture(scope="module")
 def fresh_lab():
-    """The lab built in a new Blocks: its LabSetup and the app's tab ids → lab."""
-    with gr.Blocks() as demo:
-        with gr.Tabs() as tabs:
-            setup = tab.build(demo)
-    return setup, tab_parents(tabs)
-
-
-def restored_settings(setup, updates) -> dict:
-    return {name: updates[control]["value"] for name, control in setup.controls.items()
-            if control in updates and "value" in updates[control]}
+    return lab_in_fresh_blocks(tab)
 
 
 def first_view(settings: dict) -> tuple:
@@ -51,17 +43,7 @@ def first_view(settings: dict) -> tuple:
 
 
 def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, fresh_lab):
-    setup, parents = fresh_lab
-    query = client.predict(*SETTINGS.values(), ["model", "decoding", "width"], api_name="/seq2seq_link")
-    params = dict(urllib.parse.parse_qsl(query.lstrip("?")))
-    assert params["tab"] == tab.TAB_ID and params["hide"] == "model,decoding,width"
-    link = read_link(params, parents, [setup])  # what a fresh session does on page load
-    assert link.lab == tab.TAB_ID and link.note == ""
-    assert restored_settings(setup, link.updates) == SETTINGS
-    hidden = [name for name, control in setup.controls.items()
-              if link.updates[control].get("visible") is False]
-    assert hidden == ["model", "decoding", "width"] and link.updates[setup.restored] == 1
-    restored = first_view(restored_settings(setup, link.updates))
+    restored = first_view(link_round_trip(client, *fresh_lab, SETTINGS, ["model", "decoding", "width"]))
     assert restored == first_view(SETTINGS)
     info, interactive, status, beams, _, train_status, train_code = restored
     assert "seq2seq-sort-fixed" in info and interactive  # the beam width can be moved
@@ -79,20 +61,26 @@ def test_a_link_with_some_settings_sets_only_those(fresh_lab):
     assert "`28 November 2026` → `2`" in status
 
 
-def test_bad_values_in_a_link_are_ignored_with_a_note(fresh_lab):
+@pytest.mark.parametrize("name, text, kept, said", [
+    ("width", "99", {"width": 8}, "Beam width was set to 8"),  # clamped into the slider's range
+    ("task", "translate", {}, "ignored task: not one of the choices"),
+    ("model", "../../etc/passwd", {}, "ignored model: not one of the choices"),  # never a path
+    ("decoding", "Sampling", {}, "ignored decoding"),
+    ("steps", "nan", {}, "ignored steps"),
+    ("input", "a" * 5_000, {}, "ignored input"),
+    ("path", "/etc/passwd", {}, "“path”: this lab has no such setting"),
+])
+def test_a_bad_value_in_a_link_is_ignored_with_a_note(fresh_lab, name, text, kept, said):
     setup, parents = fresh_lab
-    params = {"tab": "seq2seq", "task": "translate", "model": "../../etc/passwd", "width": "99",
-              "steps": "nan", "input": "a" * 5_000, "decoding": "Sampling", "path": "/etc/passwd"}
-    link = read_link(params, parents, [setup])
-    assert restored_settings(setup, link.updates) == {"width": 8}  # clamped into the slider's range
-    for said in ("Beam width was set to 8", "ignored task", "ignored model", "ignored steps",
-                 "ignored input", "ignored decoding", "“path”"):
-        assert said in link.note
-    # an input the link takes but the lab refuses: the lab's own message when it runs
-    text = restored_settings(setup, read_link({"tab": "seq2seq", "input": "a" * 40}, parents,
-                                              [setup]).updates)["input"]
+    assert_link_refuses(setup, parents, {"tab": "seq2seq", name: text}, kept, [said])
+
+def test_an_input_the_link_takes_is_checked_when_the_lab_runs(fresh_lab):
+    """40 letters fit in a link, but the lab takes 30: its own message when the step runs."""
+    setup, parents = fresh_lab
+    updates = read_link({"tab": "seq2seq", "input": "a" * 40}, parents, [setup]).updates
+    assert restored_settings(setup, updates) == {"input": "a" * 40}
     with pytest.raises(gr.Error, match="Please shorten it"):
-        tab.on_step("reverse", ATTN, text, tab.GREEDY, 1, {})
+        tab.on_step("reverse", ATTN, restored_settings(setup, updates)["input"], tab.GREEDY, 1, {})
 
 
 # --- predict, then reveal: two settings with different answers, several inputs each -------------
