@@ -444,7 +444,7 @@ def build(demo: gr.Blocks) -> LabSetup:
             method = gr.Radio([GREEDY, BEAM], value=GREEDY, label="Decoding", scale=1, elem_id="seq2seq-decoding")
             width = inputs.Slider(1, MAX_BEAM, value=3, step=1, label="Beam width", scale=1, interactive=False,
                                   elem_id="seq2seq-width")
-        with gr.Row(equal_height=True):
+        with gr.Row():
             exact_q = ask(EXACT_QUESTION, EXACT_ASK, list(EXACT_CHOICES.values()))
             beam_q = ask(BEAM_QUESTION, BEAM_ASK, list(BEAM_CHOICES.values()))
         with gr.Row():
