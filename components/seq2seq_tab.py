@@ -18,7 +18,9 @@ from components.code_panel import code_panel
 from components.errors import user_errors
 from components.figures import placeholder
 from components.lazy import lazy_module
-from components.lesson import lesson
+from components.lesson import lesson, lesson_markdown
+from components.links import LabSetup, lab_setup
+from components.predict import Outcome, Tally, ask, reveal
 from playground.service.model_service import get_service
 from playground.seq2seq.data import (
     TASKS, TEST_PAIRS, answer, check_input, for_input, get_task, input_limit, length_warning, make_pairs,
@@ -296,51 +298,155 @@ def on_train(task_name: str, variant_label: str, steps: float, max_len: float, s
         yield TrainFrame(figs.loss_curves(plots), align, status, plots, code)
 
 
-def build(demo: gr.Blocks) -> None:
-    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
+# --- predict, then reveal ---------------------------------------------------------------------
+
+EXACT_QUESTION = "seq2seq-exact"
+EXACT_ASK = ("Will this model write exactly the right answer for this input? (Reverse with attention: "
+             "try 20 letters, then 26.) Choose, then Run.")
+EXACT_CHOICES = {True: "Yes, every character right", False: "No, it makes a mistake"}
+BEAM_QUESTION = "seq2seq-beam"
+BEAM_ASK = ("Will beam search (the width above) find a more likely output, a higher log p, than greedy "
+            "decoding? Choose, then Run with Beam search.")
+BEAM_CHOICES = {True: "Yes, a higher log p", False: "No, nothing more likely than greedy's"}
+LOGPROB_TIE = 1e-6  # summed log-probabilities closer than this are the same hypothesis's
+
+
+def exact_outcome(task_name: str, decoding: s2s.Decoding) -> Outcome | None:
+    """The run's answer to "exactly right?": its output against the task's correct answer
+    (None for an input without one, e.g. 31 February)."""
+    task = get_task(task_name)
+    expected = answer(task, decoding.source)
+    if expected is None:
+        return None
+    wrong = sum(a != b for a, b in zip(decoding.output, expected)) + abs(len(decoding.output) - len(expected))
+    length = (f"{len(decoding.source)} characters, beyond the {task.max_len} it was trained on"
+              if len(decoding.source) > task.max_len else
+              f"{len(decoding.source)} characters, within the {task.min_len}–{task.max_len} it was trained on")
+    found = ("every character right" if not wrong else
+             f"the right answer is `{expected}` ({len(expected)} characters; {wrong} positions differ)")
+    return Outcome(EXACT_CHOICES[not wrong],
+                   f"The input has {length}. The model wrote `{decoding.output}` "
+                   f"({len(decoding.output)} characters): {found}.")
+
+
+def beam_outcome(task_name: str, greedy: s2s.Decoding, beam: s2s.Decoding) -> Outcome:
+    """The run's answer to "will the beam find a more likely output?": the best finished
+    hypothesis of each search and its summed log-probability."""
+    expected = answer(get_task(task_name), greedy.source)
+
+    def said(decoding: s2s.Decoding) -> str:
+        verdict = "" if expected is None else (", correct" if decoding.output == expected else ", wrong")
+        return f"`{decoding.output}` (log p {decoding.beams[-1][0].logprob:.3f}{verdict})"
+
+    better = beam.beams[-1][0].logprob > greedy.beams[-1][0].logprob + LOGPROB_TIE
+    return Outcome(BEAM_CHOICES[better], f"Greedy wrote {said(greedy)}; a beam of {beam.width} wrote "
+                                         f"{said(beam)}.")
+
+
+def finished_decoding(task_name: str, variant_label: str, text: str, method: str, width: float,
+                      view: object) -> s2s.Decoding | None:
+    """The decoding the session shows, if it shows all of its steps (None before the end)."""
+    decoding, _ = decode(task_name, variant_label, text, method, width)
+    key = [task_name, variant_key(variant_label), decoding.source, decoding.width]
+    return decoding if _shown_before(view, key) == len(decoding.steps) else None
+
+
+@user_errors
+def on_reveal_exact(choice: str | None, task_name: str, variant_label: str, text: str, method: str,
+                    width: float, view: dict | None, tally: Tally) -> tuple[str, Tally]:
+    """After every Step or Run: the verdict once the decoding has reached its end."""
+    decoding = finished_decoding(task_name, variant_label, text, method, width, view)
+    if decoding is None:
+        return ("Step or Run to the end to see the answer." if choice else ""), tally
+    outcome = exact_outcome(task_name, decoding)
+    if outcome is None:
+        return "This input has no correct answer (not a real date?): nothing to compare.", tally
+    return reveal(EXACT_QUESTION, choice, outcome, tally)
+
+
+@user_errors
+def on_reveal_beam(choice: str | None, task_name: str, variant_label: str, text: str, method: str,
+                   width: float, view: dict | None, tally: Tally) -> tuple[str, Tally]:
+    """After a beam search has reached its end: greedy against the beam on the same input."""
+    if method != BEAM:
+        return ("Choose **Beam search** as the decoding, then Run, to see the answer." if choice else ""), tally
+    beam = finished_decoding(task_name, variant_label, text, method, width, view)
+    if beam is None:
+        return ("Step or Run to the end to see the answer." if choice else ""), tally
+    greedy, _ = decode(task_name, variant_label, text, GREEDY, 1)
+    return reveal(BEAM_QUESTION, choice, beam_outcome(task_name, greedy, beam), tally)
+
+
+# --- lesson links ----------------------------------------------------------------------------
+
+@user_errors
+def on_restore(task_name: str, variant_label: str, method: str) -> tuple[str, gr.Slider]:
+    """A lesson link set the controls (no .input fired): the model's description and the
+    beam width's state that picking them by hand would have updated."""
+    return model_info(task_name, variant_label), on_method(method)
+
+
+# --- layout -----------------------------------------------------------------------------------
+
+LESSON_WHAT = (
+    "An **encoder** RNN reads the input one character at a time; a **decoder** RNN writes "
+    "the output one character at a time. **Without attention** (Sutskever et al. 2014, "
+    "Cho et al. 2014) the decoder sees the input only through one fixed-size **context "
+    "vector**, the encoder's final state. **With attention** (Bahdanau et al. 2015) the "
+    "decoder, at every step, scores every input character, turns the scores into weights "
+    "that sum to 1 (the bar chart) and reads their weighted average: a new context vector "
+    "c_t each step. Stack the weight rows and you get the **alignment**: which input "
+    "character each output character came from. All models here are small GRUs trained "
+    "by this repo on generated data."
+)
+LESSON_TRY = [
+    "Reverse `attention` with **Step**: the attention walks backwards and the alignment "
+    "becomes an anti-diagonal.",
+    "Switch to **Fixed context**: every row of the context heat-map is identical. Now type "
+    "20 letters: which model still gets it right?",
+    "Press **Compare** on *Reverse*: where does the fixed-context curve fall, and why at "
+    "long inputs? Then compare on *Sort digits*: why is one fixed vector enough there? "
+    "(Hint: what does a sorted output depend on?)",
+    "Type 26 letters into *Reverse* (the models were trained on at most 20; a warning says "
+    "so) and press **Run** with attention. The output comes out too short: the alignment's "
+    "anti-diagonal skips input letters in the middle. Where does attention break down?",
+    "Dates: try `Nov 28, 2026` and `28 November 2026`. Where does the model look while "
+    "writing the month `11`? Then `28th November 2026`: it never saw an ordinal.",
+    "Beam search, width 4, on a long input to the fixed-context model: watch the beams. "
+    "Does a wider beam rescue it?",
+    "**Train it yourself** with and without attention (same seed): watch the alignment "
+    "sharpen from a blur into a diagonal, and compare the dotted loss curves.",
+]
+PAPERS = [
+    ("Sutskever et al. 2014: Sequence to Sequence Learning", "https://arxiv.org/abs/1409.3215"),
+    ("Cho et al. 2014: RNN Encoder–Decoder", "https://arxiv.org/abs/1406.1078"),
+    ("Bahdanau et al. 2015: Jointly Learning to Align and Translate", "https://arxiv.org/abs/1409.0473"),
+    ("Luong et al. 2015: Effective Approaches to Attention", "https://arxiv.org/abs/1508.04025"),
+]
+LESSON_MD = lesson_markdown(LESSON_WHAT, LESSON_TRY, PAPERS)  # the notebooks' first cell
+NOTEBOOK_TITLES = {"decode": f"{TITLE}: decode step by step", "train": f"{TITLE}: train it yourself"}
+
+
+def build(demo: gr.Blocks) -> LabSetup:
+    """Lay out the tab inside ``demo`` (the app being built), wire its events, and return
+    what a lesson link can set in it."""
     first_task, first_variant = TASK_CHOICES[1][1], list(VARIANTS)[0]
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
-        lesson(
-            "An **encoder** RNN reads the input one character at a time; a **decoder** RNN writes "
-            "the output one character at a time. **Without attention** (Sutskever et al. 2014, "
-            "Cho et al. 2014) the decoder sees the input only through one fixed-size **context "
-            "vector**, the encoder's final state. **With attention** (Bahdanau et al. 2015) the "
-            "decoder, at every step, scores every input character, turns the scores into weights "
-            "that sum to 1 (the bar chart) and reads their weighted average: a new context vector "
-            "c_t each step. Stack the weight rows and you get the **alignment**: which input "
-            "character each output character came from. All models here are small GRUs trained "
-            "by this repo on generated data.",
-            ["Reverse `attention` with **Step**: the attention walks backwards and the alignment "
-             "becomes an anti-diagonal.",
-             "Switch to **Fixed context**: every row of the context heat-map is identical. Now type "
-             "20 letters: which model still gets it right?",
-             "Press **Compare** on *Reverse*: where does the fixed-context curve fall, and why at "
-             "long inputs? Then compare on *Sort digits*: why is one fixed vector enough there? "
-             "(Hint: what does a sorted output depend on?)",
-             "Type 26 letters into *Reverse* (the models were trained on at most 20; a warning says "
-             "so) and press **Run** with attention. The output comes out too short: the alignment's "
-             "anti-diagonal skips input letters in the middle. Where does attention break down?",
-             "Dates: try `Nov 28, 2026` and `28 November 2026`. Where does the model look while "
-             "writing the month `11`? Then `28th November 2026`: it never saw an ordinal.",
-             "Beam search, width 4, on a long input to the fixed-context model: watch the beams. "
-             "Does a wider beam rescue it?",
-             "**Train it yourself** with and without attention (same seed): watch the alignment "
-             "sharpen from a blur into a diagonal, and compare the dotted loss curves."],
-            [("Sutskever et al. 2014: Sequence to Sequence Learning", "https://arxiv.org/abs/1409.3215"),
-             ("Cho et al. 2014: RNN Encoder–Decoder", "https://arxiv.org/abs/1406.1078"),
-             ("Bahdanau et al. 2015: Jointly Learning to Align and Translate", "https://arxiv.org/abs/1409.0473"),
-             ("Luong et al. 2015: Effective Approaches to Attention", "https://arxiv.org/abs/1508.04025")],
-        )
+        lesson(LESSON_WHAT, LESSON_TRY, PAPERS)
         with gr.Row():
-            task = gr.Dropdown(TASK_CHOICES, value=first_task, label="Task", scale=1)
-            variant = gr.Radio(list(VARIANTS), value=first_variant, label="Model", scale=2)
+            task = gr.Dropdown(TASK_CHOICES, value=first_task, label="Task", scale=1, elem_id="seq2seq-task")
+            variant = gr.Radio(list(VARIANTS), value=first_variant, label="Model", scale=2, elem_id="seq2seq-model")
         info = gr.Markdown(model_info(first_task, first_variant), elem_id="seq2seq-info")
         with gr.Row():
             text = gr.Textbox(label="Input", value=TASKS[first_task].example, max_lines=1, scale=3,
                               max_length=1000, elem_id="seq2seq-input")
             shuffle = gr.Button("Random input", scale=1)
-            method = gr.Radio([GREEDY, BEAM], value=GREEDY, label="Decoding", scale=1)
-            width = inputs.Slider(1, MAX_BEAM, value=3, step=1, label="Beam width", scale=1, interactive=False)
+            method = gr.Radio([GREEDY, BEAM], value=GREEDY, label="Decoding", scale=1, elem_id="seq2seq-decoding")
+            width = inputs.Slider(1, MAX_BEAM, value=3, step=1, label="Beam width", scale=1, interactive=False,
+                                  elem_id="seq2seq-width")
+        with gr.Row():
+            exact_q = ask(EXACT_QUESTION, EXACT_ASK, list(EXACT_CHOICES.values()))
+            beam_q = ask(BEAM_QUESTION, BEAM_ASK, list(BEAM_CHOICES.values()))
         with gr.Row():
             step = gr.Button("Step ▶", variant="primary", elem_id="seq2seq-step")
             run = gr.Button("Run ▶▶", variant="secondary", elem_id="seq2seq-run")
@@ -356,6 +462,8 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column(scale=2, min_width=320):
                 beams = gr.HTML(elem_id="seq2seq-beams")
         view = gr.State({})
+        code = code_panel("# Press Step or Run: the code that reproduces it appears here.",
+                          title=NOTEBOOK_TITLES["decode"], lesson=LESSON_MD)
 
         gr.Markdown("## Compare: accuracy by input length")
         with gr.Row():
@@ -382,26 +490,45 @@ def build(demo: gr.Blocks) -> None:
             train_align = gr.Plot(placeholder("The alignment of a probe input appears here."),
                                   show_label=False, elem_id="seq2seq-train-align")
         runs = gr.State({})
-        code = code_panel("# Press Step or Train: the code that reproduces it appears here.")
+        train_code = code_panel("# Press Train: the code that reproduces it appears here.",
+                                title=NOTEBOOK_TITLES["train"], lesson=LESSON_MD)
+        setup = lab_setup(TAB_ID, {
+            "task": task, "model": variant, "input": text, "decoding": method, "width": width,
+            "compare": compare_task, "train_task": train_task, "train_model": train_variant,
+            "steps": train_steps, "longest": train_len, "seed": train_seed})
 
     decode_inputs = [task, variant, text, method, width, view]
     decode_outputs = list(DecodeFrame(status, attention_plot, context_plot, alignment_plot, beams, view, code))
+
+    def reveal_after(event: Any) -> None:
+        """After a decoding moved (and succeeded): both predictions' verdicts."""
+        for question, handler in ((exact_q, on_reveal_exact), (beam_q, on_reveal_beam)):
+            event.success(handler, [question.choice, *decode_inputs, question.tally],
+                          [question.verdict, question.tally], api_visibility="private", **queues.CHEAP)
+
     # The status line is cleared first, so an error never leaves the previous result's line.
-    step.click(None, js=CLEAR, outputs=[status]).then(
-        on_step, decode_inputs, decode_outputs, api_name="seq2seq_step", **queues.CHEAP)
-    run.click(None, js=CLEAR, outputs=[status]).then(
-        on_run, decode_inputs, decode_outputs, api_name="seq2seq_run", **queues.CHEAP)
-    text.submit(None, js=CLEAR, outputs=[status]).then(
-        on_run, decode_inputs, decode_outputs, api_visibility="private", **queues.CHEAP)
+    reveal_after(step.click(None, js=CLEAR, outputs=[status]).then(
+        on_step, decode_inputs, decode_outputs, api_name="seq2seq_step", **queues.CHEAP))
+    reveal_after(run.click(None, js=CLEAR, outputs=[status]).then(
+        on_run, decode_inputs, decode_outputs, api_name="seq2seq_run", **queues.CHEAP))
+    reveal_after(text.submit(None, js=CLEAR, outputs=[status]).then(
+        on_run, decode_inputs, decode_outputs, api_visibility="private", **queues.CHEAP))
+    # A lesson link restored the settings: describe its model, then show the first step.
+    reveal_after(setup.restored.change(on_restore, [task, variant, method], [info, width],
+                                       api_visibility="private", **queues.CHEAP).success(
+        on_step, decode_inputs, decode_outputs, api_visibility="private", **queues.CHEAP))
     shuffle.click(on_random, [task], [text], api_name="seq2seq_random", **queues.CHEAP)
-    method.change(on_method, [method], [width], api_visibility="private", **queues.CHEAP)
-    task.change(on_task_change, [task, variant], list(TaskChange(info, text, compare_task, train_task)),
-                api_visibility="private", **queues.CHEAP)
-    variant.change(on_model_change, [task, variant], [info], api_visibility="private", **queues.CHEAP)
+    # .input, not .change: a value a lesson link sets must not fire these (a new task would
+    # replace the link's input with the task's example)
+    method.input(on_method, [method], [width], api_visibility="private", **queues.CHEAP)
+    task.input(on_task_change, [task, variant], list(TaskChange(info, text, compare_task, train_task)),
+               api_visibility="private", **queues.CHEAP)
+    variant.input(on_model_change, [task, variant], [info], api_visibility="private", **queues.CHEAP)
     compare.click(on_compare, [compare_task], [compare_plot, compare_text], api_name="seq2seq_compare",
                   **queues.MODEL)
     train_inputs = [train_task, train_variant, train_steps, train_len, train_seed, runs]
     train_event = train_btn.click(None, js=CLEAR, outputs=[train_status]).then(
-        on_train, train_inputs, list(TrainFrame(loss_plot, train_align, train_status, runs, code)),
+        on_train, train_inputs, list(TrainFrame(loss_plot, train_align, train_status, runs, train_code)),
         api_name="seq2seq_train", **queues.TRAINING)
     stop_btn.click(None, cancels=[train_event])
+    return setup

@@ -13,7 +13,7 @@ import pytest
 
 from components import seq2seq_tab as tab
 from playground.seq2seq.data import TASKS, make_pairs
-from tests.conftest import assert_not_blank
+from tests.conftest import assert_not_blank, run_lab_notebook
 from tests.test_pipelines_tab import run_panel
 
 ATTN, FIXED = list(tab.VARIANTS)
@@ -267,14 +267,10 @@ def test_lesson_seq2seq_training_sharpens_the_alignment() -> None:
 
 
 # --- code panels: offline, from a temporary folder, printing the handler's numbers ------------
-@pytest.mark.parametrize("task, variant, text, method, width", [
-    ("reverse", ATTN, "attention", tab.BEAM, 3), ("dates", FIXED, "28 Nov 2026", tab.GREEDY, 1),
-    ("reverse", ATTN, "abcdefghijklmnopqrstuvwxyz", tab.GREEDY, 1),
-])
-def test_code_panel_seq2seq_decode(task, variant, text, method, width, tmp_path) -> None:
-    frame = tab.on_step(task, variant, text, method, width, {})
+def check_decode_printed(lines: list[str], task, variant, text, method, width) -> None:
+    """The decode panel printed what the lab shows: the output, the beams table's best log p
+    and where each step attended most."""
     decoding, _ = tab.decode(task, variant, text, method, width)
-    lines = run_panel(frame.code, tmp_path)
     assert lines[0] == decoding.output
     assert f"<td style=\"white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums\">{float(lines[1]):.3f}" \
         in tab.beams_html(decoding, len(decoding.steps))  # the beams table's best log p
@@ -282,11 +278,48 @@ def test_code_panel_seq2seq_decode(task, variant, text, method, width, tmp_path)
         assert ast.literal_eval(lines[2]) == decoding.alignment.argmax(axis=1).tolist()
 
 
+def check_train_printed(lines: list[str], frames) -> None:
+    """The train panel printed the losses the lab's status lines showed, at the same steps."""
+    shown = [(int(m.group(1)), float(m.group(2))) for m in
+             (re.search(r"Step (\d+) of 20\*\* · loss ([0-9.]+)", f.status) for f in frames)]
+    printed = [(int(step), float(loss)) for step, loss in (line.split() for line in lines)]
+    assert [s for s, _ in printed] == [s for s, _ in shown] == [0, 5, 10, 15, 20]
+    np.testing.assert_allclose([loss for _, loss in printed], [loss for _, loss in shown], atol=2e-3)
+
+
+def run_notebook(code: str, panel: str, tmp_path) -> list[str]:
+    """The panel's "Download notebook" for these settings, run in a kernel; its printed lines."""
+    return run_lab_notebook(code, tab.NOTEBOOK_TITLES[panel], tab.LESSON_MD, tmp_path,
+                            must_cite="Bahdanau").strip().splitlines()
+
+
+@pytest.mark.parametrize("task, variant, text, method, width", [
+    ("reverse", ATTN, "attention", tab.BEAM, 3), ("dates", FIXED, "28 Nov 2026", tab.GREEDY, 1),
+    ("reverse", ATTN, "abcdefghijklmnopqrstuvwxyz", tab.GREEDY, 1),
+])
+def test_code_panel_seq2seq_decode(task, variant, text, method, width, tmp_path) -> None:
+    frame = tab.on_step(task, variant, text, method, width, {})
+    check_decode_printed(run_panel(frame.code, tmp_path), task, variant, text, method, width)
+
+
+def test_code_panel_seq2seq_decode_notebook(tmp_path) -> None:
+    frame = tab.on_step("reverse", FIXED, "notebook", tab.BEAM, 4, {})
+    check_decode_printed(run_notebook(frame.code, "decode", tmp_path), "reverse", FIXED, "notebook", tab.BEAM, 4)
+
+
 @pytest.mark.parametrize("task, variant, seed", [("reverse", ATTN, 1), ("dates", FIXED, 2)])
 def test_code_panel_seq2seq_train(task, variant, seed, tmp_path) -> None:
     frames = list(tab.on_train(task, variant, 20, 6, seed, {}))
-    shown = [(int(m.group(1)), float(m.group(2))) for m in
-             (re.search(r"Step (\d+) of 20\*\* · loss ([0-9.]+)", f.status) for f in frames)]
-    printed = [(int(step), float(loss)) for step, loss in (line.split() for line in run_panel(frames[-1].code, tmp_path))]
-    assert [s for s, _ in printed] == [s for s, _ in shown] == [0, 5, 10, 15, 20]
-    np.testing.assert_allclose([loss for _, loss in printed], [loss for _, loss in shown], atol=2e-3)
+    check_train_printed(run_panel(frames[-1].code, tmp_path), frames)
+
+
+def test_code_panel_seq2seq_train_notebook(tmp_path) -> None:
+    frames = list(tab.on_train("sort", ATTN, 20, 5, 3, {}))
+    check_train_printed(run_notebook(frames[-1].code, "train", tmp_path), frames)
+
+
+def test_both_panels_download_a_notebook_with_the_lesson() -> None:
+    """Each "Show the code" has its own title; the lesson cell cites the papers."""
+    assert len(set(tab.NOTEBOOK_TITLES.values())) == 2
+    for paper in ("arxiv.org/abs/1409.3215", "arxiv.org/abs/1409.0473", "arxiv.org/abs/1508.04025"):
+        assert paper in tab.LESSON_MD
