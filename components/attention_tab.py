@@ -381,8 +381,8 @@ SCALING_CHOICES = {"sharper": "Sharper (lower entropy)", "flatter": "Flatter (hi
                    "same": "About the same"}
 SAME_BITS = 0.05  # a smaller change of entropy than this is "about the same"
 PREVIOUS_QUESTION = "attention-previous"
-PREVIOUS_ASK = ("How many heads of the chosen layer put more than half of their attention on the "
-                "previous token? Choose, then press “Show attention” (or move Layer).")
+PREVIOUS_ASK = ("How many heads of the Layer chosen above put more than half of their attention on "
+                "the previous token? Choose, then press “Show attention” (or move Layer).")
 PREVIOUS_SHARE = 0.5  # a "previous-token head" puts more than this on the token before
 PREVIOUS_CHOICES = ("No head", "Exactly one head", "Two or more heads")  # indexed by min(count, 2)
 
@@ -438,11 +438,11 @@ def open_view(view: str | None) -> Any:
 
 
 class SubTab(NamedTuple):
-    """What a sub-tab gives the lab: the settings a link may set, and its run as a link's
-    first view (keyword arguments of a private event)."""
+    """What a sub-tab gives the lab: the settings a link may set, and its runs as a link's
+    first view (keyword arguments of private events, run one after the other)."""
 
     controls: dict[str, Component]
-    first_view: dict[str, Any]
+    first_view: tuple[dict[str, Any], ...]
 
 
 # --- layout ----------------------------------------------------------------------------
@@ -503,13 +503,14 @@ def _build_by_hand() -> SubTab:
     gr.on([source.input, causal.input, scaled.input, head.release, d_k.release, n_heads.release,
            temperature.release], on_hand, inputs, outputs, api_visibility="private", **queues.CHEAP
           ).then(**reveal_scaling)
-    shuffle.click(on_shuffle, [text, source, d_k, n_heads, seed],
-                  [plain_fig, pe_fig, change_fig, shuffle_notes, shuffle_code_box],
-                  api_name="attention_shuffle", **queues.CHEAP)
+    shuffle_args = dict(fn=on_shuffle, inputs=[text, source, d_k, n_heads, seed],
+                        outputs=[plain_fig, pe_fig, change_fig, shuffle_notes, shuffle_code_box], **queues.CHEAP)
+    shuffle.click(**shuffle_args, api_name="attention_shuffle")
     controls = {"text": text, "vectors": source, "d_k": d_k, "heads": n_heads, "head": head, "seed": seed,
                 "scaled": scaled, "temperature": temperature, "causal": causal}
-    return SubTab(controls, dict(fn=on_hand, inputs=inputs, outputs=outputs, api_visibility="private",
-                                 **queues.CHEAP))
+    private = dict(api_visibility="private")
+    return SubTab(controls, (dict(fn=on_hand, inputs=inputs, outputs=outputs, **private, **queues.CHEAP),
+                             dict(shuffle_args, **private)))
 
 
 def _build_real_model() -> SubTab:
@@ -526,11 +527,11 @@ def _build_real_model() -> SubTab:
                                 elem_id="attn-model-choice")
             max_tokens = gr.Slider(4, 512, value=128, step=1, label="Max tokens", elem_id="attn-max-tokens")
             run = gr.Button("Show attention", variant="primary", elem_id="attn-model-btn")
-    previous_q = ask(PREVIOUS_QUESTION, PREVIOUS_ASK, list(PREVIOUS_CHOICES))
     notes = gr.Markdown(elem_id="attn-model-notes")
     with gr.Row():
         layer = gr.Slider(0, 5, value=0, step=1, label="Layer", elem_id="attn-layer")
         head = gr.Dropdown(_head_choices(12), value=AVERAGE, label="Head", elem_id="attn-model-head")
+    previous_q = ask(PREVIOUS_QUESTION, PREVIOUS_ASK, list(PREVIOUS_CHOICES))
     main_map = gr.Plot(value=placeholder("Press “Show attention”."), label="Attention", elem_id="attn-map")
     table = gr.Dataframe(headers=["head", "entropy (bits)", "main pattern (share of attention)",
                                   "tokens it attends to most (mean weight)"],
@@ -570,8 +571,8 @@ def _build_real_model() -> SubTab:
           api_visibility="private", **queues.CHEAP)
     controls = {"model": model, "sentence": text, "sentence_b": text_b, "max_tokens": max_tokens,
                 "layer": layer, "model_head": head, "bertviz": view}
-    return SubTab(controls, dict(fn=on_model, inputs=inputs, outputs=outputs, api_visibility="private",
-                                 **queues.MODEL))
+    return SubTab(controls, (dict(fn=on_model, inputs=inputs, outputs=outputs, api_visibility="private",
+                                  **queues.MODEL),))
 
 
 LESSON_WHAT = (
@@ -600,8 +601,9 @@ def build(demo: gr.Blocks) -> LabSetup:
         setup = lab_setup(TAB_ID, {**by_hand.controls, **real_model.controls, "view": view}, internal=("view",))
     # A lesson link restored the settings: open its sub-tab, then draw both sub-tabs as the
     # student would by pressing their buttons (no verdict: the student has not predicted yet).
-    setup.restored.change(open_view, view, subtabs, api_visibility="private", **queues.CHEAP
-                          ).then(**by_hand.first_view).then(**real_model.first_view)
+    event = setup.restored.change(open_view, view, subtabs, api_visibility="private", **queues.CHEAP)
+    for run in (*by_hand.first_view, *real_model.first_view):
+        event = event.then(**run)
     # the sub-tab the teacher is on goes into "Copy link" (in the browser: no request)
     for sub_tab, sub_id in ((hand_tab, "attention-hand"), (model_tab, "attention-model")):
         sub_tab.select(None, None, view, js=f"() => {sub_id!r}", api_visibility="private", **queues.CHEAP)

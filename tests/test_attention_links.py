@@ -45,11 +45,12 @@ def restored_settings(setup, updates) -> dict:
 
 def lab_result(settings: dict) -> tuple:
     """What the lab shows for these settings (its first view after a link): both sub-tabs'
-    notes and the weights they draw."""
+    notes and the weights they draw, and the word-order test."""
     hand = tab.on_hand(*(settings[name] for name in HAND))
     model = tab.on_model(*(settings[name] for name in MODEL))
+    shuffle = tab.on_shuffle(*(settings[name] for name in ("text", "vectors", "d_k", "heads", "seed")))
     return (hand.notes, hand.weights.data[0].z.tolist(), model.notes, model.main_map.data[0].z.tolist(),
-            model.main_map.layout.title.text)
+            model.main_map.layout.title.text, shuffle.summary)
 
 
 def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, fresh_lab):
@@ -66,7 +67,7 @@ def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, f
     assert hidden == ["d_k", "seed"] and link.updates[setup.restored] == 1
     result = lab_result(restored)
     assert result == lab_result(SETTINGS)
-    hand_notes, _, model_notes, _, title = result
+    hand_notes, _, model_notes, _, title, _ = result
     assert "seed 5" in hand_notes and "d_k = 16" in hand_notes and "temperature 2.5" in hand_notes
     assert "decoder" in model_notes and "Layer 2, head 1" in title
     assert tab.open_view(SETTINGS["view"]).selected == "attention-model"  # the restored sub-tab
@@ -168,6 +169,7 @@ def test_browser_opens_a_lesson_link_with_hidden_controls_and_a_prediction(page)
     notes = p.locator("#attn-hand-notes")
     notes.get_by_text("d_k = 64").wait_for(timeout=60_000)  # the restored run
     assert "seed 2" in notes.text_content()
+    p.locator("#attn-shuffle-notes").get_by_text("Shuffled sentence").wait_for(timeout=30_000)
     assert p.locator("#attn-hand-text textarea").input_value() == "The cat sat on the warm mat."
     assert not p.locator("#attn-dk").is_visible() and not p.locator("#attn-seed").is_visible()
     assert p.locator("#link-note").is_hidden()  # nothing in the link was refused
