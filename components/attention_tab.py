@@ -497,12 +497,12 @@ def _build_by_hand() -> SubTab:
     outputs = [qkv, scores, weights, heads, output, notes, code, scaling_run]
     reveal_scaling = dict(fn=on_reveal_scaling, inputs=[scaling_q.choice, scaling_run, scaling_q.tally],
                           outputs=[scaling_q.verdict, scaling_q.tally], api_visibility="private", **queues.CHEAP)
-    run.click(on_hand, inputs, outputs, api_name="attention_by_hand", **queues.CHEAP).then(**reveal_scaling)
+    run.click(on_hand, inputs, outputs, api_name="attention_by_hand", **queues.CHEAP).success(**reveal_scaling)
     # One listener per control (see positional_tab.on_shared_change for why never two).
     # .input and .release, never .change: a value a lesson link sets must not run it again.
     gr.on([source.input, causal.input, scaled.input, head.release, d_k.release, n_heads.release,
            temperature.release], on_hand, inputs, outputs, api_visibility="private", **queues.CHEAP
-          ).then(**reveal_scaling)
+          ).success(**reveal_scaling)
     shuffle_args = dict(fn=on_shuffle, inputs=[text, source, d_k, n_heads, seed],
                         outputs=[plain_fig, pe_fig, change_fig, shuffle_notes, shuffle_code_box], **queues.CHEAP)
     shuffle.click(**shuffle_args, api_name="attention_shuffle")
@@ -560,11 +560,11 @@ def _build_real_model() -> SubTab:
     reveal_previous = dict(fn=on_reveal_previous, inputs=[previous_q.choice, previous_run, previous_q.tally],
                            outputs=[previous_q.verdict, previous_q.tally], api_visibility="private",
                            **queues.CHEAP)
-    run.click(on_model, inputs, outputs, api_name="model_attention", **queues.MODEL).then(**reveal_previous)
+    run.click(on_model, inputs, outputs, api_name="model_attention", **queues.MODEL).success(**reveal_previous)
     # Layer and head redraw everything from the current text: one source of truth.
     # always_last: a release made while the last one is drawing is drawn after it, never dropped.
     gr.on([layer.release, head.input], on_model, inputs, outputs, api_name="model_attention_select",
-          trigger_mode="always_last", **queues.MODEL).then(**reveal_previous)
+          trigger_mode="always_last", **queues.MODEL).success(**reveal_previous)
     draw.click(on_bertviz, [view, *inputs], [frame, bv_notes], api_name="bertviz", **queues.MODEL)
     # A new text makes the drawn view stale: clear it rather than show the old sentence.
     gr.on([text.change, text_b.change, model.change], clear_bertviz, None, [frame, bv_notes],

@@ -144,7 +144,8 @@ def test_question_attention_previous_token_head_one_in_layer_0_none_in_layer_3(t
         view = tab.on_model(DEFAULT_ENCODER, text, "", 128, layer, tab.AVERAGE)
         verdict, tally = tab.on_reveal_previous(answer, view.previous, Tally())
         assert verdict.startswith("✅") and (tally.asked, tally.right) == (1, 1), verdict
-        shares = att.previous_token_shares(m, layer)
+        weights = m.layer(layer)  # (H, T, T): a head's weight on the previous token is its first sub-diagonal
+        shares = np.array([np.diagonal(w, offset=-1).sum() / len(m.tokens) for w in weights])
         assert f"Head {int(shares.argmax())} attends most" in verdict
         assert f"H{int(shares.argmax())} {shares.max():.0%}" in verdict
         assert np.allclose(view.previous.shares, shares)
