@@ -12,7 +12,7 @@ import functools
 import math
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Collection
 
 import gradio as gr
 from gradio.components import Component
@@ -108,12 +108,16 @@ class LabSetup:
     restored: gr.Number  # set to 1 when a link restored this lab: wire the lab's run to its .change
 
 
-def lab_setup(lab: str, controls: dict[str, Component]) -> LabSetup:
+def lab_setup(lab: str, controls: dict[str, Component], not_hideable: Collection[str] = ()) -> LabSetup:
     """Inside a lab's layout: "Copy link to this setup" (with controls to hide in the link)
-    and the hidden trigger the lab wires its first-view run to (``setup.restored.change``)."""
+    and the hidden trigger the lab wires its first-view run to (``setup.restored.change``).
+
+    ``not_hideable`` names controls a link sets but a teacher cannot hide (an invisible one,
+    such as the sub-tab a link opens), so they are not offered in the hide list."""
     names = list(controls)
     with gr.Accordion("Link to this setup (for teachers)", open=False, elem_classes=["lesson-link"]):
-        hide = gr.CheckboxGroup(names, label="Controls to hide for students who open the link")
+        hide = gr.CheckboxGroup([name for name in names if name not in not_hideable],
+                                label="Controls to hide for students who open the link")
         copy = gr.Button("🔗 Copy link to this setup", size="sm")
         link = gr.Textbox(label="Link (copied)", interactive=False, buttons=["copy"])
     restored = gr.Number(value=0, visible=False)
