@@ -264,7 +264,9 @@ def _view(run: Run, s: ViewSettings, notes: list[str], new_tokens: int = 20,
                                          f"position {inside.position} ({tokens[inside.position]})")
     view.rms = figs.rms_figure(inside.rms_before, inside.rms_after, inside.layer)
     view.gate = figs.gate_figure(inside.gate, inside.up, inside.layer, CLOSED_GATE)
-    view.position = gr.Slider(maximum=len(run.ids) - 1, value=-1 if s.position == -1 else inside.position)
+    # minimum too: a one-token text gives maximum 0, and a Slider's own default minimum is 0
+    view.position = gr.Slider(minimum=-1, maximum=len(run.ids) - 1,
+                              value=-1 if s.position == -1 else inside.position)
     view.code_lens = code.lens_code(head)
     view.code_block = code.block_code(head, inside.position, inside.layer)
     if s.show_attention:
@@ -416,16 +418,16 @@ def top_outcome(inside: Any, tokenizer: Any) -> Outcome:
 
 def lens_outcome(inside: Any, tokenizer: Any) -> Outcome:
     """The block from which the logit lens's top token is the model's answer for good, as a third."""
-    tops = inside.lens_ids[:, 0]  # row 0 = the embeddings, row b = after block b
+    tops = inside.lens_ids[:, 0]  # row 0 = the embeddings, row b + 1 = after block b (as the grid)
     blocks = len(tops) - 1
     settled = len(tops) - 1
     while settled > 0 and tops[settled - 1] == tops[-1]:
         settled -= 1
-    third = 0 if settled == 0 else min(2, (settled - 1) * 3 // blocks)
-    where = "the embeddings" if settled == 0 else f"block {settled} of {blocks}"
+    third = 0 if settled == 0 else (settled - 1) * 3 // blocks
+    where = "the embeddings" if settled == 0 else f"after block {settled - 1}"
     return Outcome(LENS_CHOICES[third],
-                   f"The final answer “{_token(tokenizer, int(tops[-1]))}” is the lens's top token from "
-                   f"**{where}** on ({inside.lens_probs[settled, 0]:.1%} there, "
+                   f"The final answer “{_token(tokenizer, int(tops[-1]))}” is the lens's top token from the "
+                   f"row **{where}** on, of blocks 0–{blocks - 1} ({inside.lens_probs[settled, 0]:.1%} there, "
                    f"{inside.lens_probs[-1, 0]:.1%} after the last block).")
 
 
@@ -595,8 +597,9 @@ def build(demo: gr.Blocks) -> LabSetup:
     then_reveal(streaming)
     stop.click(None, None, None, cancels=[streaming], api_visibility="private", **queues.CHEAP)
     # A lesson link restored the settings: open its sub-tab, then press Next token for the student.
-    then_reveal(setup.restored.change(open_view, view, subtabs, api_visibility="private", **queues.CHEAP
-                                      ).then(**start_args, api_visibility="private", **queues.MODEL))
+    # No verdicts after this run: the student has not predicted yet, so the answers stay hidden.
+    setup.restored.change(open_view, view, subtabs, api_visibility="private", **queues.CHEAP
+                          ).then(**start_args, api_visibility="private", **queues.MODEL)
     # the sub-tab the teacher is on goes into "Copy link" (in the browser: no request)
     for sub_tab, sub_id in ((attention_tab, "llm-attention-view"), (lens_tab, "llm-lens-view"),
                             (block_tab, "llm-block-view")):
