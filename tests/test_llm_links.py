@@ -57,17 +57,19 @@ def shown(view: tab.View) -> tuple:
             view.residual.to_json(), view.code_next, view.code_generate)
 
 
+def open_link(client, setup, parents, hide: list[str]) -> tuple[dict, object]:
+    """SETTINGS through the live app's /llm_link, then what a fresh session does on page load."""
+    params = dict(urllib.parse.parse_qsl(client.predict(*SETTINGS.values(), hide, api_name="/llm_link")[1:]))
+    return params, read_link(params, parents, [setup])
+
+
 def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, fresh_lab):
     setup, parents, _ = fresh_lab
-    query = client.predict(*SETTINGS.values(), ["topp", "seed"], api_name="/llm_link")
-    params = dict(urllib.parse.parse_qsl(query.lstrip("?")))
-    assert params["tab"] == tab.TAB_ID and params["hide"] == "topp,seed"
-    link = read_link(params, parents, [setup])  # what a fresh session does on page load
-    assert link.lab == tab.TAB_ID and link.note == ""
-    assert restored_settings(setup, link.updates) == SETTINGS
-    hidden = [name for name, control in setup.controls.items()
-              if link.updates[control].get("visible") is False]
-    assert hidden == ["topp", "seed"] and link.updates[setup.restored] == 1
+    params, link = open_link(client, setup, parents, ["topp", "seed"])
+    assert (params["tab"], params["hide"], link.lab, link.note) == (tab.TAB_ID, "topp,seed", tab.TAB_ID, "")
+    hidden = {name for name, control in setup.controls.items() if not link.updates[control].get("visible", True)}
+    assert restored_settings(setup, link.updates) == SETTINGS and link.updates[setup.restored] == 1
+    assert hidden == {"topp", "seed"}
     restored = first_view(restored_settings(setup, link.updates))
     assert shown(restored) == shown(first_view(SETTINGS))
     assert "chat template" in restored.notes
@@ -184,10 +186,10 @@ def test_browser_opens_a_lesson_link_with_hidden_controls_and_a_prediction(page)
     assert p.locator("#llm-temperature input[type=number]").input_value() == "0.5"
     assert p.locator("#link-note").is_hidden()  # nothing in the link was refused
     assert not p.get_by_text("The run says").is_visible()  # no answer before the prediction
-    p.get_by_label(tab.FOCUS_CHOICES["first"]).check()  # predict first, then run
+    p.get_by_label(tab.FOCUS_CHOICES["first"]).check()  # predict first, then press Next token
     p.locator("#llm-start").click()
-    p.get_by_text("Your prediction held").wait_for(timeout=60_000)
-    assert p.get_by_text("1 of 1 right").is_visible()
-    path = page.screenshot("llm-lesson-link")
-    assert_not_blank(path)
-    assert not page.console_errors and not page.outside_requests
+    held = p.locator(".predict-verdict", has_text="Your prediction held")
+    held.wait_for(timeout=60_000)
+    assert "first token" in held.inner_text() and "1 of 1 right" in held.inner_text()
+    assert_not_blank(page.screenshot("llm-lesson-link"))
+    assert (page.console_errors, page.outside_requests) == ([], [])
