@@ -242,7 +242,7 @@ def test_code_panel_llm_generate(tmp_path, changes, new_tokens) -> None:
 
 
 def check_generate(done: tab.View, out: str) -> None:
-    assert out.splitlines()[0] == str(list(done.run.chosen))
+    assert str(list(done.run.chosen)) in out.splitlines()  # a kernel also prints warnings (stderr)
 
 
 @pytest.mark.parametrize("prompt, chat, layer", [(tab.EXAMPLE, False, 6), (tab.CHAT_EXAMPLE, True, 20)])
