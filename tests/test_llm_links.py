@@ -188,7 +188,7 @@ def test_browser_opens_a_lesson_link_with_hidden_controls_and_a_prediction(page)
     assert not p.get_by_text("The run says").is_visible()  # no answer before the prediction
     p.get_by_label(tab.FOCUS_CHOICES["first"]).check()  # predict first, then press Next token
     p.locator("#llm-start").click()
-    held = p.locator(".predict-verdict", has_text="Your prediction held")
+    held = p.locator(".block.predict-verdict", has_text="Your prediction held")
     held.wait_for(timeout=60_000)
     assert "first token" in held.inner_text() and "1 of 1 right" in held.inner_text()
     assert_not_blank(page.screenshot("llm-lesson-link"))
