@@ -1,7 +1,8 @@
 """Tokenizers: text → subword tokens → ids, and back.
 Issue 18: a lesson link restores the text, tokenizer, Max tokens and the question's word;
-the student predicts how many tokens a word becomes before the lab answers from the
-tokenizer's own output; the code panel downloads as a notebook."""
+the student predicts how many tokens a word becomes, and which tokenizer needs the fewest
+tokens for the text, before the lab answers from the tokenizers' own output; the code panel
+downloads as a notebook."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from components.lesson import lesson, lesson_markdown
 from components.links import LabSetup, lab_setup
 from components.predict import Outcome, Tally, ask, reveal
 from playground.service.model_service import DEFAULT_ENCODER, get_service
-from playground.text.tokenization import TokenView, WordPieces, display_token, tokenize, word_pieces
+from playground.text.tokenization import (
+    TokenView, WordPieces, display_token, text_token_count, tokenize, word_pieces,
+)
 
 TAB_ID = "tokenizers"
 TITLE = "Tokenizers"
@@ -53,6 +56,10 @@ WORD_QUESTION = "tokenizers-word"
 WORD_ASK = ("How many tokens will the word in the box on the left become with this tokenizer? "
             "Choose, and the lab tokenizes.")
 WORD_CHOICES = ["One token", "Two tokens", "Three or more"]
+FEWEST_QUESTION = "tokenizers-fewest"
+FEWEST_ASK = ("Which tokenizer cuts this text into the fewest tokens (special tokens not counted)? "
+              "Choose, and the lab counts with each.")
+TIE = "A tie"
 
 
 def chips_html(view: TokenView) -> str:
@@ -145,6 +152,36 @@ def on_reveal_word(choice: str | None, text: str, model_id: str, max_tokens: flo
     return reveal(WORD_QUESTION, choice, word_outcome(pieces, model_id), tally)
 
 
+def compared_tokenizers() -> list[str]:
+    """The tokenizers the fewest-tokens question compares: the first three of the list (a
+    question has at most four choices, the fourth is a tie)."""
+    return (get_service().available_ids("tokenizer") or [DEFAULT_ENCODER])[:3]
+
+
+def short_name(model_id: str) -> str:
+    return model_id.rsplit("/", 1)[-1]
+
+
+def fewest_outcome(counts: dict[str, int]) -> Outcome:
+    """The tokenizers' answer: which one needs the fewest tokens (a tie if several do)."""
+    least = min(counts.values())
+    winners = [model_id for model_id, n in counts.items() if n == least]
+    listed = " · ".join(f"{short_name(model_id)} **{n}**" for model_id, n in counts.items())
+    return Outcome(short_name(winners[0]) if len(winners) == 1 else TIE, f"Tokens for this text: {listed}.")
+
+
+@user_errors
+def on_reveal_fewest(choice: str | None, text: str, tally: Tally) -> tuple[str, Tally]:
+    """After a tokenization: the verdict on which tokenizer needs the fewest tokens, counted
+    with each (nothing before a prediction)."""
+    if not choice:
+        return "", tally
+    service = get_service()
+    counts = {model_id: text_token_count(service.load_tokenizer(model_id), text)
+              for model_id in compared_tokenizers()}
+    return reveal(FEWEST_QUESTION, choice, fewest_outcome(counts), tally)
+
+
 # --- layout -----------------------------------------------------------------------------------
 
 def build(demo: gr.Blocks) -> LabSetup:
@@ -166,6 +203,7 @@ def build(demo: gr.Blocks) -> LabSetup:
                               elem_id="tok-word")
             with gr.Column(scale=3):
                 word_q = ask(WORD_QUESTION, WORD_ASK, WORD_CHOICES)
+        fewest_q = ask(FEWEST_QUESTION, FEWEST_ASK, [*map(short_name, compared_tokenizers()), TIE])
         chips = gr.HTML(elem_id="token-chips")
         summary = gr.Markdown(elem_id="token-summary")
         decoded = gr.Textbox(label="Round trip: ids → text", interactive=False)
@@ -175,13 +213,17 @@ def build(demo: gr.Blocks) -> LabSetup:
     outputs = [chips, summary, decoded, code]
     reveal_word = dict(fn=on_reveal_word, inputs=[word_q.choice, *inputs, word, word_q.tally],
                        outputs=[word_q.verdict, word_q.tally], api_visibility="private", **queues.CHEAP)
-    run.click(on_tokenize, inputs, outputs, api_name="tokenize", **queues.CHEAP).then(**reveal_word)
+    reveal_fewest = dict(fn=on_reveal_fewest, inputs=[fewest_q.choice, text, fewest_q.tally],
+                         outputs=[fewest_q.verdict, fewest_q.tally], api_visibility="private", **queues.CHEAP)
+    run.click(on_tokenize, inputs, outputs, api_name="tokenize", **queues.CHEAP
+              ).then(**reveal_word).then(**reveal_fewest)
     # Enter, a tokenizer picked from the list, a released Max tokens slider, a prediction or a
     # new word tokenize again (.select/.input: a value a lesson link sets does not fire them).
-    gr.on([text.submit, model.select, max_tokens.release, word_q.choice.input, word.submit], on_tokenize,
-          inputs, outputs, api_visibility="private", trigger_mode="always_last", **queues.CHEAP
-          ).then(**reveal_word)
+    gr.on([text.submit, model.select, max_tokens.release, word_q.choice.input, word.submit,
+           fewest_q.choice.input], on_tokenize, inputs, outputs, api_visibility="private",
+          trigger_mode="always_last", **queues.CHEAP).then(**reveal_word).then(**reveal_fewest)
     # Show the example's tokens as soon as the student opens the tab, or a link set it up.
     for opened in (tab.select, setup.restored.change):
-        opened(on_tokenize, inputs, outputs, api_visibility="private", **queues.CHEAP).then(**reveal_word)
+        opened(on_tokenize, inputs, outputs, api_visibility="private", **queues.CHEAP
+               ).then(**reveal_word).then(**reveal_fewest)
     return setup

@@ -230,3 +230,21 @@ def test_question_tokenizers_word_before_a_prediction_and_past_max_tokens():
     for bad in ("two words", "", "x" * 61):
         with pytest.raises(gr.Error, match="one word|empty|limit"):
             tab.on_reveal_word("One token", tab.EXAMPLE, DEFAULT_ENCODER, 128, bad, Tally())
+
+
+@pytest.mark.parametrize("text, answer", [
+    (tab.EXAMPLE, "SmolLM2-135M-Instruct"),  # a 49k-token vocabulary keeps more words whole
+    ("I love 😀", "all-MiniLM-L6-v2"),  # fewest because WordPiece gives up: the emoji is one [UNK]
+    ("the cat", tab.TIE),  # two common words: one token each everywhere
+])
+def test_question_tokenizers_fewest_answer_follows_the_text(text, answer):
+    assert tab.compared_tokenizers() == [DEFAULT_ENCODER, SMOLLM2, GPT]
+    verdict, tally = tab.on_reveal_fewest(answer, text, Tally())
+    assert verdict.startswith("✅") and (tally.asked, tally.right) == (1, 1), verdict
+    for model in tab.compared_tokenizers():  # the counts are the chips' (special tokens left out)
+        pieces = on_tokenize(text, model, 512)[0].count('class="chip"')
+        assert f"{tab.short_name(model)} **{pieces}**" in verdict
+    wrong = next(choice for choice in [*map(tab.short_name, tab.compared_tokenizers()), tab.TIE] if choice != answer)
+    verdict, tally = tab.on_reveal_fewest(wrong, text, Tally())
+    assert verdict.startswith("❌") and f"**{answer}**" in verdict and tally.right == 0
+    assert tab.on_reveal_fewest(None, text, Tally()) == ("", Tally())

@@ -107,6 +107,11 @@ def word_pieces(tokenizer: Any, view: TokenView, word: str) -> WordPieces | None
     return WordPieces(found.group(), tokens, True) if tokens else None
 
 
+def text_token_count(tokenizer: Any, text: str) -> int:
+    """How many tokens the whole text takes: no special tokens, no truncation."""
+    return len(tokenizer(clean_text(text, MAX_CHARS), add_special_tokens=False, verbose=False)["input_ids"])
+
+
 def is_byte_level(tokenizer: Any) -> bool:
     """Whether a (fast) tokenizer is GPT-2-style byte-level BPE."""
     pre_tokenizer = getattr(getattr(tokenizer, "backend_tokenizer", None), "pre_tokenizer", None)
