@@ -106,6 +106,7 @@ class LabSetup:
     lab: str
     controls: dict[str, Component]  # the name used in links → the control
     restored: gr.Number  # set to 1 when a link restored this lab: wire the lab's run to its .change
+    hide: gr.CheckboxGroup  # the controls a teacher may hide in the link
 
 
 def lab_setup(lab: str, controls: dict[str, Component], internal: Sequence[str] = ()) -> LabSetup:
@@ -123,7 +124,7 @@ def lab_setup(lab: str, controls: dict[str, Component], internal: Sequence[str] 
     restored = gr.Number(value=0, visible=False)
     copy.click(functools.partial(setup_query, lab, names), [*controls.values(), hide], link,
                api_name=f"{lab}_link", **queues.CHEAP).then(None, link, link, js=COPY_LINK_JS)
-    return LabSetup(lab, dict(controls), restored)
+    return LabSetup(lab, dict(controls), restored, hide)
 
 
 def setup_query(lab: str, names: list[str], *values_and_hide: Any) -> str:

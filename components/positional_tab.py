@@ -3,6 +3,9 @@
 Five sections share one tab: sinusoidal encodings, similarity between positions and the
 rotation property, MiniLM's learned position table, RoPE and ALiBi. Handlers are small:
 clamp the sliders (with a visible note) → call playground.transformer.positional → draw.
+Issue 18: a lesson link restores every setting and the open section, the similarity
+section asks the student to predict which position is more alike before the answer is read
+from the encodings, and each code panel downloads as a notebook.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, replace
-from typing import Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import gradio as gr
 import numpy as np
@@ -22,9 +25,14 @@ from components.code_panel import code_panel, model_folder_code
 from components.errors import user_errors
 from components.figures import empty, placeholder
 from components.lazy import lazy_module
-from components.lesson import lesson
+from components.lesson import lesson, lesson_markdown
+from components.links import LabSetup, lab_setup
+from components.predict import Outcome, Question, Tally, ask, reveal
 from playground.service.model_service import DEFAULT_ENCODER, get_service
 from playground.service.validate import clamp
+
+if TYPE_CHECKING:
+    import torch
 
 P = lazy_module("playground.transformer.positional")  # torch loads on first use, not at app start
 
@@ -38,10 +46,14 @@ MAX_DIMS = 8  # curves drawn at once; more is unreadable
 DEFAULT_DIMS = "0, 20, 40, 60"  # pairs 0, 10, 20, 30: wavelengths 6, 26, 112, 471 at d_model 128
 CLOCK_PAIRS = 5
 SIN = "pos-sin"  # sub-tab ids; the first is open when the tab opens
-API_NAMES = {SIN: "sinusoidal", "pos-sim": "similarity", "pos-learned": "learned", "pos-rope": "rope"}
-# Sliders update on .change (dragging, or typing a number and pressing Enter; .release misses
-# typing). always_last: while one update runs, only the newest pending one is kept. Never give
-# one slider two always_last listeners: see on_shared_change.
+API_NAMES = {SIN: "sinusoidal", "pos-sim": "similarity", "pos-learned": "learned", "pos-rope": "rope",
+             "pos-alibi": "alibi"}
+NOTEBOOK_TITLES = {SIN: f"{TITLE}: sinusoidal", "pos-sim": f"{TITLE}: similarity and shift",
+                   "pos-learned": f"{TITLE}: learned positions (MiniLM)", "pos-rope": f"{TITLE}: RoPE",
+                   "pos-alibi": f"{TITLE}: ALiBi"}
+# Controls update on .input: dragging, or typing a number (.release misses typing), but not a
+# value a lesson link sets. always_last: while one update runs, only the newest pending one is
+# kept. Never give one slider two always_last listeners: see on_shared_change.
 LIVE = dict(trigger_mode="always_last")
 PAPERS = [
     ("Vaswani et al. 2017: Attention Is All You Need (§3.5)", "https://arxiv.org/abs/1706.03762"),
@@ -262,10 +274,18 @@ def on_sinusoidal(d_model: float, length: float, base: float, dims_text: str) ->
             _note(notes), code_sinusoidal(d, n, b))
 
 
-@user_errors
-def on_similarity(d_model: float, length: float, base: float, measure: str, pos: float, k: float
-                  ) -> SimilarityView:
-    """Position × position similarity, its profile against the offset, and PE(pos+k) = M_k·PE(pos)."""
+class SimilaritySettings(NamedTuple):
+    d_model: int  # even
+    length: int
+    base: float
+    pos: int
+    k: int  # pos + k is still a position
+    notes: list[str]
+
+
+def _similarity_settings(d_model: float, length: float, base: float, measure: str, pos: float, k: float
+                         ) -> SimilaritySettings:
+    """The similarity section's sliders, clamped (notes say what changed); the measure checked."""
     d, n, b, notes = _settings(d_model, length, base)
     d = _even(d, notes)
     if measure not in ("dot", "cosine"):
@@ -275,6 +295,14 @@ def on_similarity(d_model: float, length: float, base: float, measure: str, pos:
     p, note_p = clamp(pos, 0, n - 2, "Position", integer=True)
     step, note_k = clamp(k, 1, n - 1 - p, "Shift k", integer=True)
     notes += [note for note in (note_p, note_k) if note]
+    return SimilaritySettings(d, n, b, int(p), int(step), notes)
+
+
+@user_errors
+def on_similarity(d_model: float, length: float, base: float, measure: str, pos: float, k: float
+                  ) -> SimilarityView:
+    """Position × position similarity, its profile against the offset, and PE(pos+k) = M_k·PE(pos)."""
+    d, n, b, p, step, notes = _similarity_settings(d_model, length, base, measure, pos, k)
     pe = P.sinusoidal(n, d, b)
     rows = pf.drawn_indices(n)
     sim = P.similarity(pe[rows], measure).numpy()  # only the drawn rows: 2048² would be slow
@@ -416,6 +444,47 @@ def on_alibi(n_heads: float, length: float, head: float, causal: bool) -> AlibiV
                      code_alibi(h, n, causal))
 
 
+# --- predict, then reveal ---------------------------------------------------------------------
+NEIGHBOUR_QUESTION = "positional-neighbour"
+NEIGHBOUR_ASK = ("Which encoding is more like PE(pos), by the similarity chosen above: its neighbour's "
+                 "PE(pos + 1), or PE(pos + k)? Choose, and the lab answers from the encodings.")
+NEIGHBOUR_CHOICES = {"near": "PE(pos + 1), the neighbour", "far": "PE(pos + k)", "tie": "Both the same"}
+
+
+def neighbour_outcome(pe: torch.Tensor, pos: int, k: int, measure: str) -> Outcome:
+    """The encodings' answer: PE(pos) (a row of ``pe``) compared with PE(pos + 1) and PE(pos + k)."""
+    rows = P.similarity(pe[[pos, pos + 1, pos + k]], measure).numpy()
+    near, far = float(rows[0, 1]), float(rows[0, 2])
+    answer = "tie" if math.isclose(near, far, rel_tol=1e-9, abs_tol=1e-9) else ("near" if near > far else "far")
+    evidence = (f"{measure.capitalize()} similarity: PE({pos}) with PE({pos + 1}) is **{near:.3f}**, "
+                f"with PE({pos + k}) **{far:.3f}**.")
+    if answer == "far":
+        hands = pe.shape[1] // 2
+        evidence += (f" With d_model = {pe.shape[1]} there {'is' if hands == 1 else 'are'} only {hands} clock "
+                     f"hand{'s' * (hands != 1)}, and they come round: after {k} steps they point closer to "
+                     "where they started than after 1 step.")
+    return Outcome(NEIGHBOUR_CHOICES[answer], evidence)
+
+
+@user_errors
+def on_reveal_neighbour(choice: str | None, d_model: float, length: float, base: float, measure: str,
+                        pos: float, k: float, tally: Tally) -> tuple[str, Tally]:
+    """After the similarity section draws: the verdict on the student's prediction (nothing
+    before one). Only the rows pos … pos + k are needed, the same formula the section draws."""
+    if not choice:
+        return "", tally
+    d, _, b, p, step, _ = _similarity_settings(d_model, length, base, measure, pos, k)
+    pe = P.sinusoidal(p + step + 1, d, b)
+    return reveal(NEIGHBOUR_QUESTION, choice, neighbour_outcome(pe, p, step, measure), tally)
+
+
+# --- lesson links -------------------------------------------------------------------------------
+
+def open_view(view: str | None) -> gr.Tabs:
+    """The section a lesson link names (a link without one leaves the sections alone)."""
+    return gr.Tabs(selected=view) if view in API_NAMES else gr.Tabs()
+
+
 # --- layout -----------------------------------------------------------------------------------
 LESSON = (
     "Attention compares every token with every other, but it has no idea of **order**: shuffle the "
@@ -432,11 +501,14 @@ TRY_THIS = [
     "repeats within the text (about 590 positions instead of about 54,000).",
     "**Similarity:** the stripes run parallel to the diagonal. The profile plot starts at four different "
     "positions p: do the four curves coincide?",
+    "**Similarity:** predict first, then set **d_model to 2** and **k to 44**: with a single clock hand, "
+    "PE(pos + 44) is more like PE(pos) than the neighbour PE(pos + 1) is (the hand has gone round 7 times).",
     "**Shift:** change k and position. The rotated vector (dots) always lands on PE(pos + k): one matrix for every position.",
     "**Learned:** MiniLM was never told about sines, yet its PCA is a ring. Hover neighbouring positions: how far round does one step go?",
     "**RoPE:** press through seeds. Are the diagonals still constant? Now look at the added-PE heat-map.",
     "**ALiBi:** compare head 1 with the last head: which one can see far back?",
 ]
+LESSON_MD = lesson_markdown(LESSON, TRY_THIS, PAPERS)  # the notebooks' first cell
 
 
 def _plots(count: int, elem_id: str) -> list[gr.Plot]:
@@ -450,10 +522,10 @@ def _plots(count: int, elem_id: str) -> list[gr.Plot]:
     return plots
 
 
-def _outputs(count: int, elem_id: str, note: str = "", code: str = "") -> list:
+def _outputs(count: int, elem_id: str, section: str, note: str = "", code: str = "") -> list:
     """A section's outputs in handler order: its plots, then the note, then the code panel."""
     note_md = gr.Markdown(note, elem_classes=["note"])
-    return _plots(count, elem_id) + [note_md, code_panel(code)]
+    return _plots(count, elem_id) + [note_md, code_panel(code, title=NOTEBOOK_TITLES[section], lesson=LESSON_MD)]
 
 
 @dataclass(frozen=True)
@@ -470,8 +542,8 @@ class SharedWiring:
     """What a move of a shared slider needs: every section, and which one is open."""
 
     sections: dict[str, Section]  # by sub-tab id
-    inputs: list  # every component any section reads (the open section's state first)
-    open_section: gr.State  # the id of the sub-tab on screen
+    inputs: list  # every component any section reads (the open section first)
+    open_section: gr.Radio  # the id of the sub-tab on screen (hidden; a lesson link's "view")
 
 
 def _redraw(wiring: SharedWiring, name: str, values: tuple) -> dict:
@@ -497,6 +569,11 @@ def on_open_section(wiring: SharedWiring, name: str, *values) -> dict:
     return {**_redraw(wiring, name, values[1:]), wiring.open_section: name}
 
 
+def on_restored(wiring: SharedWiring, view: str | None, *values) -> dict:
+    """A lesson link set the lab up: draw the section it names (the first one if none)."""
+    return on_open_section(wiring, view if view in wiring.sections else SIN, view, *values)
+
+
 def _sinusoidal_section() -> tuple[gr.Tab, Section, gr.Textbox]:
     with gr.Tab("1 · Sinusoidal", id=SIN) as tab:
         gr.Markdown("Each **row** is the vector added to the token at that position; each **column** one "
@@ -508,11 +585,11 @@ def _sinusoidal_section() -> tuple[gr.Tab, Section, gr.Textbox]:
         heat = gr.Plot(placeholder("Opening…"), elem_id="pos-sin-heat", show_label=False)
         curves = gr.Plot(placeholder("Opening…"), elem_id="pos-sin-curves", show_label=False)
         wave, clocks = _plots(2, "pos-wavelengths")
-        code = code_panel()
+        code = code_panel(title=NOTEBOOK_TITLES[SIN], lesson=LESSON_MD)
     return tab, Section(on_sinusoidal, [dims], [heat, curves, wave, clocks, note, code]), dims
 
 
-def _similarity_section() -> tuple[gr.Tab, Section, list]:
+def _similarity_section() -> tuple[gr.Tab, Section, list, Question]:
     with gr.Tab("2 · Similarity & shift", id="pos-sim") as tab:
         gr.Markdown("How alike are two positions? For sinusoidal PE the answer depends only on how far "
                     "apart they are. And one fixed matrix M_k (a rotation of every pair) moves **any** "
@@ -521,8 +598,9 @@ def _similarity_section() -> tuple[gr.Tab, Section, list]:
             measure = gr.Radio(["dot", "cosine"], value="dot", label="Similarity")
             pos = gr.Slider(0, LENGTH[1] - 2, value=10, step=1, label="Position pos", elem_id="pos-sim-pos")
             k = gr.Slider(1, 256, value=5, step=1, label="Shift k", elem_id="pos-sim-k")
-        outputs = _outputs(4, "pos-sim-heat")
-    return tab, Section(on_similarity, [measure, pos, k], outputs), [measure, pos, k]
+        neighbour_q = ask(NEIGHBOUR_QUESTION, NEIGHBOUR_ASK, list(NEIGHBOUR_CHOICES.values()))
+        outputs = _outputs(4, "pos-sim-heat", "pos-sim")
+    return tab, Section(on_similarity, [measure, pos, k], outputs), [measure, pos, k], neighbour_q
 
 
 def _learned_section() -> tuple[gr.Tab, Section, list]:
@@ -534,8 +612,8 @@ def _learned_section() -> tuple[gr.Tab, Section, list]:
             n_positions = gr.Slider(3, 512, value=512, step=1, label="Positions shown", elem_id="pos-learned-n")
             measure = gr.Radio(["cosine", "dot"], value="cosine", label="Similarity")
             three_d = gr.Checkbox(label="PCA in 3-D (drag to turn)", value=False)
-        outputs = _outputs(6, "pos-learned-heat", "Loading all-MiniLM-L6-v2 (a few seconds the first time)…",
-                           code_learned(512))
+        outputs = _outputs(6, "pos-learned-heat", "pos-learned",
+                           "Loading all-MiniLM-L6-v2 (a few seconds the first time)…", code_learned(512))
     return tab, Section(on_learned, [n_positions, measure, three_d], outputs), [n_positions, measure, three_d]
 
 
@@ -548,12 +626,13 @@ def _rope_section() -> tuple[gr.Tab, Section, list]:
         with gr.Row():
             d_head = gr.Slider(2, 256, value=64, step=2, label="Head size d", elem_id="pos-rope-d")
             length = gr.Slider(2, 256, value=64, step=1, label="Length", elem_id="pos-rope-length")
-            seed = gr.Number(value=0, precision=0, label="Seed (random q and k; press Enter)")
-        outputs = _outputs(4, "pos-rope-heat")
+            seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (random q and k; press Enter)",
+                             elem_id="pos-rope-seed")
+        outputs = _outputs(4, "pos-rope-heat", "pos-rope")
     return tab, Section(on_rope, [d_head, length, seed], outputs), [d_head, length, seed]
 
 
-def _alibi_section() -> None:
+def _alibi_section() -> tuple[gr.Tab, Section, list]:
     with gr.Tab("5 · ALiBi", id="pos-alibi") as tab:
         gr.Markdown("ALiBi uses no position vectors at all: it subtracts slope × distance from every attention "
                     "score. Each head has its own slope, so some heads look nearby and others far.")
@@ -561,14 +640,15 @@ def _alibi_section() -> None:
             heads = gr.Slider(1, 16, value=8, step=1, label="Heads", elem_id="pos-alibi-heads")
             length = gr.Slider(2, 256, value=32, step=1, label="Length", elem_id="pos-alibi-length")
             head = gr.Slider(1, 16, value=1, step=1, label="Head to draw", elem_id="pos-alibi-head")
-            causal = gr.Checkbox(value=True, label="Causal (decoder)")
-        outputs = _outputs(3, "pos-alibi-heat")
-    gr.on([tab.select, heads.change, length.change, head.change, causal.change], on_alibi,
-          [heads, length, head, causal], outputs, api_name="positional_alibi", **LIVE, **queues.CHEAP)
+            causal = gr.Checkbox(value=True, label="Causal (decoder)", elem_id="pos-alibi-causal")
+        outputs = _outputs(3, "pos-alibi-heat", "pos-alibi")
+    controls = [heads, length, head, causal]
+    return tab, Section(on_alibi, controls, outputs), controls
 
 
-def build(demo: gr.Blocks) -> None:
-    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
+def build(demo: gr.Blocks) -> LabSetup:
+    """Lay out the tab inside ``demo`` (the app being built), wire its events, and return
+    what a lesson link can set in it."""
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         lesson(LESSON, TRY_THIS, PAPERS)
         with gr.Row():
@@ -578,38 +658,66 @@ def build(demo: gr.Blocks) -> None:
                                elem_id="pos-length")
             base = gr.Slider(*BASE[:2], value=BASE[2], step=1, label="Base (10000 in the paper)",
                              elem_id="pos-base")
-        open_section = gr.State(SIN)
-        with gr.Tabs(elem_id="pos-sections"):
+        open_section = gr.Radio(list(API_NAMES), value=SIN, visible=False)  # the sub-tab, for lesson links
+        with gr.Tabs(elem_id="pos-sections") as section_tabs:
             sin_tab, sin, dims = _sinusoidal_section()
-            sim_tab, sim, sim_controls = _similarity_section()
+            sim_tab, sim, sim_controls, neighbour_q = _similarity_section()
             learned_tab, learned, learned_controls = _learned_section()
             rope_tab, rope, rope_controls = _rope_section()
-            _alibi_section()
+            alibi_tab, alibi, alibi_controls = _alibi_section()
+        (measure, pos, k), (n_positions, learned_measure, three_d) = sim_controls, learned_controls
+        (d_head, rope_length, seed), (heads, alibi_length, head, causal) = rope_controls, alibi_controls
+        linked = {"d_model": d_model, "length": length, "base": base, "dims": dims, "measure": measure,
+                  "pos": pos, "k": k, "positions": n_positions, "learned_measure": learned_measure,
+                  "pca_3d": three_d, "d_head": d_head, "rope_length": rope_length, "seed": seed,
+                  "heads": heads, "alibi_length": alibi_length, "head": head, "causal": causal,
+                  "view": open_section}
+        # "view" is the open section, not a control a student sees: nothing to hide
+        setup = lab_setup(TAB_ID, linked, internal=("view",))
     shared = [d_model, length, base]
     # Each section's handler reads the shared sliders it needs, in its own argument order.
     sections = {
         SIN: replace(sin, inputs=shared + sin.inputs),
         "pos-sim": replace(sim, inputs=shared + sim.inputs),
-        "pos-learned": replace(learned, inputs=[learned.inputs[0], base, *learned.inputs[1:]]),
-        "pos-rope": replace(rope, inputs=[*rope.inputs[:2], base, rope.inputs[2]]),
+        "pos-learned": replace(learned, inputs=[n_positions, base, learned_measure, three_d]),
+        "pos-rope": replace(rope, inputs=[d_head, rope_length, base, seed]),
+        "pos-alibi": alibi,
     }
     wiring = SharedWiring(sections, [open_section, *shared, dims, *sim_controls, *learned_controls,
-                                     *rope_controls], open_section)
+                                     *rope_controls, *alibi_controls], open_section)
     every_output = [c for section in sections.values() for c in section.outputs]
+    # after anything that may redraw the similarity section: the prediction's verdict
+    reveal_neighbour = dict(fn=on_reveal_neighbour, inputs=[neighbour_q.choice, *shared, *sim_controls,
+                                                            neighbour_q.tally],
+                            outputs=[neighbour_q.verdict, neighbour_q.tally], api_visibility="private",
+                            **queues.CHEAP)
     for slider in shared:
-        slider.change(functools.partial(on_shared_change, wiring, slider), wiring.inputs, every_output,
-                      api_visibility="private", **LIVE, **queues.CHEAP)
-    for tab, name in ((sin_tab, SIN), (sim_tab, "pos-sim"), (learned_tab, "pos-learned"), (rope_tab, "pos-rope")):
-        tab.select(functools.partial(on_open_section, wiring, name), wiring.inputs,
-                   sections[name].outputs + [open_section], api_visibility="private", **queues.CHEAP)
+        slider.input(functools.partial(on_shared_change, wiring, slider), wiring.inputs, every_output,
+                     api_visibility="private", **LIVE, **queues.CHEAP).then(**reveal_neighbour)
+    for tab, name in ((sin_tab, SIN), (sim_tab, "pos-sim"), (learned_tab, "pos-learned"), (rope_tab, "pos-rope"),
+                      (alibi_tab, "pos-alibi")):
+        opened = tab.select(functools.partial(on_open_section, wiring, name), wiring.inputs,
+                            sections[name].outputs + [open_section], api_visibility="private", **queues.CHEAP)
+        if name == "pos-sim":
+            opened.then(**reveal_neighbour)
     # A section's own controls redraw that section only: one listener per control.
     for name, triggers in ((SIN, [dims.submit]),
-                           ("pos-sim", [c.change for c in sim_controls]),
-                           ("pos-learned", [c.change for c in learned_controls]),
-                           ("pos-rope", [rope_controls[0].change, rope_controls[1].change, rope_controls[2].submit])):
+                           ("pos-sim", [c.input for c in sim_controls]),
+                           ("pos-learned", [c.input for c in learned_controls]),
+                           ("pos-rope", [d_head.input, rope_length.input, seed.submit]),
+                           ("pos-alibi", [c.input for c in alibi_controls])):
         section = sections[name]
-        gr.on(triggers, section.handler, section.inputs, section.outputs,
-              api_name=f"positional_{API_NAMES[name]}", **LIVE, **queues.CHEAP)
+        event = gr.on(triggers, section.handler, section.inputs, section.outputs,
+                      api_name=f"positional_{API_NAMES[name]}", **LIVE, **queues.CHEAP)
+        if name == "pos-sim":
+            event.then(**reveal_neighbour)
+    # A prediction is checked at once against the encodings on screen.
+    neighbour_q.choice.input(**reveal_neighbour)
     # A link with ?tab=positional opens this tab without a select event: draw on page load too.
     demo.load(on_sinusoidal, sections[SIN].inputs, sections[SIN].outputs, api_visibility="private",
               **queues.CHEAP)
+    # A lesson link restored the settings: open its section, then draw it (and check a prediction).
+    setup.restored.change(open_view, open_section, section_tabs, api_visibility="private", **queues.CHEAP
+                          ).then(functools.partial(on_restored, wiring), wiring.inputs, every_output + [open_section],
+                                 api_visibility="private", **queues.CHEAP).then(**reveal_neighbour)
+    return setup

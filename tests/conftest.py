@@ -199,4 +199,5 @@ def run_lab_notebook(code: str, title: str, lesson: str, folder: Path, must_cite
     assert must_cite in notebook.cells[0].source and "pip install" in notebook.cells[1].source
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(folder)}}).execute()
-    return "".join(out.get("text", "") for out in notebook.cells[-1].outputs)
+    # stdout only: a library's warnings and progress bars go to stderr, without a newline at the end
+    return "".join(out.get("text", "") for out in notebook.cells[-1].outputs if out.get("name") == "stdout")

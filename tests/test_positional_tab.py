@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from components import positional_tab as T
-from tests.conftest import assert_not_blank
+from components.predict import Tally
+from tests.conftest import assert_not_blank, run_lab_notebook
 from tests.test_tokenization import run_panel
 
 
@@ -306,3 +307,79 @@ def test_shared_slider_redraws_only_the_open_section_that_reads_it():
     assert list(redrawn) == wiring.sections["pos-learned"].outputs
     sin = listeners["pos-d-model"]("pos-sin", *values)
     assert list(sin) == wiring.sections["pos-sin"].outputs and "√(d_model/2)" in sin[wiring.sections["pos-sin"].outputs[4]]
+
+
+# --- notebooks: every code panel's "Download notebook", run in a kernel from an empty folder ------
+def run_notebook(code: str, section: str, tmp_path) -> list[str]:
+    """The panel's notebook for these settings, run top to bottom; the lines it printed."""
+    out = run_lab_notebook(code, T.NOTEBOOK_TITLES[section], T.LESSON_MD, tmp_path, must_cite="Vaswani")
+    return out.strip().splitlines()
+
+
+def test_code_panel_positional_sinusoidal_notebook(tmp_path):
+    _, _, wave, _, note, code = T.on_sinusoidal(30, 300, 100, "0")
+    lines = run_notebook(code, "pos-sin", tmp_path)
+    assert _printed(lines, "longest wavelength")[0] == pytest.approx(_wavelengths(wave).max(), rel=1e-4)
+    assert f"measured max {_printed(lines, 'max row norm')[0]:.3f}" in note
+
+
+def test_code_panel_positional_similarity_notebook(tmp_path):
+    heat, _, _, _, note, code = T.on_similarity(32, 80, 10000, "cosine", 40, 20)
+    lines = run_notebook(code, "pos-sim", tmp_path)
+    printed = _printed(lines, "sim(0, 1) =")
+    assert printed[0] == pytest.approx(_z(heat)[0, 1], abs=1e-3) and printed[-1] == pytest.approx(_z(heat)[40, 41], abs=1e-3)
+    assert _printed(lines, "largest error")[0] < 1e-5 and "largest error over all" in note
+
+
+def test_code_panel_positional_learned_notebook(tmp_path):
+    *_, note, code = T.on_learned(100, 10000, "cosine", False)
+    lines = run_notebook(code, "pos-learned", tmp_path)
+    assert f"position 0 (always [CLS]) has norm {_printed(lines, 'norm of position 0')[0]:.2f}" in note
+
+
+def test_code_panel_positional_rope_notebook(tmp_path):
+    rope_heat, *_, code = T.on_rope(16, 30, 10000, 4)
+    printed = _printed(run_notebook(code, "pos-rope", tmp_path), "scores[0, 1] =")
+    z = _z(rope_heat)
+    assert printed[0] == pytest.approx(z[0, 1], abs=1e-3) and printed[-1] == pytest.approx(z[1, 2], abs=1e-3)
+
+
+def test_code_panel_positional_alibi_notebook(tmp_path):
+    _, attention, _, _, code = T.on_alibi(12, 20, 10, False)
+    far = _printed(run_notebook(code, "pos-alibi", tmp_path), "last query -> first key, per head")
+    assert far[9] == pytest.approx(_z(attention)[-1, 0], abs=1e-4)
+
+
+# --- predict, then reveal: the answer comes from the encodings -------------------------------------
+@pytest.mark.parametrize("measure", ["dot", "cosine"])
+@pytest.mark.parametrize("d_model, pos, k, answer", [
+    (128, 10, 5, "PE(pos + 1), the neighbour"),  # many clock hands: similarity falls with distance
+    (2, 10, 44, "PE(pos + k)"),  # one hand, 44 steps = 7.0 turns: back almost where it started
+    (4, 0, 44, "PE(pos + k)"),
+    (64, 30, 1, "Both the same"),  # k = 1: the same position twice
+])
+def test_question_positional_neighbour_answer_follows_the_settings(measure, d_model, pos, k, answer):
+    verdict, tally = T.on_reveal_neighbour(answer, d_model, 128, 10000, measure, pos, k, Tally())
+    assert verdict.startswith("✅") and (tally.asked, tally.right) == (1, 1), verdict
+    heat, *_ = T.on_similarity(d_model, 128, 10000, measure, pos, k)  # what the heat-map draws
+    z = _z(heat)
+    assert f"PE({pos + 1}) is **{z[pos, pos + 1]:.3f}**" in verdict and f"**{z[pos, pos + k]:.3f}**." in verdict
+    wrong = next(choice for choice in T.NEIGHBOUR_CHOICES.values() if choice != answer)
+    verdict, tally = T.on_reveal_neighbour(wrong, d_model, 128, 10000, measure, pos, k, Tally())
+    assert verdict.startswith("❌") and f"**{answer}**" in verdict and tally.right == 0
+
+
+def test_question_positional_neighbour_before_a_prediction_and_clamped_settings():
+    assert T.on_reveal_neighbour(None, 128, 128, 10000, "dot", 10, 5, Tally()) == ("", Tally())
+    verdict, _ = T.on_reveal_neighbour("PE(pos + k)", 2, 20, 10000, "dot", 500, 500, Tally())  # pos 18, k 1
+    assert "PE(18) with PE(19)" in verdict and "Both the same" in verdict
+    with pytest.raises(gr.Error, match="dot' or 'cosine"):
+        T.on_reveal_neighbour("PE(pos + k)", 8, 20, 10000, "manhattan", 1, 1, Tally())
+
+
+def test_lesson_positional_one_clock_hand_comes_round():
+    """Try this: d_model 2 and k 44 make PE(pos + 44) more like PE(pos) than the neighbour."""
+    assert "d_model to 2" in T.TRY_THIS[3] and "k to 44" in T.TRY_THIS[3]
+    heat, *_ = T.on_similarity(2, 128, 10000, "dot", 10, 44)
+    z = _z(heat)
+    assert z[10, 54] > 0.99 > 0.6 > z[10, 11] and 44 / (2 * np.pi) == pytest.approx(7, abs=0.01)

@@ -11,11 +11,14 @@ import subprocess
 import sys
 
 from components import tokenizer_tab as tab
+from components.predict import Tally
 from components.tokenizer_tab import chips_html, on_tokenize
 from playground.service.model_service import DEFAULT_ENCODER, get_service
+from tests.conftest import run_lab_notebook
 from playground.text.tokenization import display_token, tokenize
 
 GPT = "neural-playground/reviews-gpt2"  # the repo's tiny GPT: byte-level BPE, case-sensitive
+SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"  # a real LLM's byte-level BPE (49k tokens)
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +183,68 @@ def test_code_panel_tokenizers_prints_the_tokens_shown(tmp_path, model, text, ma
     view = tokenize(get_service().load_tokenizer(model), text, max_tokens)
     assert ast.literal_eval(tokens) == list(view.tokens)
     assert [tuple(o) for o in ast.literal_eval(offsets)] == list(view.offsets)
+
+
+def test_code_panel_tokenizers_notebook(tmp_path):
+    """The panel's "Download notebook", run in a kernel from an empty folder: the same tokens."""
+    chips, _, decoded, code = on_tokenize("The café was great 😀", GPT, 16)
+    out = run_lab_notebook(code, tab.TITLE, tab.LESSON_MD, tmp_path, must_cite="Sennrich")
+    tokens, ids, offsets, printed_decoded = out.strip().splitlines()
+    assert ast.literal_eval(ids) == _chip_ids(chips) and printed_decoded == decoded
+    view = tokenize(get_service().load_tokenizer(GPT), "The café was great 😀", 16)
+    assert ast.literal_eval(tokens) == list(view.tokens)
+    assert [tuple(o) for o in ast.literal_eval(offsets)] == list(view.offsets)
+
+
+# --- predict, then reveal: the answer comes from the tokenizer --------------------------------------
+@pytest.mark.parametrize("text, model, answer, pieces, in_text", [
+    (tab.EXAMPLE, DEFAULT_ENCODER, "One token", "`unbelievable`", False),  # tokenized mid-sentence
+    (tab.EXAMPLE, SMOLLM2, "Two tokens", "`␣unbelie` · `vable`", False),
+    ("Unbelievable, said the tokenizer.", SMOLLM2, "Three or more", "`Un` · `belie` · `vable`", True),
+    ("An unbelievable day.", GPT, "One token", "`␣unbelievable`", True),
+])
+def test_question_tokenizers_word_answer_follows_the_tokenizer_and_the_text(text, model, answer, pieces,
+                                                                             in_text):
+    verdict, tally = tab.on_reveal_word(answer, text, model, 128, "unbelievable", Tally())
+    assert verdict.startswith("✅") and (tally.asked, tally.right) == (1, 1), verdict
+    assert pieces + "." in verdict and model in verdict
+    assert ("not in your text" in verdict) != in_text
+    wrong = next(choice for choice in tab.WORD_CHOICES if choice != answer)
+    verdict, tally = tab.on_reveal_word(wrong, text, model, 128, "unbelievable", Tally())
+    assert verdict.startswith("❌") and f"**{answer}**" in verdict and tally.right == 0
+
+
+def test_question_tokenizers_word_counts_the_chips_of_that_word():
+    """In the text, the answer is the chips whose characters fall in the word."""
+    chips, *_ = on_tokenize(tab.EXAMPLE, DEFAULT_ENCODER, 128)
+    spans = re.findall(r"“([^”]*)”", chips)
+    verdict, _ = tab.on_reveal_word("Three or more", tab.EXAMPLE, DEFAULT_ENCODER, 128, "unbelievably", Tally())
+    pieces = spans[spans.index("un"):spans.index("rare")]  # the chips between the word's neighbours
+    assert "".join(pieces) == "unbelievably" and f"**{len(pieces)} tokens**" in verdict
+
+
+def test_question_tokenizers_word_before_a_prediction_and_past_max_tokens():
+    assert tab.on_reveal_word(None, tab.EXAMPLE, DEFAULT_ENCODER, 128, "rare", Tally()) == ("", Tally())
+    verdict, tally = tab.on_reveal_word("One token", tab.EXAMPLE, DEFAULT_ENCODER, 4, "rare", Tally())
+    assert "after the 4 tokens kept" in verdict and tally.asked == 0
+    for bad in ("two words", "", "x" * 61):
+        with pytest.raises(gr.Error, match="one word|empty|limit"):
+            tab.on_reveal_word("One token", tab.EXAMPLE, DEFAULT_ENCODER, 128, bad, Tally())
+
+
+@pytest.mark.parametrize("text, answer", [
+    (tab.EXAMPLE, "SmolLM2-135M-Instruct"),  # a 49k-token vocabulary keeps more words whole
+    ("I love 😀", "all-MiniLM-L6-v2"),  # fewest because WordPiece gives up: the emoji is one [UNK]
+    ("the cat", tab.TIE),  # two common words: one token each everywhere
+])
+def test_question_tokenizers_fewest_answer_follows_the_text(text, answer):
+    assert tab.compared_tokenizers() == [DEFAULT_ENCODER, SMOLLM2, GPT]
+    verdict, tally = tab.on_reveal_fewest(answer, text, Tally())
+    assert verdict.startswith("✅") and (tally.asked, tally.right) == (1, 1), verdict
+    for model in tab.compared_tokenizers():  # the counts are the chips' (special tokens left out)
+        pieces = on_tokenize(text, model, 512)[0].count('class="chip"')
+        assert f"{tab.short_name(model)} **{pieces}**" in verdict
+    wrong = next(choice for choice in [*map(tab.short_name, tab.compared_tokenizers()), tab.TIE] if choice != answer)
+    verdict, tally = tab.on_reveal_fewest(wrong, text, Tally())
+    assert verdict.startswith("❌") and f"**{answer}**" in verdict and tally.right == 0
+    assert tab.on_reveal_fewest(None, text, Tally()) == ("", Tally())

@@ -9,12 +9,14 @@ and a non-ASCII letter is two or more symbols ('é' = bytes C3 A9 = 'Ã©').
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from playground.service.validate import clean_text
 
 MAX_CHARS = 20_000
+MAX_WORD_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,40 @@ def tokenize(tokenizer: Any, text: str, max_tokens: int = 128) -> TokenView:
         max_tokens=max_tokens,
         byte_level=is_byte_level(tokenizer),
     )
+
+
+@dataclass(frozen=True)
+class WordPieces:
+    """The tokens one word of a text became."""
+
+    word: str  # as written in the text (or as given, when it is not in the text)
+    tokens: tuple[str, ...]
+    in_text: bool  # False: not in the text, so tokenized on its own after a space
+
+
+def word_pieces(tokenizer: Any, view: TokenView, word: str) -> WordPieces | None:
+    """The tokens ``word`` became in ``view``: its first whole-word occurrence in the text
+    (any case, since some tokenizers lower-case), read from the view's character offsets.
+    A word that is not in the text is tokenized after a space, as in the middle of a
+    sentence (byte-level BPE tokenizes a word differently at the start of a text).
+    None when the word is in the text but past the tokens Max tokens kept."""
+    word = clean_text(word, MAX_WORD_CHARS, "word").strip()
+    if any(ch.isspace() for ch in word):
+        raise ValueError("The question is about one word: remove the spaces.")
+    found = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", view.text, flags=re.IGNORECASE)
+    if found is None:
+        alone = tokenize(tokenizer, " " + word)
+        return WordPieces(word, tuple(t for t, special in zip(alone.tokens, alone.special) if not special), False)
+    start, end = found.span()
+    # a token belongs to the word if their character spans overlap
+    tokens = tuple(token for token, (a, b), special in zip(view.tokens, view.offsets, view.special)
+                   if not special and a < end and b > start)
+    return WordPieces(found.group(), tokens, True) if tokens else None
+
+
+def text_token_count(tokenizer: Any, text: str) -> int:
+    """How many tokens the whole text takes: no special tokens, no truncation."""
+    return len(tokenizer(clean_text(text, MAX_CHARS), add_special_tokens=False, verbose=False)["input_ids"])
 
 
 def is_byte_level(tokenizer: Any) -> bool:
