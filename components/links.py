@@ -106,20 +106,24 @@ class LabSetup:
     lab: str
     controls: dict[str, Component]  # the name used in links → the control
     restored: gr.Number  # set to 1 when a link restored this lab: wire the lab's run to its .change
+    hide: gr.CheckboxGroup  # the controls a teacher may hide in the link
 
 
-def lab_setup(lab: str, controls: dict[str, Component]) -> LabSetup:
+def lab_setup(lab: str, controls: dict[str, Component], hideable: list[str] | None = None) -> LabSetup:
     """Inside a lab's layout: "Copy link to this setup" (with controls to hide in the link)
-    and the hidden trigger the lab wires its first-view run to (``setup.restored.change``)."""
+    and the hidden trigger the lab wires its first-view run to (``setup.restored.change``).
+    ``hideable``: the names offered for hiding (default all; leave out internal ones such as
+    a hidden "view" that holds the open sub-tab)."""
     names = list(controls)
     with gr.Accordion("Link to this setup (for teachers)", open=False, elem_classes=["lesson-link"]):
-        hide = gr.CheckboxGroup(names, label="Controls to hide for students who open the link")
+        hide = gr.CheckboxGroup(names if hideable is None else [n for n in names if n in hideable],
+                                label="Controls to hide for students who open the link")
         copy = gr.Button("🔗 Copy link to this setup", size="sm")
         link = gr.Textbox(label="Link (copied)", interactive=False, buttons=["copy"])
     restored = gr.Number(value=0, visible=False)
     copy.click(functools.partial(setup_query, lab, names), [*controls.values(), hide], link,
                api_name=f"{lab}_link", **queues.CHEAP).then(None, link, link, js=COPY_LINK_JS)
-    return LabSetup(lab, dict(controls), restored)
+    return LabSetup(lab, dict(controls), restored, hide)
 
 
 def setup_query(lab: str, names: list[str], *values_and_hide: Any) -> str:
