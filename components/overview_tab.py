@@ -62,7 +62,7 @@ def class_html(path: tuple[Step, ...] = CLASS_PATH) -> str:
     rows, start = [], 0
     for number, step in enumerate(path, start=1):
         rows.append(f"<tr><td>{number}</td><td><b>{html.escape(step.title)}</b></td>"
-                    f"<td>{step.minutes} min<br><small>from {start}′</small></td>"
+                    f"<td>{step.minutes} min<br><small>{start}–{start + step.minutes}′</small></td>"
                     f"<td>{html.escape(step.question)}</td></tr>")
         start += step.minutes
     return ('<table class="class-path"><tr><th>#</th><th>Step</th><th>Time</th><th>Question for the class</th>'
@@ -110,7 +110,8 @@ def course_bar() -> CourseBar:
         start=gr.Button("▶ Start the class", variant="primary", render=False, elem_id="course-start"),
         copy=gr.Button("📋 Copy the class as links", render=False, elem_id="course-copy"),
         links=gr.Textbox(label="The class as links (copied: paste it into your notes or the chat)",
-                         lines=4, interactive=False, buttons=["copy"], render=False, elem_id="course-links",
+                         lines=3, max_lines=14, interactive=False, buttons=["copy"], render=False,
+                         elem_id="course-links",
                          placeholder="Press “Copy the class as links”."))
 
 
@@ -161,17 +162,18 @@ def build(demo: gr.Blocks, course: CourseBar) -> None:
                     f"{len(CLASS_PATH)} steps, {total_minutes()} minutes. **Start the class** opens each "
                     "step's lab as set up for it; the bar above the labs shows the step's question and "
                     "**Next step** walks on, in this page: what you ran in a lab stays there.")
-        gr.HTML(class_html())
         with gr.Row():
             course.start.render()
             course.copy.render()
         course.links.render()
+        gr.HTML(class_html())
         gr.Markdown(
             "**For teachers:** a link can open any lab or part of a lab directly, e.g. "
             "`?tab=attention` or `?tab=attention-model`; a lab's *Link to this setup* adds its "
             "settings and can hide controls. "
             "`?presenter=1` (or the switch at the top) turns on large, high-contrast type "
-            "for a projector. Everything runs offline on models that ship with the app."
+            "for a projector. Every figure downloads as PNG or SVG (the buttons in its corner) "
+            "for your slides. Everything runs offline on models that ship with the app."
         )
 
 
