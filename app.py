@@ -39,7 +39,7 @@ def build_app() -> gr.Blocks:
             presenter = gr.Checkbox(label="Presenter mode", value=False, elem_id="presenter-toggle",
                                     scale=0, min_width=180)
         note = link_note()
-        course = overview_tab.course_bar()  # a class's step and Next step, above every lab
+        course = overview_tab.course_bar()  # a class's step and Next step, over every lab
         with gr.Tabs(elem_id="np-tabs") as tabs:
             overview_tab.build(demo, course)
             # A lab's build returns its LabSetup (what a lesson link can set), or None.

@@ -1,5 +1,5 @@
 """Start here: the learning path from RNNs to GANs, one card a lab, and a 50-minute class
-(components/course_path.py) that a *Next step* bar above the labs walks without a reload."""
+(components/course_path.py) that a *Next step* bar over the labs walks without a reload."""
 
 from __future__ import annotations
 
@@ -80,11 +80,11 @@ class Walk:
 
 @dataclass(frozen=True)
 class CourseBar:
-    """Above the labs while a class runs: the step, its question, Back / Next / End; and
-    the Start-here controls that begin the walk and copy it."""
+    """At the bottom of the window while a class runs: the step, its question, Back / Next /
+    End; and the Start-here controls that begin the walk and copy it."""
 
     walk: gr.State
-    bar: gr.Group
+    bar: gr.Column
     step_md: gr.Markdown
     back: gr.Button
     next: gr.Button
@@ -96,8 +96,8 @@ class CourseBar:
 
 
 def course_bar() -> CourseBar:
-    """Place above the tabs (the bar shows only while a class runs); pass to ``build``."""
-    with gr.Group(visible=False, elem_id="course-bar") as bar:
+    """Place before the tabs (the bar shows only while a class runs); pass to ``build``."""
+    with gr.Column(visible=False, elem_id="course-bar") as bar:
         with gr.Row(equal_height=True):
             step_md = gr.Markdown(elem_id="course-step", scale=4)
             back = gr.Button("◀ Back", size="sm", scale=0, min_width=90, elem_id="course-back")
@@ -139,11 +139,11 @@ def walk_to(walk: Walk, number: int, course: CourseBar, page: PageLinks,
     class (back to Start here) for a number past either end."""
     walk = Walk(number if 0 <= number < len(path) else -1, walk.opened + 1)
     if walk.step < 0:
-        return {course.walk: walk, course.bar: gr.Group(visible=False), course.query: f"?tab={TAB_ID}",
+        return {course.walk: walk, course.bar: gr.Column(visible=False), course.query: f"?tab={TAB_ID}",
                 **page.open_in_place({"tab": TAB_ID}, walk.opened)}
     step = path[walk.step]
     last = walk.step == len(path) - 1
-    return {course.walk: walk, course.bar: gr.Group(visible=True), course.step_md: step_markdown(walk.step, path),
+    return {course.walk: walk, course.bar: gr.Column(visible=True), course.step_md: step_markdown(walk.step, path),
             course.back: gr.Button(interactive=walk.step > 0),
             course.next: gr.Button("End the class ✓" if last else "Next step ▶"),
             course.query: step.query, **page.open_in_place(step.link_params, walk.opened)}
@@ -160,7 +160,7 @@ def build(demo: gr.Blocks, course: CourseBar) -> None:
         gr.HTML(path_html())
         gr.Markdown(f"### {CLASS_TITLE}\n"
                     f"{len(CLASS_PATH)} steps, {total_minutes()} minutes. **Start the class** opens each "
-                    "step's lab as set up for it; the bar above the labs shows the step's question and "
+                    "step's lab as set up for it; the bar at the bottom of the window shows the step's question and "
                     "**Next step** walks on, in this page: what you ran in a lab stays there.")
         with gr.Row():
             course.start.render()

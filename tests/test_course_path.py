@@ -108,6 +108,10 @@ def test_browser_next_walks_labs_without_a_reload(page):
     p.locator(f"#tab-{PATH[3].tab}").wait_for(state="visible", timeout=30_000)
     p.locator("#course-step").get_by_text("Step 4 of").wait_for(timeout=30_000)
     assert p.evaluate("window.npNoReload") == 42  # the same page all along
+    p.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # far down a long lab,
+    p.wait_for_timeout(300)
+    assert p.locator("#course-next").evaluate("b => b.getBoundingClientRect().top") >= 0  # Next in view
+    assert p.locator("#course-next").evaluate("b => b.getBoundingClientRect().bottom < innerHeight")
     assert_not_blank(page.screenshot("course-step-4"))
     p.locator("#course-end").click()
     p.locator("#tab-overview").wait_for(state="visible", timeout=30_000)
