@@ -44,11 +44,11 @@ def load_path(file: Path = PATH_FILE) -> tuple[str, tuple[Step, ...]]:
 CLASS_TITLE, PATH = load_path()
 
 
-def total_minutes(path: tuple[Step, ...] = PATH) -> int:
-    return sum(step.minutes for step in path)
+def total_minutes() -> int:
+    return sum(step.minutes for step in PATH)
 
 
-def path_links(base_url: str, path: tuple[Step, ...] = PATH) -> str:
+def path_links(base_url: str) -> str:
     """The whole path as a list a teacher can paste: one numbered line a step, its full link."""
     return "\n".join(f"{number}. {step.title} ({step.minutes} min): {base_url}{step.query}"
-                     for number, step in enumerate(path, start=1))
+                     for number, step in enumerate(PATH, start=1))

@@ -12,7 +12,7 @@ import gradio as gr
 from gradio.components import Component
 
 from components import queues
-from components.course_path import CLASS_TITLE, PATH as CLASS_PATH, Step, path_links, total_minutes
+from components.course_path import CLASS_TITLE, PATH as CLASS_PATH, path_links, total_minutes
 from components.links import OPEN_TAB_JS, PageLinks
 
 TAB_ID = "overview"
@@ -57,10 +57,10 @@ def path_html() -> str:
     return f'<div class="path-steps">{steps}</div>'
 
 
-def class_html(path: tuple[Step, ...] = CLASS_PATH) -> str:
+def class_html() -> str:
     """The class as a table: step, minutes (and when they start), the question."""
     rows, start = [], 0
-    for number, step in enumerate(path, start=1):
+    for number, step in enumerate(CLASS_PATH, start=1):
         rows.append(f"<tr><td>{number}</td><td><b>{html.escape(step.title)}</b></td>"
                     f"<td>{step.minutes} min<br><small>{start}–{start + step.minutes}′</small></td>"
                     f"<td>{html.escape(step.question)}</td></tr>")
@@ -115,12 +115,12 @@ def course_bar() -> CourseBar:
                          placeholder="Press “Copy the class as links”."))
 
 
-def step_markdown(number: int, path: tuple[Step, ...] = CLASS_PATH) -> str:
-    step = path[number]
-    start = sum(s.minutes for s in path[:number])
-    last = " · the last step: **Next** ends the class" if number == len(path) - 1 else ""
-    return (f"**🎓 Step {number + 1} of {len(path)} · {html.escape(step.title)}** · {step.minutes} min "
-            f"(minutes {start}–{start + step.minutes} of {total_minutes(path)}){last}  \n"
+def step_markdown(number: int) -> str:
+    step = CLASS_PATH[number]
+    start = sum(s.minutes for s in CLASS_PATH[:number])
+    last = " · the last step: **Next** ends the class" if number == len(CLASS_PATH) - 1 else ""
+    return (f"**🎓 Step {number + 1} of {len(CLASS_PATH)} · {html.escape(step.title)}** · {step.minutes} min "
+            f"(minutes {start}–{start + step.minutes} of {total_minutes()}){last}  \n"
             f"**Question:** {html.escape(step.question)}")
 
 
@@ -133,17 +133,16 @@ def back_step(walk: Walk) -> int:
     return max(walk.step - 1, 0)
 
 
-def walk_to(walk: Walk, number: int, course: CourseBar, page: PageLinks,
-            path: tuple[Step, ...] = CLASS_PATH) -> dict[Component, Any]:
-    """Open step ``number`` of ``path`` in place (its lab, sub-tab and settings), or end the
+def walk_to(walk: Walk, number: int, course: CourseBar, page: PageLinks) -> dict[Component, Any]:
+    """Open step ``number`` of the class in place (its lab, sub-tab and settings), or end the
     class (back to Start here) for a number past either end."""
-    walk = Walk(number if 0 <= number < len(path) else -1, walk.opened + 1)
+    walk = Walk(number if 0 <= number < len(CLASS_PATH) else -1, walk.opened + 1)
     if walk.step < 0:
         return {course.walk: walk, course.bar: gr.Column(visible=False), course.query: f"?tab={TAB_ID}",
                 **page.open_in_place({"tab": TAB_ID}, walk.opened)}
-    step = path[walk.step]
-    last = walk.step == len(path) - 1
-    return {course.walk: walk, course.bar: gr.Column(visible=True), course.step_md: step_markdown(walk.step, path),
+    step = CLASS_PATH[walk.step]
+    last = walk.step == len(CLASS_PATH) - 1
+    return {course.walk: walk, course.bar: gr.Column(visible=True), course.step_md: step_markdown(walk.step),
             course.back: gr.Button(interactive=walk.step > 0),
             course.next: gr.Button("End the class ✓" if last else "Next step ▶"),
             course.query: step.query, **page.open_in_place(step.link_params, walk.opened)}
