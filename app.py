@@ -25,8 +25,9 @@ from components import (  # noqa: E402
 from components.links import link_note, wire_page_links  # noqa: E402
 from components.theme import PRESENTER_JS, blocks_options, launch_options  # noqa: E402
 
-TABS = [overview_tab, tokenizer_tab, recurrent_tab, seq2seq_tab, attention_tab,
-        positional_tab, llm_tab, pipelines_tab, finetune_tab, gan_tab]
+LABS = [tokenizer_tab, recurrent_tab, seq2seq_tab, attention_tab, positional_tab, llm_tab,
+        pipelines_tab, finetune_tab, gan_tab]
+TABS = [overview_tab, *LABS]
 TAB_IDS = [tab.TAB_ID for tab in TABS]
 
 
@@ -38,11 +39,13 @@ def build_app() -> gr.Blocks:
             presenter = gr.Checkbox(label="Presenter mode", value=False, elem_id="presenter-toggle",
                                     scale=0, min_width=180)
         note = link_note()
+        course = overview_tab.course_bar()  # a class's step and Next step, over every lab
         with gr.Tabs(elem_id="np-tabs") as tabs:
+            overview_tab.build(demo, course)
             # A lab's build returns its LabSetup (what a lesson link can set), or None.
-            setups = [setup for tab in TABS if (setup := tab.build(demo)) is not None]
+            setups = [setup for tab in LABS if (setup := tab.build(demo)) is not None]
         presenter.change(None, presenter, presenter, js=PRESENTER_JS)
-        wire_page_links(demo, tabs, presenter, note, setups)
+        overview_tab.wire_course(course, wire_page_links(demo, tabs, presenter, note, setups))
     return demo
 
 

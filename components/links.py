@@ -20,16 +20,18 @@ from gradio.components import Component
 from components import queues
 from playground.service.validate import clamp, clean_text
 
-# Clicks the button of tab ``id``; a sub-tab's button exists only once its lab is shown,
-# so it is waited for (up to 5 s). Returns nothing: no component is updated.
+# Clicks the buttons of the tabs ``ids`` (space-separated: a lab, then its sub-tab), in order;
+# a sub-tab's button exists only once its lab is shown, so each is waited for (up to 5 s).
+# Returns nothing: no component is updated.
 OPEN_TAB_JS = """
-(id) => {
-  if (!id) return;
-  const started = Date.now();
+(ids) => {
+  const queue = (ids || "").split(" ").filter(Boolean);
+  let started = Date.now();
   const attempt = () => {
-    const button = document.querySelector(`button[role="tab"][data-tab-id="${CSS.escape(id)}"]`);
-    if (button) { button.click(); return; }
-    if (Date.now() - started < 5000) setTimeout(attempt, 100);
+    if (!queue.length) return;
+    const button = document.querySelector(`button[role="tab"][data-tab-id="${CSS.escape(queue[0])}"]`);
+    if (button) { button.click(); queue.shift(); started = Date.now(); }
+    if (queue.length && Date.now() - started < 5000) setTimeout(attempt, button ? 0 : 100);
   };
   attempt();
 }
@@ -105,7 +107,7 @@ class LabSetup:
 
     lab: str
     controls: dict[str, Component]  # the name used in links → the control
-    restored: gr.Number  # set to 1 when a link restored this lab: wire the lab's run to its .change
+    restored: gr.Number  # set (to 1, 2, ...) when a link restored this lab: wire the lab's run to its .change
     hide: gr.CheckboxGroup  # the controls a teacher may hide in the link
 
 
@@ -140,8 +142,11 @@ def setup_query(lab: str, names: list[str], *values_and_hide: Any) -> str:
     return "?" + urllib.parse.urlencode(params)
 
 
-def restore_setup(setup: LabSetup, params: dict[str, str]) -> tuple[dict[Component, Any], list[str]]:
-    """Updates for the lab's controls from a link's ``params``, and notes on what was ignored."""
+def restore_setup(setup: LabSetup, params: dict[str, str], opened: int = 1
+                  ) -> tuple[dict[Component, Any], list[str]]:
+    """Updates for the lab's controls from a link's ``params``, and notes on what was ignored.
+    ``opened`` counts the links this page has opened (the one it loaded is 1): ``restored``
+    is set to it, so that each link fires ``restored.change`` even in a lab opened before."""
     updates: dict[Component, Any] = {}
     notes: list[str] = []
     for name, text in params.items():
@@ -165,7 +170,7 @@ def restore_setup(setup: LabSetup, params: dict[str, str]) -> tuple[dict[Compone
             notes.append(f"cannot hide “{name[:40]}”: this lab has no such setting")
         else:
             updates[control] = gr.update(visible=False, **updates.get(control, {}))
-    updates[setup.restored] = 1
+    updates[setup.restored] = opened
     return updates, notes
 
 
@@ -215,16 +220,47 @@ class PageLink:
     note: str
 
 
-def read_link(params: dict[str, str], parents: dict[str, str], setups: list[LabSetup]) -> PageLink:
+def read_link(params: dict[str, str], parents: dict[str, str], setups: list[LabSetup],
+              opened: int = 1) -> PageLink:
+    """What the page does for a link's ``params`` (``opened``: see ``restore_setup``)."""
     lab, sub_tab, note = resolve_tab(params.get("tab"), parents)
     presenter = str(params.get("presenter", "0")).lower() in ("1", "true", "yes", "on")
     updates: dict[Component, Any] = {}
     setup = next((s for s in setups if s.lab == lab), None)
     if setup is not None and set(params) - {"tab", "presenter"}:
-        updates, notes = restore_setup(setup, params)
+        updates, notes = restore_setup(setup, params, opened)
         if notes:
             note = "This link's settings: " + "; ".join(notes) + "."
     return PageLink(lab, sub_tab, presenter, updates, note)
+
+
+def link_note_update(link: PageLink) -> gr.Markdown:
+    return gr.Markdown(link.note, visible=bool(link.note))
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """What opening a link touches in the page, for opening one later without a reload (the
+    guided path's Next step): the lab's settings, the note, and the tabs OPEN_TAB_JS clicks."""
+
+    tabs: gr.Tabs
+    open_tabs: gr.Textbox  # "lab sub-tab": the ids OPEN_TAB_JS clicks, in order
+    note: gr.Markdown
+    parents: dict[str, str]
+    setups: list[LabSetup]
+
+    @property
+    def outputs(self) -> list[Component]:
+        return [self.tabs, self.open_tabs, self.note,
+                *(c for setup in self.setups for c in (*setup.controls.values(), setup.restored))]
+
+    def open_in_place(self, params: dict[str, str], opened: int) -> dict[Component, Any]:
+        """Updates that open ``params``'s lab as a link would; then run OPEN_TAB_JS on
+        ``open_tabs`` (a click on the lab's tab works even where the student clicked away)."""
+        link = read_link(params, self.parents, self.setups, opened)
+        return {self.tabs: gr.Tabs(selected=link.lab) if link.lab else gr.Tabs(),
+                self.open_tabs: " ".join(filter(None, (link.lab, link.sub_tab))),
+                self.note: link_note_update(link), **link.updates}
 
 
 def link_note() -> gr.Markdown:
@@ -233,20 +269,20 @@ def link_note() -> gr.Markdown:
 
 
 def wire_page_links(demo: gr.Blocks, tabs: gr.Tabs, presenter: gr.Checkbox, note_box: gr.Markdown,
-                    setups: list[LabSetup]) -> None:
+                    setups: list[LabSetup]) -> PageLinks:
     """On page load: open the link's lab and sub-tab, restore a lesson link's settings (then
-    each restored lab reruns), say what was ignored; and make Start-here cards switch in place."""
-    parents = tab_parents(tabs)
-    sub_tab_box = gr.Textbox(visible=False)
-    controls = [c for setup in setups for c in (*setup.controls.values(), setup.restored)]
+    each restored lab reruns), say what was ignored; and make Start-here cards switch in place.
+    Returns what opening a link later in the same page needs."""
+    page = PageLinks(tabs, gr.Textbox(visible=False), note_box, tab_parents(tabs), setups)
 
     def on_load(request: gr.Request) -> dict[Component, Any]:
-        link = read_link(dict(request.query_params) if request else {}, parents, setups)
+        link = read_link(dict(request.query_params) if request else {}, page.parents, setups)
         # Without a ?tab=, leave the tabs alone: the student may already have clicked one.
+        # The lab is selected here, with its settings; OPEN_TAB_JS opens only the sub-tab.
         return {tabs: gr.Tabs(selected=link.lab) if link.lab else gr.Tabs(), presenter: link.presenter,
-                sub_tab_box: link.sub_tab or "", note_box: gr.Markdown(link.note, visible=bool(link.note)),
-                **link.updates}
+                page.open_tabs: link.sub_tab or "", note_box: link_note_update(link), **link.updates}
 
     demo.load(None, None, None, js=CARD_CLICKS_JS)
-    demo.load(on_load, None, [tabs, presenter, sub_tab_box, note_box, *controls],
-              api_visibility="private", **queues.CHEAP).then(None, sub_tab_box, None, js=OPEN_TAB_JS)
+    demo.load(on_load, None, [presenter, *page.outputs], api_visibility="private", **queues.CHEAP
+              ).then(None, page.open_tabs, None, js=OPEN_TAB_JS)
+    return page

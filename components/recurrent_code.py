@@ -56,7 +56,7 @@ def _make_cell_lines(setup: Any, hidden: int, inputs: int) -> list[str]:
 
 
 def _input_lines(enc: Encoded) -> list[str]:
-    if enc.vocab == ("x",):
+    if enc.mode == "numbers":
         values = ", ".join(f"[{label}]" for label in enc.labels)
         return [f"x = torch.tensor([{values}], dtype=torch.float64)  # (T, 1)"]
     text = "".join(enc.labels)

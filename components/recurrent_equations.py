@@ -92,16 +92,17 @@ def _table(s: Step, kind: str) -> str:
     return f'<div style="overflow-x:auto"><table>{"".join(rows)}</table></div>'
 
 
-def input_text(label: str, vocab: Sequence[str], x: np.ndarray) -> str:
-    if tuple(vocab) == ("x",):
+def input_text(label: str, vocab: Sequence[str], x: np.ndarray, mode: str) -> str:
+    if mode == "numbers":
         return f"$x_t = {num(float(x[0]))}$"
     return (f"$x_t$ = one-hot('{label}'): a 1 in column {int(np.argmax(x)) + 1} of "
             f"[{' '.join(vocab)}]")
 
 
 def equations_markdown(kind: str, s: Step | None, t: int, steps: int, label: str,
-                       vocab: Sequence[str], unit: int) -> str:
-    """Symbolic equations, then step t with unit ``unit``'s numbers, then all units."""
+                       vocab: Sequence[str], unit: int, mode: str) -> str:
+    """Symbolic equations, then step t with unit ``unit``'s numbers, then all units; the
+    input as one-hot over ``vocab`` (mode "chars") or as a number (mode "numbers")."""
     head = f"$${SYMBOLIC[kind]}$$"
     if s is None:
         zero = "$h_0 = 0$" + (" and $c_0 = 0$" if kind == "lstm" else "")
@@ -110,7 +111,7 @@ def equations_markdown(kind: str, s: Step | None, t: int, steps: int, label: str
     lines = [_gate_line(s, gate, t, j) for gate in GATES[kind]] + _state_lines(s, kind, t, j)
     return "\n\n".join([
         head,
-        f"**Step {t} of {steps}**, reading '{label}'. {input_text(label, vocab, s.x)}. "
+        f"**Step {t} of {steps}**, reading '{label}'. {input_text(label, vocab, s.x, mode)}. "
         f"Numbers for **unit {j + 1}**; in each bracket the first number comes from the input "
         "($Wx+b$), the second from the previous state ($Wh+b$).",
         *lines,

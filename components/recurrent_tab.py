@@ -309,7 +309,7 @@ def view(stepper: Stepper, unit: float) -> StepperView:
         stepper=stepper, note=stepper.note,
         time=gr.update(minimum=0, maximum=len(enc.labels), value=t),  # cheaper than a gr.Slider
         equations=equations_markdown(trace.kind, current, t, len(enc.labels), label, enc.vocab,
-                                     int(unit_value)),
+                                     int(unit_value), enc.mode),
         gates=gates_figure(current, trace.kind, t, label),
         states=states_figure(trace.h, trace.c, enc.labels, t),
         echo=echo_figure(stepper.echo, enc.labels, t),
@@ -667,11 +667,13 @@ def build(demo: gr.Blocks) -> LabSetup:
                     acc_plot = gr.Plot(label="Accuracy", elem_id="rec-acc")
                 race_code_box = code_panel(title=NOTEBOOK_TITLES["race"], lesson=LESSON_MD)
         finish = gr.State(None)  # the last race's FirstToTarget, for its question
-        setup = lab_setup(TAB_ID, {
+        linked = {
             "cell": kind, "input": mode, "text": text, "weights": source, "seed": seed, "hidden": hidden,
             "set_radius": set_radius, "radius": radius, "set_forget": set_forget, "forget_bias": forget_bias,
             "unit": unit, "view": view, "n": distractors, "race_hidden": race_hidden, "steps": race_steps,
-            "race_seed": race_seed, "curriculum": curriculum})
+            "race_seed": race_seed, "curriculum": curriculum}
+        # "view" is the open sub-tab, not a control a student sees: nothing to hide
+        setup = lab_setup(TAB_ID, linked, internal=("view",))
     memory_q.verdict.latex_delimiters = LATEX
 
     view_out = dict(stepper=stepper, note=note, time=time_slider, equations=equations, gates=gates,

@@ -38,6 +38,51 @@ PRESENTER_JS = """
 """
 
 
+# Every plot gets "PNG" and "SVG" buttons (one place: launch_options, for every page): plotly.js
+# draws the file in the browser (Plotly.downloadImage), so nothing runs on the server and
+# nothing is fetched (kaleido would need a Chrome on the server). Plotly's own modebar, shown
+# on hover, keeps its PNG camera. The file is named after the figure's title. Buttons go
+# inside the plot's own element, so they leave with it; plots drawn later get them too, and a
+# placeholder figure without data gets none.
+PLOT_DOWNLOADS_JS = """
+() => {
+  const fileName = (plot) => {
+    const title = plot.layout?.title;
+    const text = String((typeof title === "string" ? title : title?.text) || "").replace(/<[^>]*>/g, " ");
+    return text.normalize("NFKD").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "")
+      .slice(0, 60) || "figure";
+  };
+  const equip = () => {
+    for (const plot of document.querySelectorAll(".js-plotly-plot")) {
+      const present = plot.querySelector(":scope > .np-plot-downloads");
+      const drawn = (plot.data || []).length > 0;  // a placeholder ("Press Run") has no traces
+      if (!drawn) present?.remove();
+      if (present || !drawn) continue;
+      const bar = document.createElement("div");
+      bar.className = "np-plot-downloads";
+      for (const format of ["png", "svg"]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = "⤓ " + format.toUpperCase();
+        button.title = `Download this figure as ${format.toUpperCase()}`;
+        button.dataset.format = format;
+        // PNG at twice the size on screen: sharp on a slide; SVG scales by itself
+        button.addEventListener("click", () => window.Plotly.downloadImage(
+          plot, {format, filename: fileName(plot), scale: format === "png" ? 2 : 1}));
+        bar.appendChild(button);
+      }
+      plot.appendChild(bar);
+    }
+  };
+  new MutationObserver(() => {
+    clearTimeout(window.npDownloadsTimer);
+    window.npDownloadsTimer = setTimeout(equip, 300);
+  }).observe(document.body, {childList: true, subtree: true});
+  equip();
+}
+"""
+
+
 def theme() -> gr.Theme:
     return gr.themes.Soft(
         primary_hue="indigo", secondary_hue="sky", neutral_hue="slate",
@@ -57,7 +102,8 @@ DELETE_CACHE = (300, 900)
 
 def launch_options() -> dict:
     """What Gradio 6 takes at launch() rather than in Blocks(): used by app.py and tests."""
-    return {"theme": theme(), "css": CSS_PATH.read_text(), "max_file_size": MAX_FILE_SIZE}
+    return {"theme": theme(), "css": CSS_PATH.read_text(), "max_file_size": MAX_FILE_SIZE,
+            "js": PLOT_DOWNLOADS_JS}
 
 
 def blocks_options() -> dict:

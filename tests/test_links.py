@@ -72,3 +72,11 @@ def test_a_dropdown_takes_only_its_choices_never_a_free_value():
 def test_a_link_for_another_lab_sets_nothing_here(toy_lab):
     link = read_link({"tab": "other", "width": "4"}, {"toy": "toy", "other": "other"}, [toy_lab])
     assert link.lab == "other" and link.updates == {}
+
+
+def test_each_link_opened_in_the_page_sets_restored_anew(toy_lab):
+    """A later link (the guided path's Next step) into a lab restored before must still fire
+    its ``restored.change``: the value counts the links the page has opened."""
+    params = {"tab": "toy", "width": "4"}
+    opened = [read_link(params, {"toy": "toy"}, [toy_lab], opened=n).updates[toy_lab.restored] for n in (1, 2, 3)]
+    assert opened == [1, 2, 3]

@@ -45,6 +45,12 @@ def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, f
     assert tab.open_view(SETTINGS["view"]).selected == "recurrent-gradients"  # the restored sub-tab
 
 
+def test_the_hide_list_offers_every_control_but_the_sub_tab(fresh_lab):
+    setup, _ = fresh_lab
+    offered = [value for _, value in setup.hide.choices]
+    assert offered == [name for name in SETTINGS if name != "view"]  # the open sub-tab is no control
+
+
 def test_a_link_may_name_a_sub_tab_of_the_lab(fresh_lab):
     setup, parents = fresh_lab
     link = read_link({"tab": "recurrent-race", "n": "5", "steps": "50", "curriculum": "0"}, parents, [setup])

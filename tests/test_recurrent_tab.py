@@ -324,12 +324,25 @@ def test_lesson_recurrent_impulse_echo_shrinks(seed):
     assert echo_left(large, "h", 10) > 0.03
 
 
+def test_characters_of_only_x_are_one_hot_not_numbers():
+    """The text "xxxx" read as characters has the vocabulary ("x",), as numbers have: the
+    input's mode, not its vocabulary, decides how the equations and the code read it."""
+    chars = tab.on_step(reset(kind="rnn", mode="chars", text="xxxx").stepper, 1)
+    assert chars.stepper.enc.mode == "chars"
+    assert "one-hot('x'): a 1 in column 1 of [x]" in chars.equations
+    assert "vocab = 'x'" in chars.code and "torch.eye(len(vocab)" in chars.code
+    numbers = tab.on_step(reset(kind="rnn", mode="numbers", text="2, 0").stepper, 1)
+    assert "$x_t = 2" in numbers.equations and "one-hot" not in numbers.equations
+    assert "x = torch.tensor([[2], [0]]" in numbers.code
+
+
 # --- code panels --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("changes", [
     dict(set_forget=True, forget_bias=-3.0),
     dict(kind="gru", set_radius=True, radius=1.5, seed=3),
     dict(kind="rnn", mode="numbers", text="1, 0, -0.5, 2"),
+    dict(kind="rnn", mode="chars", text="xxxx"),  # a one-letter vocabulary "x", not numbers
     dict(kind="lstm", source="shipped", set_radius=True, radius=0.9, set_forget=True, forget_bias=-2.0),
 ])
 def test_code_panel_recurrent_step(changes, tmp_path):

@@ -314,6 +314,9 @@ class Encoded:
     x: np.ndarray  # (T, I)
     labels: tuple[str, ...]
     vocab: tuple[str, ...]  # the one-hot columns; ("x",) for a sequence of numbers
+    # "chars" (one-hot over vocab) or "numbers" (one scalar a step): said, not guessed from
+    # the vocabulary, since a text of only "x" has the vocabulary ("x",) too
+    mode: str
 
 
 def display_symbol(ch: str) -> str:
@@ -342,7 +345,7 @@ def encode_chars(text: object, vocab: tuple[str, ...] | None = None) -> Encoded:
                          f"remove {' '.join(map(display_symbol, unknown[:10]))}.")
     eye = np.eye(len(vocab))
     x = np.stack([eye[vocab.index(ch)] for ch in text])  # (T, I)
-    return Encoded(x, tuple(display_symbol(ch) for ch in text), tuple(vocab))
+    return Encoded(x, tuple(display_symbol(ch) for ch in text), tuple(vocab), "chars")
 
 
 def encode_numbers(text: object) -> Encoded:
@@ -363,7 +366,7 @@ def encode_numbers(text: object) -> Encoded:
             raise ValueError(f"{value:g} is too large: keep inputs between −{MAX_ABS_INPUT:g} and "
                              f"{MAX_ABS_INPUT:g} (larger values only saturate the gates).")
         values.append(value)
-    return Encoded(np.array(values).reshape(-1, 1), tuple(f"{v:g}" for v in values), ("x",))
+    return Encoded(np.array(values).reshape(-1, 1), tuple(f"{v:g}" for v in values), ("x",), "numbers")
 
 
 # --- bidirectional -------------------------------------------------------------------------
