@@ -108,12 +108,15 @@ class LabSetup:
     restored: gr.Number  # set to 1 when a link restored this lab: wire the lab's run to its .change
 
 
-def lab_setup(lab: str, controls: dict[str, Component]) -> LabSetup:
+def lab_setup(lab: str, controls: dict[str, Component], not_hideable: tuple[str, ...] = ()) -> LabSetup:
     """Inside a lab's layout: "Copy link to this setup" (with controls to hide in the link)
-    and the hidden trigger the lab wires its first-view run to (``setup.restored.change``)."""
+    and the hidden trigger the lab wires its first-view run to (``setup.restored.change``).
+    ``not_hideable`` names settings no student sees (e.g. the open sub-tab): the link sets
+    them, but the teacher is not offered to hide them."""
     names = list(controls)
     with gr.Accordion("Link to this setup (for teachers)", open=False, elem_classes=["lesson-link"]):
-        hide = gr.CheckboxGroup(names, label="Controls to hide for students who open the link")
+        hide = gr.CheckboxGroup([name for name in names if name not in not_hideable],
+                                label="Controls to hide for students who open the link")
         copy = gr.Button("🔗 Copy link to this setup", size="sm")
         link = gr.Textbox(label="Link (copied)", interactive=False, buttons=["copy"])
     restored = gr.Number(value=0, visible=False)
