@@ -548,18 +548,30 @@ def not_answered_yet(run: Any, missing: str) -> str | None:
     return None
 
 
-@user_errors
-def on_reveal_modes(choice: str | None, lab: Lab | None, tally: Tally) -> tuple[str, Tally]:
-    """After Play, Step or Reset: the verdict once the run has reached its max steps."""
+def reveal_when_done(question_id: str, choice: str | None, lab: Lab | None, tally: Tally,
+                     why_not: Callable[[Any], str | None], outcome: Callable[[Any], Outcome]) -> tuple[str, Tally]:
+    """The verdict on ``choice`` from ``outcome(run)`` once the lab's run can answer; until
+    then ``why_not(run)`` is the hint shown to a student who has chosen."""
     if lab is None:
         return "", tally
     with lab.lock:
-        run = lab.run
-        hint = ("This question is about the ring's 8 modes: choose the target **ring** and press Play."
-                if run.cfg.target != "ring" else not_answered_yet(run, "samples to count"))
+        hint = why_not(lab.run)
         if hint is None:
-            return reveal(MODES_QUESTION, choice, modes_outcome(gan.snapshot(run)), tally)
+            return reveal(question_id, choice, outcome(lab.run), tally)
     return (hint if choice else ""), tally
+
+
+def modes_not_answered(run: Any) -> str | None:
+    if run.cfg.target != "ring":
+        return "This question is about the ring's 8 modes: choose the target **ring** and press Play."
+    return not_answered_yet(run, "samples to count")
+
+
+@user_errors
+def on_reveal_modes(choice: str | None, lab: Lab | None, tally: Tally) -> tuple[str, Tally]:
+    """After Play, Step or Reset: the verdict once the run has reached its max steps."""
+    return reveal_when_done(MODES_QUESTION, choice, lab, tally, modes_not_answered,
+                            lambda run: modes_outcome(gan.snapshot(run)))
 
 
 def digits_outcome(step: int, agreement: float) -> Outcome:
@@ -570,20 +582,19 @@ def digits_outcome(step: int, agreement: float) -> Outcome:
         f"of the grid's {samples} samples as the digit asked for (chance: 10 %)."))
 
 
+def digits_not_answered(run: Any) -> str | None:
+    if run.source != "your run":
+        return "The question is about a run you train: press Reset, then Play."
+    if not run.cfg.conditional:
+        return "The classifier checks the digit asked for: tick **Class-conditional**, then Reset and Play."
+    return not_answered_yet(run, "digits to read")
+
+
 @user_errors
 def on_reveal_digits(choice: str | None, lab: Lab | None, tally: Tally) -> tuple[str, Tally]:
     """After the digits Play, Reset or checkpoint: the verdict once your run has ended."""
-    if lab is None:
-        return "", tally
-    with lab.lock:
-        run = lab.run
-        hint = ("The question is about a run you train: press Reset, then Play." if run.source != "your run"
-                else "The classifier checks the digit asked for: tick **Class-conditional**, then Reset and Play."
-                if not run.cfg.conditional else not_answered_yet(run, "digits to read"))
-        if hint is None:
-            return reveal(DIGITS_QUESTION, choice, digits_outcome(run.quality_steps[-1], run.agreements[-1]),
-                          tally)
-    return (hint if choice else ""), tally
+    return reveal_when_done(DIGITS_QUESTION, choice, lab, tally, digits_not_answered,
+                            lambda run: digits_outcome(run.quality_steps[-1], run.agreements[-1]))
 
 
 # --- lesson links ------------------------------------------------------------------------------
