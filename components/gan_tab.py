@@ -58,6 +58,8 @@ STOPPED = "Stopped: Play or Reset starts a new run with the same seed"
 SETTINGS = ["target", "loss", "g_layers", "g_width", "d_layers", "d_width", "activation",
             "optimizer", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim", "gp_weight",
             "max_steps", "seed"]
+# how the status line and the modes question count a mode (model.modes_covered's defaults)
+MODE_RULE = "a mode counts when at least 2 % of the samples lie within 0.25 of its centre"
 SUB_TABS = {"gan-2d": "2-D GAN lab", "gan-digits": "Digits (8×8 images)"}
 DEFAULT_POINTS = "\n".join(f"{np.cos(t):.2f}, {np.sin(2 * t) / 2:.2f}"
                            for t in np.linspace(0, 2 * np.pi, 24, endpoint=False))  # a figure 8
@@ -515,7 +517,6 @@ def on_interpolate(lab: Lab | None, digit_a: str, col_a: float, digit_b: str, co
 
 
 # --- predict, then reveal ---------------------------------------------------------------------
-MODE_RULE = "a mode counts when at least 2 % of the samples lie within 0.25 of its centre"
 MODES_QUESTION = "gan-modes"
 MODES_ASK = "Will this GAN cover all 8 modes of the ring by the end of its run? Choose, then press Play."
 # (fewest modes covered, choice): the first band the run reaches is the answer
