@@ -176,7 +176,7 @@ def test_browser_opens_a_lesson_link_with_hidden_controls_and_a_prediction(page)
     assert "step 0 / 300" in p.locator("#gan-status").inner_text()
     assert not p.locator("#gan-preset").is_visible() and not p.locator("#gan-target").is_visible()
     assert p.locator("#gan-loss").is_visible() and p.locator("#link-note").is_hidden()
-    assert p.locator("#gan-speed input[value='300 steps/s']").is_checked()
+    assert p.locator("#gan-speed").get_by_label("300 steps/s", exact=True).is_checked()
     p.get_by_label(answer).check()  # predict first, then run
     p.locator("#gan-play").click()
     p.get_by_text("Your prediction held").wait_for(timeout=60_000)
