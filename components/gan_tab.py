@@ -1,4 +1,7 @@
 """GANs tab: train a GAN live on 2-D points, then on 8×8 digits.
+Issue 18: a lesson link restores every setting (and the sub-tab), a question asks the
+student to predict the modes a 2-D run covers and another what the digits classifier
+reads, each answered from the run; the code panel downloads as a notebook.
 
 Play is a generator handler that trains the session's run itself: a few steps (as many
 as the speed control asks), then a frame, about 12 frames a second at full speed. A
@@ -26,7 +29,9 @@ from components.errors import user_errors
 from components.gan_figures import (digits_curves_figure, digits_grid_figure, distance_figure,
                                     field_figure, interpolation_figure, loss_figure)
 from components.lazy import lazy_module
-from components.lesson import lesson
+from components.lesson import lesson, lesson_markdown
+from components.links import LabSetup, lab_setup
+from components.predict import Outcome, Tally, ask, reveal
 from playground.gan.config import (ACTIVATIONS, DIGITS_GRID_COLS, LIMITS, LOSSES, OPTIMIZERS, PRESETS,
                                    TARGETS, GANConfig, make_config)
 from playground.service.model_service import get_service
@@ -53,6 +58,9 @@ STOPPED = "Stopped: Play or Reset starts a new run with the same seed"
 SETTINGS = ["target", "loss", "g_layers", "g_width", "d_layers", "d_width", "activation",
             "optimizer", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim", "gp_weight",
             "max_steps", "seed"]
+# how the status line and the modes question count a mode (model.modes_covered's defaults)
+MODE_RULE = "a mode counts when at least 2 % of the samples lie within 0.25 of its centre"
+SUB_TABS = {"gan-2d": "2-D GAN lab", "gan-digits": "Digits (8×8 images)"}
 DEFAULT_POINTS = "\n".join(f"{np.cos(t):.2f}, {np.sin(2 * t) / 2:.2f}"
                            for t in np.linspace(0, 2 * np.pi, 24, endpoint=False))  # a figure 8
 
@@ -183,6 +191,7 @@ class View2D(NamedTuple):
     distance: Any
     status: str
     code: Any
+    verdict: Any  # the modes question's verdict: cleared when a Play starts, else unchanged
 
 
 def settings_config(settings: tuple) -> tuple[GANConfig, list[str]]:
@@ -205,8 +214,7 @@ def status_text(lab: Lab, snap: Any, state: str) -> str:
         lines.append(f"Distance to the data: **{snap.distance[-1]:.3f}** at step {snap.distance_steps[-1]:,} "
                      f"(two samples of the data itself differ by {snap.noise_floor:.3f}).")
     if snap.modes is not None:
-        lines.append(f"G's samples cover **{snap.modes[0]} of the {snap.modes[1]} modes** "
-                     "(a mode counts when at least 2 % of the samples lie within 0.25 of its centre).")
+        lines.append(f"G's samples cover **{snap.modes[0]} of the {snap.modes[1]} modes** ({MODE_RULE}).")
     if snap.diverged_at is not None:
         lines.append(f"⚠️ **Diverged at step {snap.diverged_at:,}**: the losses became NaN or "
                      "infinite, so nothing is drawn. Lower the learning rates and press Reset.")
@@ -222,7 +230,7 @@ def view_2d(lab: Lab, state: str, curves: bool = True, code: Any = None) -> View
     skip = gr.skip()
     return View2D(skip, field_figure(snap),
                   loss_figure(snap.d_loss, snap.g_loss, snap.loss) if curves else skip,
-                  distance_figure(snap) if curves else skip, status, skip if code is None else code)
+                  distance_figure(snap) if curves else skip, status, skip if code is None else code, skip)
 
 
 # The parts of the core the lab runs, in the order a script needs them.
@@ -322,7 +330,7 @@ def on_play(request: gr.Request | None, lab: Lab | None, speed: str, points_text
     play = start_play(lab, request)
     try:
         with lab.lock:  # the state and the code change only with the run: sent once
-            first = view_2d(lab, "Training", code=code)._replace(lab=lab)
+            first = view_2d(lab, "Training", code=code)._replace(lab=lab, verdict="")
         yield first
         yield from train_frames(lab, play, speed, lambda state, curves: view_2d(lab, state, curves))
     finally:
@@ -362,9 +370,13 @@ def on_preset(name: str) -> tuple:
     """Load a lesson preset: every setting, plus what to watch for."""
     if name not in PRESETS:
         raise ValueError(f"Unknown preset '{name}'. Choose one of: {', '.join(PRESETS)}.")
-    preset = PRESETS[name]
-    values = [getattr(preset.config, name) for name in SETTINGS]
-    return (*values, f"**{name}.** {preset.lesson} Press **Play**.")
+    values = [getattr(PRESETS[name].config, setting) for setting in SETTINGS]
+    return (*values, preset_note(name) + " Press **Play**.")
+
+
+def preset_note(name: str) -> str:
+    """What a preset is about; a lesson link restores the note with the preset's name."""
+    return f"**{name}.** {PRESETS[name].lesson}" if name in PRESETS else ""
 
 
 @user_errors
@@ -386,6 +398,7 @@ class ViewDigits(NamedTuple):
     losses: Any
     quality: Any
     status: str
+    verdict: Any  # the digits question's verdict: cleared when a Play starts, else unchanged
 
 
 def view_digits(lab: Lab, state: str, curves: bool = True) -> ViewDigits:
@@ -404,7 +417,7 @@ def view_digits(lab: Lab, state: str, curves: bool = True) -> ViewDigits:
     lines += [f"ℹ️ {note}" for note in lab.notes]
     return ViewDigits(skip, digits_grid_figure(snap),
                       loss_figure(snap.d_loss, snap.g_loss, cfg.loss) if curves else skip,
-                      digits_curves_figure(snap) if curves else skip, "\n\n".join(lines))
+                      digits_curves_figure(snap) if curves else skip, "\n\n".join(lines), skip)
 
 
 def checkpoint_lab() -> Lab:
@@ -472,7 +485,7 @@ def on_digits_play(request: gr.Request | None, lab: Lab | None, speed: str, cond
     play = start_play(lab, request)
     try:
         with lab.lock:
-            first = view_digits(lab, "Training")._replace(lab=lab)
+            first = view_digits(lab, "Training")._replace(lab=lab, verdict="")
         yield first
         yield from train_frames(lab, play, speed, lambda state, curves: view_digits(lab, state, curves))
     finally:
@@ -501,6 +514,99 @@ def on_interpolate(lab: Lab | None, digit_a: str, col_a: float, digit_b: str, co
     start = f"digit {a}, z{int(col_a)}" if lab.run.n_classes else f"z{int(col_a)}"
     end = f"digit {b}, z{int(col_b)}" if lab.run.n_classes else f"z{int(col_b)}"
     return interpolation_figure(images, start, end)
+
+
+# --- predict, then reveal ---------------------------------------------------------------------
+MODES_QUESTION = "gan-modes"
+MODES_ASK = "Will this GAN cover all 8 modes of the ring by the end of its run? Choose, then press Play."
+# (fewest modes covered, choice): the first band the run reaches is the answer
+MODE_BANDS = ((7, "Yes, (nearly) all: 7 or 8"), (4, "Only some: 4 to 6"), (0, "No, it collapses: 3 or fewer"))
+DIGITS_QUESTION = "gan-digits"
+DIGITS_ASK = ("When your run ends, how many of the grid's 80 samples will the classifier read as the "
+              "digit asked for? Choose, then press Reset and Play.")
+AGREEMENT_BANDS = ((0.5, "Most: half or more"), (0.2, "Some: 20 to 50 %"), (0.0, "About chance: under 20 %"))
+
+
+def band(value: float, bands: tuple[tuple[float, str], ...]) -> str:
+    """The choice of the first band whose lower bound ``value`` reaches."""
+    return next(choice for low, choice in bands if value >= low)
+
+
+def modes_outcome(snap: Any) -> Outcome:
+    """The 2-D run's answer, from the modes its samples cover at its last step."""
+    covered, total = snap.modes
+    return Outcome(band(covered, MODE_BANDS), (
+        f"At step {snap.step:,} G's samples cover **{covered} of the {total} modes** ({MODE_RULE}); "
+        f"distance to the data {snap.distance[-1]:.3f} (the data's own: {snap.noise_floor:.3f})."))
+
+
+def not_answered_yet(run: Any, missing: str) -> str | None:
+    """Why a run cannot answer its question yet (it diverged, or has steps to go), or None."""
+    if run.diverged_at is not None:
+        return f"The run diverged at step {run.diverged_at:,}: there are no {missing}."
+    if run.step < run.cfg.max_steps:
+        return f"Play to the end of the run (step {run.cfg.max_steps:,}) to see the answer."
+    return None
+
+
+def reveal_when_done(question_id: str, choice: str | None, lab: Lab | None, tally: Tally,
+                     why_not: Callable[[Any], str | None], outcome: Callable[[Any], Outcome]) -> tuple[str, Tally]:
+    """The verdict on ``choice`` from ``outcome(run)`` once the lab's run can answer; until
+    then ``why_not(run)`` is the hint shown to a student who has chosen."""
+    if lab is None:
+        return "", tally
+    with lab.lock:
+        hint = why_not(lab.run)
+        if hint is None:
+            return reveal(question_id, choice, outcome(lab.run), tally)
+    return (hint if choice else ""), tally
+
+
+def modes_not_answered(run: Any) -> str | None:
+    if run.cfg.target != "ring":
+        return "This question is about the ring's 8 modes: choose the target **ring** and press Play."
+    return not_answered_yet(run, "samples to count")
+
+
+@user_errors
+def on_reveal_modes(choice: str | None, lab: Lab | None, tally: Tally) -> tuple[str, Tally]:
+    """After Play, Step or Reset: the verdict once the run has reached its max steps."""
+    return reveal_when_done(MODES_QUESTION, choice, lab, tally, modes_not_answered,
+                            lambda run: modes_outcome(gan.snapshot(run)))
+
+
+def digits_outcome(step: int, agreement: float) -> Outcome:
+    """The digits run's answer, from the classifier's reading of the grid at its last step."""
+    samples = 10 * DIGITS_GRID_COLS
+    return Outcome(band(agreement, AGREEMENT_BANDS), (
+        f"At step {step:,} the classifier (trained on the 1,797 real digits) reads **{100 * agreement:.0f} %** "
+        f"of the grid's {samples} samples as the digit asked for (chance: 10 %)."))
+
+
+def digits_not_answered(run: Any) -> str | None:
+    if run.source != "your run":
+        return "The question is about a run you train: press Reset, then Play."
+    if not run.cfg.conditional:
+        return "The classifier checks the digit asked for: tick **Class-conditional**, then Reset and Play."
+    return not_answered_yet(run, "digits to read")
+
+
+@user_errors
+def on_reveal_digits(choice: str | None, lab: Lab | None, tally: Tally) -> tuple[str, Tally]:
+    """After the digits Play, Reset or checkpoint: the verdict once your run has ended."""
+    return reveal_when_done(DIGITS_QUESTION, choice, lab, tally, digits_not_answered,
+                            lambda run: digits_outcome(run.quality_steps[-1], run.agreements[-1]))
+
+
+# --- lesson links ------------------------------------------------------------------------------
+@user_errors
+def on_open_view(view: str | None, digits_lab: Lab | None) -> tuple:
+    """A lesson link restored the lab: open the sub-tab it names, drawn as a click on it draws
+    it (the digits sub-tab shows the checkpoint unless a run is there). No sub-tab: as it is."""
+    if view not in SUB_TABS:
+        return (gr.Tabs(), *[gr.skip()] * len(ViewDigits._fields))
+    digits = on_digits_show(digits_lab) if view == "gan-digits" else [gr.skip()] * len(ViewDigits._fields)
+    return (gr.Tabs(selected=view), *digits)
 
 
 # --- layout ------------------------------------------------------------------------------
@@ -532,6 +638,8 @@ LESSON_PAPERS = [
     ("Gulrajani et al. 2017: WGAN-GP", "https://arxiv.org/abs/1704.00028"),
     ("Kahng et al. 2018: GAN Lab", "https://arxiv.org/abs/1809.01587"),
 ]
+LESSON_MD = lesson_markdown(LESSON_WHAT, LESSON_TRY, LESSON_PAPERS)  # the notebook's first cell
+NOTEBOOK_TITLE = f"{TITLE}: the 2-D GAN lab"
 
 
 def _limit(name: str) -> tuple[float, float]:
@@ -539,12 +647,12 @@ def _limit(name: str) -> tuple[float, float]:
     return low, high
 
 
-def build_settings() -> list[gr.components.Component]:
-    """One input per SETTINGS entry, in order, starting at the healthy preset."""
+def build_settings() -> dict[str, gr.components.Component]:
+    """One input per SETTINGS entry (name → input, in order), starting at the healthy preset."""
     cfg = PRESETS["Healthy training"].config
     inputs = {
-        "target": gr.Dropdown(list(TARGETS), value=cfg.target, label="Target distribution"),
-        "loss": gr.Radio(list(LOSSES), value=cfg.loss, label="Loss"),
+        "target": gr.Dropdown(list(TARGETS), value=cfg.target, label="Target distribution", elem_id="gan-target"),
+        "loss": gr.Radio(list(LOSSES), value=cfg.loss, label="Loss", elem_id="gan-loss"),
     }
     with gr.Accordion("Networks", open=False):
         with gr.Row():
@@ -567,16 +675,31 @@ def build_settings() -> list[gr.components.Component]:
             inputs["gp_weight"] = gr.Number(cfg.gp_weight, label="Gradient penalty λ (WGAN-GP)")
             inputs["max_steps"] = gr.Number(cfg.max_steps, label="Max steps", precision=0)
             inputs["seed"] = gr.Number(cfg.seed, label="Seed", precision=0)
-    return [inputs[name] for name in SETTINGS]
+    return {name: inputs[name] for name in SETTINGS}
 
 
-def build_2d(demo: gr.Blocks) -> None:
+
+
+@dataclass(frozen=True)
+class Lab2D:
+    """The 2-D sub-tab's pieces that the lab's link and its restore need."""
+
+    link: dict[str, gr.components.Component]  # what a lesson link sets, by its name in the link
+    reset: dict[str, Any]  # the Reset event's arguments (fn, inputs, outputs)
+    reveal: dict[str, Any]  # the modes question's verdict, after a run
+    preset: gr.Dropdown
+    preset_note: gr.Markdown
+
+
+def build_2d(demo: gr.Blocks) -> Lab2D:
     with gr.Row():
         with gr.Column(scale=1, min_width=330):
-            preset = gr.Dropdown(list(PRESETS), value="Healthy training", label="Lesson preset")
+            preset = gr.Dropdown(list(PRESETS), value="Healthy training", label="Lesson preset",
+                                 elem_id="gan-preset")
             load = gr.Button("Load preset", elem_id="gan-load-preset")
-            preset_note = gr.Markdown(f"**Healthy training.** {PRESETS['Healthy training'].lesson}")
-            settings = build_settings()
+            preset_md = gr.Markdown(preset_note("Healthy training"))
+            named = build_settings()
+            settings = list(named.values())
             with gr.Accordion("Custom target: type or draw points", open=False):
                 points = gr.Textbox(DEFAULT_POINTS, lines=5, max_lines=12, max_length=60_000,
                                     label="Points, one 'x, y' per line (used when the target is custom)")
@@ -584,6 +707,7 @@ def build_2d(demo: gr.Blocks) -> None:
                                       canvas_size=(320, 320))
                 use_sketch = gr.Button("Use my drawing")
         with gr.Column(scale=2):
+            modes_q = ask(MODES_QUESTION, MODES_ASK, [choice for _, choice in MODE_BANDS])
             with gr.Row():
                 play = gr.Button("▶ Play", variant="primary", elem_id="gan-play")
                 pause = gr.Button("Pause", elem_id="gan-pause")
@@ -596,26 +720,41 @@ def build_2d(demo: gr.Blocks) -> None:
             with gr.Row():
                 losses = gr.Plot(elem_id="gan-losses", show_label=False)
                 distance = gr.Plot(elem_id="gan-distance", show_label=False)
-    code = code_panel("")  # filled on page load: reading the core's source imports torch
+    # filled on page load: reading the core's source imports torch
+    code = code_panel(title=NOTEBOOK_TITLE, lesson=LESSON_MD)
     lab = gr.State(None)
-    views = dict(lab=lab, field=field, losses=losses, distance=distance, status=status, code=code)
+    views = dict(lab=lab, field=field, losses=losses, distance=distance, status=status, code=code,
+                 verdict=modes_q.verdict)
     outputs = [views[name] for name in View2D._fields]
+    reset_args = dict(fn=on_reset, inputs=[points, *settings], outputs=outputs, **queues.CHEAP)
+    reveal_modes = dict(fn=on_reveal_modes, inputs=[modes_q.choice, lab, modes_q.tally],
+                        outputs=[modes_q.verdict, modes_q.tally], api_visibility="private", **queues.CHEAP)
     # The step-0 picture is drawn on page load, so app start-up never loads torch.
-    demo.load(on_reset, [points, *settings], outputs, api_visibility="private", **queues.CHEAP)
+    demo.load(**reset_args, api_visibility="private")
     play_event = play.click(on_play, [lab, speed, points, *settings], outputs, api_name="gan_play",
                             show_progress="minimal", **queues.TRAINING)
-    reset.click(on_reset, [points, *settings], outputs, api_name="gan_reset", cancels=[play_event],
-                **queues.CHEAP)
+    play_event.then(**reveal_modes)  # a Play that reached max steps: the question's answer
+    reset.click(**reset_args, api_name="gan_reset", cancels=[play_event]).then(**reveal_modes)
     step.click(on_step, [lab, points, *settings], outputs, api_name="gan_step", cancels=[play_event],
-               **queues.CHEAP)
+               **queues.CHEAP).then(**reveal_modes)
     pause.click(on_pause, [lab], [status], cancels=[play_event], api_name="gan_pause", **queues.CHEAP)
     stop.click(on_stop, [lab], [lab, status], cancels=[play_event], api_name="gan_stop", **queues.CHEAP)
-    load.click(on_preset, [preset], [*settings, preset_note], api_name="gan_preset", **queues.CHEAP)
-    use_sketch.click(on_sketch, [sketch], [points, settings[SETTINGS.index("target")]],
-                     api_visibility="private", **queues.CHEAP)
+    load.click(on_preset, [preset], [*settings, preset_md], api_name="gan_preset", **queues.CHEAP)
+    use_sketch.click(on_sketch, [sketch], [points, named["target"]], api_visibility="private", **queues.CHEAP)
+    return Lab2D({"preset": preset, **named, "speed": speed, "points": points}, reset_args, reveal_modes,
+                 preset, preset_md)
 
 
-def build_digits() -> tuple[gr.State, list]:
+@dataclass(frozen=True)
+class LabDigits:
+    """The digits sub-tab's pieces that the lab's link and its restore need."""
+
+    link: dict[str, gr.components.Component]
+    lab: gr.State
+    outputs: list  # in the order of ViewDigits
+
+
+def build_digits() -> LabDigits:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             gr.Markdown("An MLP GAN on scikit-learn's 1,797 handwritten 8×8 digits. It opens "
@@ -627,6 +766,7 @@ def build_digits() -> tuple[gr.State, list]:
             max_steps = gr.Number(3000, label="Max steps", precision=0)
             seed = gr.Number(0, label="Seed", precision=0)
             speed = gr.Radio(list(SPEEDS), value=FULL_SPEED, label="Speed", elem_id="gan-digits-speed")
+            digits_q = ask(DIGITS_QUESTION, DIGITS_ASK, [choice for _, choice in AGREEMENT_BANDS])
             with gr.Row():
                 play = gr.Button("▶ Play", variant="primary", elem_id="gan-digits-play")
                 pause = gr.Button("Pause", elem_id="gan-digits-pause")
@@ -650,28 +790,48 @@ def build_digits() -> tuple[gr.State, list]:
     strip = gr.Plot(show_label=False, elem_id="gan-digits-strip")
     lab = gr.State(None)
     settings = [conditional, lr, batch, max_steps, seed]
-    views = dict(lab=lab, grid=grid, losses=losses, quality=quality, status=status)
+    views = dict(lab=lab, grid=grid, losses=losses, quality=quality, status=status, verdict=digits_q.verdict)
     outputs = [views[name] for name in ViewDigits._fields]
-    trained.click(on_digits_checkpoint, [lab], outputs, api_name="gan_digits_checkpoint", **queues.CHEAP)
+    reveal_digits = dict(fn=on_reveal_digits, inputs=[digits_q.choice, lab, digits_q.tally],
+                         outputs=[digits_q.verdict, digits_q.tally], api_visibility="private", **queues.CHEAP)
+    trained.click(on_digits_checkpoint, [lab], outputs, api_name="gan_digits_checkpoint", **queues.CHEAP
+                  ).then(**reveal_digits)
     play_event = play.click(on_digits_play, [lab, speed, *settings], outputs, api_name="gan_digits_play",
                             show_progress="minimal", **queues.TRAINING)
+    play_event.then(**reveal_digits)
     pause.click(on_digits_pause, [lab], [status], cancels=[play_event], api_name="gan_digits_pause",
                 **queues.CHEAP)
     reset.click(on_digits_reset, [lab, *settings], outputs, api_name="gan_digits_reset",
-                cancels=[play_event], **queues.CHEAP)
+                cancels=[play_event], **queues.CHEAP).then(**reveal_digits)
     walk.click(on_interpolate, [lab, digit_a, col_a, digit_b, col_b], [strip],
                api_name="gan_digits_interpolate", **queues.CHEAP)
-    return lab, outputs
+    link = {"digits_conditional": conditional, "digits_lr": lr, "digits_batch": batch, "digits_steps": max_steps,
+            "digits_seed": seed, "digits_speed": speed, "from_digit": digit_a, "from_z": col_a,
+            "to_digit": digit_b, "to_z": col_b}
+    return LabDigits(link, lab, outputs)
 
 
-def build(demo: gr.Blocks) -> None:
-    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
+def build(demo: gr.Blocks) -> LabSetup:
+    """Lay out the tab inside ``demo`` (the app being built), wire its events, and return
+    what a lesson link can set in it."""
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         lesson(LESSON_WHAT, LESSON_TRY, LESSON_PAPERS)
-        with gr.Tabs():
-            with gr.Tab("2-D GAN lab", id="gan-2d"):
-                build_2d(demo)
-            with gr.Tab("Digits (8×8 images)", id="gan-digits") as digits_tab:
-                lab, outputs = build_digits()
-    digits_tab.select(on_digits_show, [lab], outputs, api_visibility="private", **queues.CHEAP)
+        view = gr.Radio(list(SUB_TABS), value=None, visible=False)  # the sub-tab, for lesson links
+        with gr.Tabs() as subtabs:
+            with gr.Tab(SUB_TABS["gan-2d"], id="gan-2d") as points_tab:
+                points = build_2d(demo)
+            with gr.Tab(SUB_TABS["gan-digits"], id="gan-digits") as digits_tab:
+                digits = build_digits()
+        setup = lab_setup(TAB_ID, {"view": view, **points.link, **digits.link}, internal=("view",))
+    digits_tab.select(on_digits_show, [digits.lab], digits.outputs, api_visibility="private", **queues.CHEAP)
+    # the sub-tab the teacher is on goes into "Copy link" (in the browser: no request)
+    for sub_tab, sub_id in ((points_tab, "gan-2d"), (digits_tab, "gan-digits")):
+        sub_tab.select(None, None, view, js=f"() => {sub_id!r}", api_visibility="private", **queues.CHEAP)
+    # A lesson link restored the settings: open its sub-tab, then draw step 0 as on the first view
+    # (nothing trains until the student presses Play), with the preset's note.
+    restore = setup.restored.change(on_open_view, [view, digits.lab], [subtabs, *digits.outputs],
+                                    api_visibility="private", **queues.CHEAP)
+    restore.then(**points.reset, api_visibility="private").then(**points.reveal)
+    restore.then(preset_note, points.preset, points.preset_note, api_visibility="private", **queues.CHEAP)
     demo.unload(on_unload)
+    return setup

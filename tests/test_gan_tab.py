@@ -1,6 +1,6 @@
 """The GANs tab: handlers called directly (Play, Pause, Step, Stop, speeds, one training
 per session, bad input), the lessons of its "Try this" prompts for seeds 0-4, its code
-panel run in a subprocess, the API through gradio_client and a real browser."""
+panel run in a subprocess and as a notebook, the API through gradio_client and a real browser."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 
 from components import gan_tab as tab
 from playground.gan.config import PRESETS
-from tests.conftest import assert_not_blank
+from tests.conftest import assert_not_blank, run_lab_notebook
 
 HEALTHY = [getattr(PRESETS["Healthy training"].config, name) for name in tab.SETTINGS]
 DIGITS = (True, 1e-3, 32, 30, 0)  # conditional, lr, batch, max steps, seed
@@ -292,26 +292,46 @@ def test_lesson_gan_digits():
 
 
 # --- the code panel: run as a student would, in a fresh folder -----------------------------------
-@pytest.mark.parametrize("target,loss", [("ring", "non-saturating"), ("two moons", "wgan-gp"),
-                                         ("custom", "standard")])
-def test_code_panel_gan_reproduces_the_run(tmp_path, target, loss):
-    values = settings(target=target, loss=loss, max_steps=600, seed=3,
-                      d_steps=2 if loss == "wgan-gp" else 1)
+def panel_run(target: str, loss: str):
+    """A short run with the panel's code for it: → (lab, last frame, code)."""
+    values = settings(target=target, loss=loss, max_steps=600, seed=3, d_steps=2 if loss == "wgan-gp" else 1)
     view = tab.on_reset(tab.DEFAULT_POINTS, *values)
     lab, last = play_to_the_end(view.lab, values)
     assert "import playground" not in view.code and "from playground" not in view.code
-    (tmp_path / "gan_lab.py").write_text(view.code)
-    out = subprocess.run([sys.executable, "gan_lab.py"], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=600, env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
-    assert out.returncode == 0, out.stderr
-    final = out.stdout.strip().splitlines()[-2 if target == "ring" else -1]
+    return lab, last, view.code
+
+
+def check_code_output(lab, last, printed: str) -> None:
+    """The code's last lines print the run's final losses and distance (and, for the ring,
+    its modes): the same numbers as the lab's run and its status line."""
+    lines = printed.strip().splitlines()
+    final = lines[-2 if lab.run.cfg.target == "ring" else -1]
     d_loss, g_loss, distance = (float(x) for x in re.findall(r"-?\d+\.\d+", final))
     assert d_loss == pytest.approx(lab.run.d_losses[-1], abs=2e-4)
     assert g_loss == pytest.approx(lab.run.g_losses[-1], abs=2e-4)
     assert distance == pytest.approx(lab.run.distances[-1], abs=2e-4)
     assert f"{lab.run.distances[-1]:.3f}" in last.status  # the number the screen shows
-    if target == "ring":
-        assert out.stdout.strip().splitlines()[-1] == f"modes covered: {modes_of(last.status)} of 8"
+    if lab.run.cfg.target == "ring":
+        assert lines[-1] == f"modes covered: {modes_of(last.status)} of 8"
+
+
+@pytest.mark.parametrize("target,loss", [("ring", "non-saturating"), ("two moons", "wgan-gp"),
+                                         ("custom", "standard")])
+def test_code_panel_gan_reproduces_the_run(tmp_path, target, loss):
+    lab, last, code = panel_run(target, loss)
+    (tmp_path / "gan_lab.py").write_text(code)
+    out = subprocess.run([sys.executable, "gan_lab.py"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=600, env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr
+    check_code_output(lab, last, out.stdout)
+
+
+@pytest.mark.parametrize("target,loss", [("ring", "non-saturating"), ("custom", "wgan-gp")])
+def test_code_panel_gan_2d_notebook(tmp_path, target, loss):
+    """The panel's "Download notebook", run top to bottom in a kernel from an empty folder."""
+    lab, last, code = panel_run(target, loss)
+    printed = run_lab_notebook(code, tab.NOTEBOOK_TITLE, tab.LESSON_MD, tmp_path, must_cite="Goodfellow")
+    check_code_output(lab, last, printed)
 
 
 # --- through the server --------------------------------------------------------------------------
