@@ -133,6 +133,60 @@ def wait_until(condition, timeout_s: float) -> bool:
     return condition()
 
 
+def lab_in_fresh_blocks(tab_module) -> tuple:
+    """A lab built in a new Blocks (as a fresh session's page has it): its LabSetup and the
+    tab ids → lab that links resolve against."""
+    import gradio as gr
+
+    from components.links import tab_parents
+
+    with gr.Blocks() as demo:
+        with gr.Tabs() as tabs:
+            setup = tab_module.build(demo)
+    return setup, tab_parents(tabs)
+
+
+def restored_settings(setup, updates: dict) -> dict:
+    """The values a lesson link's ``updates`` give the lab's controls, by their link names."""
+    return {name: updates[control]["value"] for name, control in setup.controls.items()
+            if control in updates and "value" in updates[control]}
+
+
+def hidden_controls(setup, updates: dict) -> list[str]:
+    """The link names of the controls a lesson link's ``updates`` hide."""
+    return [name for name, control in setup.controls.items() if updates.get(control, {}).get("visible") is False]
+
+
+def link_round_trip(client, setup, parents: dict, settings: dict, hide: list[str]) -> dict:
+    """A lab's settings through its live /<lab>_link endpoint (hiding ``hide``) and back
+    as a fresh session reads the link on page load: the settings it restores, after checking
+    that they are ``settings``, that nothing was refused, and that ``hide`` is hidden."""
+    import urllib.parse
+
+    from components.links import read_link
+
+    query = client.predict(*settings.values(), hide, api_name=f"/{setup.lab}_link")
+    params = dict(urllib.parse.parse_qsl(query.lstrip("?")))
+    assert params["tab"] == setup.lab and params["hide"] == ",".join(hide)
+    link = read_link(params, parents, [setup])
+    assert link.lab == setup.lab and link.note == ""
+    restored = restored_settings(setup, link.updates)
+    assert restored == settings and link.updates[setup.restored] == 1
+    assert sorted(hidden_controls(setup, link.updates)) == sorted(hide)
+    return restored
+
+
+def assert_link_refuses(setup, parents: dict, params: dict, kept: dict, said: list[str]) -> None:
+    """A link with bad ``params`` restores only ``kept`` (clamped values included) and its
+    note says each of ``said`` (what was clamped or ignored, and why)."""
+    from components.links import read_link
+
+    link = read_link(params, parents, [setup])
+    assert restored_settings(setup, link.updates) == kept
+    for words in said:
+        assert words in link.note, (words, link.note)
+
+
 def run_lab_notebook(code: str, title: str, lesson: str, folder: Path, must_cite: str = "") -> str:
     """A lab's "Download notebook" (its code panel with ``title`` and ``lesson``) run top to
     bottom in a Jupyter kernel from an empty ``folder``; what its code cell printed."""

@@ -12,8 +12,9 @@ import gradio as gr
 import pytest
 
 from components import recurrent_tab as tab
-from components.links import read_link, tab_parents
-from tests.conftest import assert_not_blank
+from components.links import read_link
+from tests.conftest import (assert_link_refuses, assert_not_blank, lab_in_fresh_blocks, link_round_trip,
+                            restored_settings)
 
 # A teacher's setup: every setting away from its default, the gradients sub-tab open.
 SETTINGS = dict(cell="gru", input="chars", text="B0123012301", weights="random", seed=3, hidden=6,
@@ -23,16 +24,7 @@ SETTINGS = dict(cell="gru", input="chars", text="B0123012301", weights="random",
 
 @pytest.fixture(scope="module")
 def fresh_lab():
-    """The lab built in a new Blocks: its LabSetup and the app's tab ids → lab."""
-    with gr.Blocks() as demo:
-        with gr.Tabs() as tabs:
-            setup = tab.build(demo)
-    return setup, tab_parents(tabs)
-
-
-def restored_settings(setup, updates) -> dict:
-    return {name: updates[control]["value"] for name, control in setup.controls.items()
-            if control in updates and "value" in updates[control]}
+    return lab_in_fresh_blocks(tab)
 
 
 def stepper_result(settings: dict) -> tuple[str, dict]:
@@ -46,17 +38,8 @@ def stepper_result(settings: dict) -> tuple[str, dict]:
 
 
 def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, fresh_lab):
-    setup, parents = fresh_lab
-    query = client.predict(*SETTINGS.values(), ["hidden", "seed"], api_name="/recurrent_link")
-    params = dict(urllib.parse.parse_qsl(query.lstrip("?")))
-    assert params["tab"] == tab.TAB_ID and params["hide"] == "hidden,seed"
-    link = read_link(params, parents, [setup])  # what a fresh session does on page load
-    assert link.lab == tab.TAB_ID and link.note == ""
-    assert restored_settings(setup, link.updates) == SETTINGS
-    hidden = [name for name, control in setup.controls.items()
-              if link.updates[control].get("visible") is False]
-    assert hidden == ["seed", "hidden"] and link.updates[setup.restored] == 1
-    note, curves = stepper_result(restored_settings(setup, link.updates))
+    restored = link_round_trip(client, *fresh_lab, SETTINGS, ["hidden", "seed"])
+    note, curves = stepper_result(restored)
     assert (note, curves) == stepper_result(SETTINGS)
     assert "seed 3" in note and "spectral radius 1.5" in note
     assert tab.open_view(SETTINGS["view"]).selected == "recurrent-gradients"  # the restored sub-tab
@@ -74,12 +57,9 @@ def test_bad_values_in_a_link_are_ignored_with_a_note(fresh_lab):
     setup, parents = fresh_lab
     params = {"tab": "recurrent", "cell": "transformer", "view": "../../etc/passwd", "n": "1000",
               "radius": "nan", "text": "C0" * 5_000, "set_forget": "maybe", "path": "/etc/passwd"}
-    link = read_link(params, parents, [setup])
-    values = restored_settings(setup, link.updates)
-    assert values == {"n": 100}  # clamped into the slider's range (and said)
-    for said in ("N distractors was set to 100", "ignored cell", "ignored view", "ignored radius",
-                 "ignored text", "ignored set_forget", "“path”"):
-        assert said in link.note
+    assert_link_refuses(setup, parents, params, {"n": 100},  # clamped into the slider's range (and said)
+                        ["N distractors was set to 100", "ignored cell", "ignored view", "ignored radius",
+                         "ignored text", "ignored set_forget", "“path”"])
     # a text the link takes but the lab refuses: the lab's own message when it runs
     text = restored_settings(setup, read_link({"tab": "recurrent", "text": "C0" * 60}, parents,
                                               [setup]).updates)["text"]
