@@ -17,7 +17,7 @@ from components import finetune_tab as tab
 from components.links import tab_parents
 from playground.hf import finetune as ft
 from playground.service.model_service import DEFAULT_ENCODER
-from tests.conftest import assert_link_refuses, assert_not_blank, link_round_trip
+from tests.conftest import assert_link_refuses, browser_prediction_holds, link_round_trip
 
 torch.set_num_threads(1)
 # A teacher's setup: every setting away from its default (one encoder ships, so the model stays).
@@ -134,10 +134,5 @@ def test_browser_opens_a_lesson_link_with_hidden_controls_and_a_prediction(page)
     assert not p.get_by_label("Pretrained model (tokenizer and encoder)").is_visible()
     assert not p.get_by_label("N (last layers)").first.is_visible()
     assert p.locator("#link-note").is_hidden()
-    p.locator("#ft-question").get_by_label(tab.PROBE_CHOICES[False]).check()  # predict first, then train
-    p.locator("#ft-train").click()
-    p.get_by_text("Your prediction held").wait_for(timeout=300_000)
-    assert p.get_by_text("1 of 1 right").is_visible()
-    path = page.screenshot("finetune-lesson-link")
-    assert_not_blank(path)
-    assert not page.console_errors and not page.outside_requests
+    browser_prediction_holds(page, p.locator("#ft-question").get_by_label(tab.PROBE_CHOICES[False]),
+                             p.locator("#ft-train"), "finetune-lesson-link", timeout_ms=300_000)

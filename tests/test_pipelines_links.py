@@ -14,7 +14,7 @@ from components import pipelines_tab as tab
 from components.links import read_link
 from playground.hf import pipelines as pl
 from tests.conftest import (
-    assert_link_refuses, assert_not_blank, lab_in_fresh_blocks, link_round_trip, restored_settings,
+    assert_link_refuses, browser_prediction_holds, lab_in_fresh_blocks, link_round_trip, restored_settings,
 )
 
 # A teacher's setup: every setting away from its default (the tiny GPT, not the default SmolLM2).
@@ -100,10 +100,6 @@ def test_browser_opens_a_lesson_link_with_hidden_controls_and_a_prediction(page)
     assert p.locator("#pl-text textarea").input_value() == "I was not disappointed."
     assert not p.locator("#pl-model").is_visible() and p.locator("#pl-task").is_visible()
     assert p.locator("#link-note").is_hidden()  # nothing in the link was refused
-    p.locator("#pl-question").get_by_label("Negative").check()  # predict first, then run
-    p.locator("#pl-run").click()
-    p.get_by_text("Your prediction held").wait_for(timeout=240_000)  # the model loads on a busy machine
-    assert p.get_by_text("1 of 1 right").is_visible() and "NEGATIVE" in p.locator("#pl-summary").inner_text()
-    path = page.screenshot("pipelines-lesson-link")
-    assert_not_blank(path)
-    assert not page.console_errors and not page.outside_requests
+    browser_prediction_holds(page, p.locator("#pl-question").get_by_label("Negative"), p.locator("#pl-run"),
+                             "pipelines-lesson-link", timeout_ms=240_000)  # the model loads on a busy machine
+    assert "NEGATIVE" in p.locator("#pl-summary").inner_text()
