@@ -385,7 +385,7 @@ def build(demo: gr.Blocks) -> LabSetup:
                 preview = gr.Dataframe(headers=["text", "label"], label="First rows", wrap=True,
                                        column_widths=["80%", "20%"],
                                        interactive=False, max_height=300)
-                data_summary = gr.Markdown("Press **Load & inspect** to look at the data.")
+                data_summary = gr.Markdown("Press **Load & inspect** to look at the data.", elem_id="ft-data-summary")
         with gr.Row():
             balance_plot = gr.Plot(placeholder("Label balance appears here."), show_label=False, elem_id="ft-balance")
             lengths_plot = gr.Plot(placeholder("Token lengths appear here."), show_label=False, elem_id="ft-lengths")

@@ -127,7 +127,7 @@ def test_browser_opens_a_lesson_link_with_hidden_controls_and_a_prediction(page)
     page.open(query)
     p = page.page
     p.get_by_text("Set up by your teacher's link").wait_for(timeout=120_000)  # the data is loaded...
-    assert "8,530 rows" in p.get_by_text("rows** from").first.inner_text() or p.get_by_text("8,530 rows").count()
+    assert "8,530 rows" in p.locator("#ft-data-summary").inner_text()
     assert "Training **" not in p.locator("#ft-status").inner_text()  # ...and nothing trains
     assert p.locator("#ft-maxlen input[type=number]").input_value() == "32"
     assert p.locator("#ft-ntrain input[type=number]").input_value() == "256"
