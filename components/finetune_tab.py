@@ -1,5 +1,8 @@
 """Datasets & fine-tuning lab (issue 8): load data with 🤗 Datasets, fine-tune a pretrained
-encoder live with Trainer, compare before/after, save, download, share."""
+encoder live with Trainer, compare before/after, save, download, share.
+Issue 18: a lesson link restores the dataset and every training setting and loads the data
+(it never starts a training: that is the student's press), a question asks whether the
+fine-tune will beat the frozen-embedding baseline, and the code panel downloads as a notebook."""
 
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ from components.code_panel import code_panel
 from components.errors import user_errors
 from components.figures import placeholder
 from components.finetune_code import data_code, run_code
-from components.lesson import lesson
+from components.lesson import lesson, lesson_markdown
+from components.links import LabSetup, lab_setup
+from components.predict import Outcome, Tally, ask, reveal
 from playground.hf import datasets_view as dv
 from playground.hf import finetune as ft
 from playground.service.model_service import DEFAULT_ENCODER, get_service
@@ -94,6 +99,17 @@ def on_load_data(source: str, subset: str, table: dv.RawTable | None, text_colum
     rows = [[_short(text), label] for text, label in summary.preview]
     return (data, rows, summary_markdown(data, summary), ff.label_balance(summary),
             ff.token_lengths(summary), data_code(data.load_code, model_id or DEFAULT_ENCODER, max_length))
+
+
+# A link holds settings only: a file is on one student's computer, and no link may name a path.
+NO_FILE_IN_LINKS = ("A lesson link cannot carry an uploaded file: it opens with the packaged movie reviews, "
+                    "and each student uploads their own.")
+
+
+def on_link_status() -> str:
+    """What a lesson link's student reads once the data is loaded: training waits for them."""
+    return ("Set up by your teacher's link, and the data is loaded. Answer the question, then press "
+            "**Fine-tune** (a link never starts a training by itself).")
 
 
 def on_mode(mode: str) -> Any:
@@ -255,6 +271,32 @@ def on_push(saved: ft.SavedModel | None, repo_id: str, token: str) -> tuple[str,
     return f"🚀 Pushed (private): [{url}]({url})", ""
 
 
+# --- predict, then reveal ------------------------------------------------------------------------
+PROBE_QUESTION = "finetune-beats-probe"
+PROBE_ASK = ("Will fine-tuning beat logistic regression on the frozen embeddings (the dashed line) "
+             "on the held-out reviews? Choose, then fine-tune.")
+PROBE_CHOICES = {True: "Yes, it scores higher", False: "No, it ties or scores lower"}
+
+
+def probe_outcome(run: ft.FinetuneRun | None) -> Outcome | None:
+    """The run's answer: its last held-out accuracy against the frozen-embedding baseline on the
+    same reviews (None before a run has measured both)."""
+    last = run.last if run is not None else None
+    if last is None or not last.done or last.baselines is None or not last.eval_accuracy.size:
+        return None
+    accuracy, probe = float(last.eval_accuracy[-1]), last.baselines.frozen_embedding
+    return Outcome(PROBE_CHOICES[accuracy > probe], (
+        f"After {last.step} steps the fine-tuned model scores **{accuracy:.1%}** on the {run.cfg.n_eval} "
+        f"held-out reviews; logistic regression on the frozen embeddings of the same "
+        f"{run.cfg.n_train} training examples scores **{probe:.1%}** (always “{last.baselines.majority_label}”: "
+        f"{last.baselines.majority:.1%})."))
+
+
+def on_reveal_probe(choice: str | None, run: ft.FinetuneRun | None, tally: Tally) -> tuple[str, Tally]:
+    """After a fine-tune: the verdict on the student's prediction, from the run's numbers."""
+    return reveal(PROBE_QUESTION, choice, probe_outcome(run), tally)
+
+
 def end_session_state(run: ft.FinetuneRun | None) -> None:
     """gr.State delete callback: the session ended or expired."""
     if run is not None:
@@ -307,10 +349,13 @@ PAPERS = [
     ("Howard & Ruder 2018: ULMFiT, gradual unfreezing", "https://arxiv.org/abs/1801.06146"),
     ("Lhoest et al. 2021: 🤗 Datasets", "https://arxiv.org/abs/2109.02846"),
 ]
+LESSON_MD = lesson_markdown(LESSON, TRY_THIS, PAPERS)  # the notebook's first cell
+NOTEBOOK_TITLE = f"{TITLE}: a classifier from a pretrained encoder"
 
 
-def build(demo: gr.Blocks) -> None:
-    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
+def build(demo: gr.Blocks) -> LabSetup:
+    """Lay out the tab inside ``demo`` (the app being built), wire its events, and return
+    what a lesson link can set in it."""
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}"):
         lesson(LESSON, TRY_THIS, PAPERS)
         table_state, data_state, saved_state = gr.State(None), gr.State(None), gr.State(None)
@@ -326,7 +371,7 @@ def build(demo: gr.Blocks) -> None:
                     upload = gr.File(label=f"CSV or JSONL, up to {dv.MAX_UPLOAD_MB} MB, UTF-8",
                                      file_types=[".csv", ".tsv", ".jsonl", ".json"], type="filepath",
                                      elem_id="ft-upload")
-                    upload_info = gr.Markdown()
+                    upload_info = gr.Markdown(NO_FILE_IN_LINKS)
                 with gr.Group(visible=False) as hub_group:
                     hub_id = gr.Textbox(value="imdb", label="Hub dataset id (needs internet)")
                 with gr.Row():
@@ -340,7 +385,7 @@ def build(demo: gr.Blocks) -> None:
                 preview = gr.Dataframe(headers=["text", "label"], label="First rows", wrap=True,
                                        column_widths=["80%", "20%"],
                                        interactive=False, max_height=300)
-                data_summary = gr.Markdown("Press **Load & inspect** to look at the data.")
+                data_summary = gr.Markdown("Press **Load & inspect** to look at the data.", elem_id="ft-data-summary")
         with gr.Row():
             balance_plot = gr.Plot(placeholder("Label balance appears here."), show_label=False, elem_id="ft-balance")
             lengths_plot = gr.Plot(placeholder("Token lengths appear here."), show_label=False, elem_id="ft-lengths")
@@ -363,6 +408,8 @@ def build(demo: gr.Blocks) -> None:
                 with gr.Row():
                     seed = gr.Number(DEFAULTS.seed, label="Seed", precision=0)
                     time_limit = gr.Slider(10, 300, value=DEFAULTS.max_seconds, step=10, label="Time limit (s)")
+                with gr.Column(elem_id="ft-question"):
+                    probe_q = ask(PROBE_QUESTION, PROBE_ASK, list(PROBE_CHOICES.values()))
                 with gr.Row():
                     train = gr.Button("Fine-tune", variant="primary", elem_id="ft-train")
                     stop = gr.Button("Stop", variant="stop", elem_id="ft-stop")
@@ -401,7 +448,13 @@ def build(demo: gr.Blocks) -> None:
                     push = gr.Button("Push")
                     push_info = gr.Markdown()
         code = code_panel(data_code(dv.movie_reviews_load_code("rotten_tomatoes"), DEFAULT_ENCODER,
-                                    DEFAULTS.max_length))
+                                    DEFAULTS.max_length), title=NOTEBOOK_TITLE, lesson=LESSON_MD)
+        # a link sets the packaged data and the training; never a file, a table or a hub id
+        setup = lab_setup(TAB_ID, {
+            "dataset": subset, "model": model_id, "mode": mode, "layers": last_layers, "examples": n_train,
+            "epochs": epochs, "rate": learning_rate, "length": max_length, "batch": batch_size, "seed": seed,
+            "limit": time_limit,
+        })
 
     source.change(on_source, source, [movies_group, upload_group, hub_group], api_visibility="private",
                   **queues.CHEAP)
@@ -410,14 +463,21 @@ def build(demo: gr.Blocks) -> None:
     upload.upload(on_upload, upload, [table_state, text_column, label_column, upload_info],
                   api_name="finetune_upload", **queues.CHEAP).success(
         on_load_data, data_inputs, data_outputs, api_visibility="private", **queues.MODEL)
-    mode.change(on_mode, mode, learning_rate, api_visibility="private", **queues.CHEAP)
+    # .input, not .change: a mode set by a lesson link must keep the link's learning rate
+    mode.input(on_mode, mode, learning_rate, api_visibility="private", **queues.CHEAP)
     load.click(on_load_data, data_inputs, data_outputs, api_name="finetune_data", **queues.MODEL)
+    # A lesson link restored the settings: load and inspect its data, as the Load button does;
+    # training waits for the student (it is expensive, and the prediction comes first).
+    setup.restored.change(on_load_data, data_inputs, data_outputs, api_visibility="private", **queues.MODEL
+                          ).success(on_link_status, None, status, api_visibility="private", **queues.CHEAP)
     train_inputs = [data_state, model_id, mode, last_layers, n_train, epochs, learning_rate, max_length,
                     batch_size, seed, time_limit]
     train_outputs = [run_state, status, loss_plot, accuracy_plot, compare_plot, compare_table, code]
     # Training streams share one bounded pool with the other labs' trainings; a queued run
     # sees its place in line. One session trains one fine-tune at a time (SessionBusy).
-    train.click(on_train, train_inputs, train_outputs, api_name="finetune_train", **queues.TRAINING)
+    train.click(on_train, train_inputs, train_outputs, api_name="finetune_train", **queues.TRAINING
+                ).then(on_reveal_probe, [probe_q.choice, run_state, probe_q.tally],
+                       [probe_q.verdict, probe_q.tally], api_visibility="private", **queues.CHEAP)
     # Stop sets the run's flag: training ends after the current step and the stream finishes
     # normally, so the before/after comparison of what was learned so far is still shown.
     stop.click(on_stop, run_state, status, api_name="finetune_stop", **queues.CHEAP)
@@ -427,3 +487,4 @@ def build(demo: gr.Blocks) -> None:
     push.click(on_push, [saved_state, repo_id, token], [push_info, token], api_name="finetune_push",
                **queues.MODEL)
     demo.unload(on_unload)
+    return setup

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import gradio as gr
@@ -109,14 +109,19 @@ class LabSetup:
     controls: dict[str, Component]  # the name used in links → the control
     restored: gr.Number  # set (to 1, 2, ...) when a link restored this lab: wire the lab's run to its .change
     hide: gr.CheckboxGroup  # the controls a teacher may hide in the link
+    # values a link may give a dropdown whose own choices change with another setting (a model
+    # list per task): name → the allowed values; other controls are checked against themselves
+    choices: dict[str, list[Any]] = field(default_factory=dict)
 
 
-def lab_setup(lab: str, controls: dict[str, Component], internal: Sequence[str] = ()) -> LabSetup:
+def lab_setup(lab: str, controls: dict[str, Component], internal: Sequence[str] = (),
+              choices: dict[str, list[Any]] | None = None) -> LabSetup:
     """Inside a lab's layout: "Copy link to this setup" (with controls to hide in the link)
     and the hidden trigger the lab wires its first-view run to (``setup.restored.change``).
 
     ``internal`` names settings a link carries that a teacher has no reason to hide (a
-    hidden box holding the open sub-tab): they are left out of the hide choices."""
+    hidden box holding the open sub-tab): they are left out of the hide choices.
+    ``choices``: for a dropdown whose choices follow another setting, every value a link may give it."""
     names = list(controls)
     with gr.Accordion("Link to this setup (for teachers)", open=False, elem_classes=["lesson-link"]):
         hide = gr.CheckboxGroup([name for name in names if name not in internal],
@@ -126,7 +131,7 @@ def lab_setup(lab: str, controls: dict[str, Component], internal: Sequence[str] 
     restored = gr.Number(value=0, visible=False)
     copy.click(functools.partial(setup_query, lab, names), [*controls.values(), hide], link,
                api_name=f"{lab}_link", **queues.CHEAP).then(None, link, link, js=COPY_LINK_JS)
-    return LabSetup(lab, dict(controls), restored, hide)
+    return LabSetup(lab, dict(controls), restored, hide, dict(choices or {}))
 
 
 def setup_query(lab: str, names: list[str], *values_and_hide: Any) -> str:
@@ -157,7 +162,7 @@ def restore_setup(setup: LabSetup, params: dict[str, str], opened: int = 1
             notes.append(f"ignored “{name[:40]}”: this lab has no such setting")
             continue
         try:
-            value, note = link_value(control, text)
+            value, note = link_value(control, text, setup.choices.get(name))
         except ValueError as err:
             notes.append(f"ignored {name}: {err}")
             continue
@@ -174,9 +179,10 @@ def restore_setup(setup: LabSetup, params: dict[str, str], opened: int = 1
     return updates, notes
 
 
-def link_value(control: Component, text: str) -> tuple[Any, str]:
+def link_value(control: Component, text: str, choices: list[Any] | None = None) -> tuple[Any, str]:
     """The value ``text`` gives ``control``, checked as the control itself would: a slider's
-    range, a dropdown's choices; (value, note if it was changed). ValueError if refused."""
+    range, a dropdown's choices (or the given ``choices``); (value, note if it was changed).
+    ValueError if refused."""
     text = str(text)
     if isinstance(control, gr.Checkbox):
         if text.lower() not in ("1", "0", "true", "false"):
@@ -190,7 +196,7 @@ def link_value(control: Component, text: str) -> tuple[Any, str]:
             isinstance(control, gr.Slider) and float(control.step).is_integer() and float(low).is_integer())
         return (int(round(number)) if whole else number), note
     if isinstance(control, (gr.Dropdown, gr.Radio)):
-        for choice in control.choices:
+        for choice in (control.choices if choices is None else choices):
             value = choice[1] if isinstance(choice, tuple) else choice
             if str(value) == text:
                 return value, ""

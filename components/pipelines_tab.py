@@ -1,4 +1,7 @@
-"""Pipelines lab (issue 7): Hugging Face pipelines on real models, offline and online."""
+"""Pipelines lab (issue 7): Hugging Face pipelines on real models, offline and online.
+Issue 18: a lesson link restores the task, model, input and generation settings; a question
+asks the student to predict the sentiment model's answer before the run; the code panel
+downloads as a notebook."""
 
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ from components import pipelines_figures as pf
 from components.code_panel import code_panel
 from components.errors import user_errors
 from components.figures import empty, placeholder
-from components.lesson import lesson
+from components.lesson import lesson, lesson_markdown
+from components.links import LabSetup, lab_setup
+from components.predict import Outcome, Tally, ask, reveal
 from playground.hf import pipelines as pl
 
 TAB_ID = "pipelines"
@@ -31,6 +36,7 @@ SENTIMENT_LIMITS = (
     "(0.76): *disappointed* outweighs *not*. Emoji are invisible to it: MiniLM's tokenizer turns "
     "every emoji into the same `[UNK]` token, so 😀 and 🤮 get exactly the same score.")
 INPUT_LABELS = {"text": "Input (one text per line)", "prompt": "Prompt", "image": ""}
+NO_PICTURE_IN_LINKS = "A lesson link cannot carry a picture: each student draws or uploads their own."
 
 
 # --- model list --------------------------------------------------------------------------------
@@ -63,6 +69,8 @@ def task_markdown(task: str) -> str:
     how = {"text": "One input per line (up to 32 lines).", "prompt": "One prompt.",
            "image": "Draw a digit or upload an image."}[spec.input_kind]
     note = f"\n\n{SENTIMENT_LIMITS}" if spec.offline_model == pl.SENTIMENT_MODEL else ""
+    if spec.input_kind == "image":
+        note = f"\n\n{NO_PICTURE_IN_LINKS}"
     return f"**{spec.name}** — {spec.description} {offline} {how}{note}"
 
 
@@ -82,6 +90,15 @@ class TaskView(NamedTuple):
     labels_group: Any
     sampling_group: Any
     image_group: Any
+    sentiment_question: Any  # the prediction box: only the sentiment task asks it
+
+
+def task_view(task: str, model: Any, text: Any) -> TaskView:
+    """The task's description and the controls it shows, with the given model and text updates."""
+    spec = pl.task_spec(task)
+    return TaskView(model, task_markdown(task), text, gr.Group(visible="labels" in spec.controls),
+                    gr.Group(visible="sampling" in spec.controls), gr.Group(visible=spec.input_kind == "image"),
+                    gr.Column(visible=task == SENTIMENT_TASK))
 
 
 @user_errors
@@ -89,12 +106,27 @@ def on_task(task: str, request: gr.Request = None) -> TaskView:
     """Switch task: model list, description, example input, which controls show."""
     spec = pl.task_spec(task)
     session = _session(request)
-    return TaskView(gr.Dropdown(choices=model_choices(task, session), value=default_model(task, session)),
-                    task_markdown(task),
-                    gr.Textbox(value=spec.example, visible=spec.input_kind != "image",
-                               label=INPUT_LABELS[spec.input_kind]),
-                    gr.Group(visible="labels" in spec.controls), gr.Group(visible="sampling" in spec.controls),
-                    gr.Group(visible=spec.input_kind == "image"))
+    return task_view(task, gr.Dropdown(choices=model_choices(task, session), value=default_model(task, session)),
+                     gr.Textbox(value=spec.example, visible=spec.input_kind != "image",
+                                label=INPUT_LABELS[spec.input_kind]))
+
+
+@user_errors
+def on_link_task(task: str, model_id: str, request: gr.Request = None) -> TaskView:
+    """A lesson link set the task, model and input: show that task's controls and model list,
+    keeping the link's model and text (and leaving controls the link hides hidden)."""
+    spec = pl.task_spec(task)
+    session = _session(request)
+    model_id = pl.check_model_id(model_id) or default_model(task, session)
+    text = gr.update(label=INPUT_LABELS[spec.input_kind], **({"visible": False} if spec.input_kind == "image" else {}))
+    return task_view(task, gr.Dropdown(choices=model_choices(task, session), value=model_id), text)
+
+
+def link_models() -> list[str]:
+    """Every model a lesson link may name: each task's models here and its hub default (never
+    a free id, and never a session's fine-tuned model, which no other session has)."""
+    ids = [m for spec in pl.TASKS.values() for m in (*pl.model_ids(spec), spec.hub_default)]
+    return list(dict.fromkeys(ids))  # each once, in task order
 
 
 @user_errors
@@ -142,6 +174,7 @@ class RunView(NamedTuple):
     detail_html: Any
     detail_plot: Any
     code: Any
+    outcome: Outcome | None = None  # the run's answer to the sentiment question (a gr.State)
 
 
 def render(result: object) -> RunView:
@@ -194,7 +227,43 @@ def on_run(task: str, model_id: str, text: str, labels: str, template: str, max_
         image=picture(sketch, upload) if spec.input_kind == "image" else None)
     result = pl.run_task(task, given, model_id, _session(request))
     view = render(result)
-    return view._replace(summary=f"{view.summary}\n\n{run_line(result.run)}")
+    outcome = sentiment_outcome(result) if task == SENTIMENT_TASK else None
+    return view._replace(summary=f"{view.summary}\n\n{run_line(result.run)}", outcome=outcome)
+
+
+def on_link_summary(task: str) -> str:
+    """What a lesson link's student reads before the first run: the lab waits for their
+    prediction (a run first would give the answer away), and an image task for their drawing."""
+    if pl.task_spec(task).input_kind == "image":
+        return f"Draw a digit, then press **Run the pipeline**. {NO_PICTURE_IN_LINKS}"
+    ask_first = "answer the question on the left, then " if task == SENTIMENT_TASK else ""
+    return f"Set up by your teacher's link: {ask_first}press **Run the pipeline**."
+
+
+# --- predict, then reveal ----------------------------------------------------------------------
+SENTIMENT_TASK = "sentiment-analysis"
+SENTIMENT_QUESTION = "pipelines-sentiment"
+SENTIMENT_ASK = ("Will the sentiment model read the first line as positive? (Put “I was not "
+                 "disappointed.” first and guess.) Choose, then run.")
+SENTIMENT_CHOICES = {"POSITIVE": "Positive", "NEGATIVE": "Negative"}  # the model's label → choice
+
+
+def sentiment_outcome(result: pl.ScoresResult) -> Outcome | None:
+    """The run's answer for its first line: the label the model scores highest (None for a
+    model whose labels are not positive / negative, e.g. one fine-tuned on spam)."""
+    first = result.rows[0]
+    scores = {label.upper(): score for label, score in zip(first.labels, first.scores)}
+    if set(scores) != set(SENTIMENT_CHOICES):
+        return None
+    best = max(scores, key=scores.get)
+    return Outcome(SENTIMENT_CHOICES[best], (
+        f"For “{html.escape(pf.short(first.text, 80))}” the model gives P(positive) = "
+        f"**{scores['POSITIVE']:.2f}** and P(negative) = **{scores['NEGATIVE']:.2f}**."))
+
+
+def on_reveal_sentiment(choice: str | None, outcome: Outcome | None, tally: Tally) -> tuple[str, Tally]:
+    """After a run: the verdict on the student's prediction, from the run's scores."""
+    return reveal(SENTIMENT_QUESTION, choice, outcome, tally)
 
 
 # --- layout --------------------------------------------------------------------------------------
@@ -231,11 +300,14 @@ PAPERS = [
     ("Radford et al. 2019: GPT-2", "https://cdn.openai.com/better-language-models/"
                                    "language_models_are_unsupervised_multitask_learners.pdf"),
 ]
+LESSON_MD = lesson_markdown(LESSON_WHAT, TRY_THIS, PAPERS)  # the notebook's first cell
+NOTEBOOK_TITLE = f"{TITLE}: one pipeline run"
 
 
-def build(demo: gr.Blocks) -> None:
-    """Lay out the tab inside ``demo`` (the app being built) and wire its events."""
-    first = "sentiment-analysis"
+def build(demo: gr.Blocks) -> LabSetup:
+    """Lay out the tab inside ``demo`` (the app being built), wire its events, and return
+    what a lesson link can set in it."""
+    first = SENTIMENT_TASK
     with gr.Tab(TITLE, id=TAB_ID, elem_id=f"tab-{TAB_ID}") as tab:
         lesson(LESSON_WHAT, TRY_THIS, PAPERS)
         with gr.Row():
@@ -268,6 +340,8 @@ def build(demo: gr.Blocks) -> None:
                                                                  color_mode="fixed"))
                         upload = gr.File(label="…or upload an image (PNG/JPEG)", file_types=["image"],
                                          type="filepath", elem_id="pl-upload")
+                with gr.Column(elem_id="pl-question") as question_box:
+                    sentiment_q = ask(SENTIMENT_QUESTION, SENTIMENT_ASK, list(SENTIMENT_CHOICES.values()))
                 run = gr.Button("Run the pipeline", variant="primary", elem_id="pl-run")
             with gr.Column(scale=2):
                 summary = gr.Markdown("Press **Run the pipeline**.", elem_id="pl-summary")
@@ -277,13 +351,28 @@ def build(demo: gr.Blocks) -> None:
         main_plot = gr.Plot(placeholder("Run a pipeline to see its results here."), elem_id="pl-plot",
                             show_label=False)
         detail_plot = gr.Plot(visible=False, elem_id="pl-detail", show_label=False)
-        code = code_panel("# Run a pipeline: the code that reproduces it appears here.")
+        code = code_panel("# Run a pipeline: the code that reproduces it appears here.", title=NOTEBOOK_TITLE,
+                          lesson=LESSON_MD)
+        outcome = gr.State(None)  # the last run's answer to the sentiment question
+        setup = lab_setup(TAB_ID, {
+            "task": task, "model": model, "text": text, "labels": labels, "template": template,
+            "tokens": max_new, "temperature": temperature, "top_k": top_k, "top_p": top_p, "seed": seed,
+        }, choices={"model": link_models()})
 
-    task_view = TaskView(model, about, text, zs_group, gen_group, img_group)
-    task.change(on_task, [task], list(task_view), api_visibility="private", **queues.CHEAP)
+    task_outputs = list(TaskView(model, about, text, zs_group, gen_group, img_group, question_box))
+    # .input, not .change: a task set by a lesson link must keep the link's model and text
+    task.input(on_task, [task], task_outputs, api_visibility="private", **queues.CHEAP)
     model.change(on_card, [model], [card], api_visibility="private", **queues.CHEAP)
     tab.select(on_models, [task, model], [model], api_visibility="private", show_progress="hidden",
                **queues.CHEAP)
     run_inputs = [task, model, text, labels, template, max_new, temperature, top_k, top_p, seed, sketch, upload]
-    run_view = RunView(summary, main_plot, detail_html, detail_plot, code)
-    run.click(on_run, run_inputs, list(run_view), api_name="run_pipeline", **queues.MODEL)
+    run_outputs = list(RunView(summary, main_plot, detail_html, detail_plot, code, outcome))
+    reveal_sentiment = dict(fn=on_reveal_sentiment, inputs=[sentiment_q.choice, outcome, sentiment_q.tally],
+                            outputs=[sentiment_q.verdict, sentiment_q.tally], api_visibility="private",
+                            **queues.CHEAP)
+    run.click(on_run, run_inputs, run_outputs, api_name="run_pipeline", **queues.MODEL).success(**reveal_sentiment)
+    # A lesson link restored the settings: show its task's controls and wait for the Run, as
+    # the lab's first view does (the student predicts before the model answers).
+    setup.restored.change(on_link_task, [task, model], task_outputs, api_visibility="private", **queues.CHEAP
+                          ).success(on_link_summary, task, summary, api_visibility="private", **queues.CHEAP)
+    return setup

@@ -201,3 +201,14 @@ def run_lab_notebook(code: str, title: str, lesson: str, folder: Path, must_cite
                    resources={"metadata": {"path": str(folder)}}).execute()
     # stdout only: a library's warnings and progress bars go to stderr, without a newline at the end
     return "".join(out.get("text", "") for out in notebook.cells[-1].outputs if out.get("name") == "stdout")
+
+
+def browser_prediction_holds(page: PageWatch, choice, run_button, screenshot: str, timeout_ms: int) -> None:
+    """In the browser: pick the prediction ``choice`` (a locator), press ``run_button``, see that
+    it held and the session's tally, then a screenshot that is not blank and a clean console."""
+    choice.check()
+    run_button.click()
+    page.page.get_by_text("Your prediction held").wait_for(timeout=timeout_ms)
+    assert page.page.get_by_text("1 of 1 right").is_visible()
+    assert_not_blank(page.screenshot(screenshot))
+    assert not page.console_errors and not page.outside_requests

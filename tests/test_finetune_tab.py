@@ -21,7 +21,7 @@ import torch
 from components import finetune_tab as T
 from playground.hf import finetune as ft
 from playground.service.model_service import DEFAULT_ENCODER, get_service
-from tests.conftest import assert_not_blank
+from tests.conftest import assert_not_blank, run_lab_notebook
 
 torch.set_num_threads(1)
 CSV = "id,review,sentiment\n" + "".join(
@@ -324,6 +324,27 @@ def test_code_panel_finetune_run(movies, tmp_path, settings):
     assert printed(output, "before training") == pytest.approx(last.eval_accuracy[0], abs=1e-4)
     assert printed(output, f"after {last.step} steps") == pytest.approx(last.eval_accuracy[-1], abs=1e-4)
     ft.end_session("panel-run")
+
+
+# --- the notebook: the code panel's "Download notebook", run in a kernel from an empty folder ---
+@pytest.mark.parametrize("shown", ["data", "run"])
+def test_code_panel_finetune_notebook(movies, tmp_path, shown):
+    """What the panel holds after Load & inspect, then after a tiny run: the same numbers."""
+    def run_notebook(code: str) -> str:
+        return run_lab_notebook(code, T.NOTEBOOK_TITLE, T.LESSON_MD, tmp_path, must_cite="Devlin")
+
+    if shown == "data":
+        data, _, _, balance, _, code = movies
+        counts = [int(v) for v in balance.data[0].y]
+        assert f"rows: {len(data)} per label: {counts}" in run_notebook(code)
+        return
+    view = train(movies[0], "head", 1, 64, 2, 3e-3, 32, 16, 3, 300, session="panel-notebook")
+    last = view.run.last
+    output = run_notebook(view.code)
+    assert printed(output, "frozen embeddings + logistic regression") == pytest.approx(
+        last.baselines.frozen_embedding, abs=1e-4)
+    assert printed(output, f"after {last.step} steps") == pytest.approx(last.eval_accuracy[-1], abs=1e-4)
+    ft.end_session("panel-notebook")
 
 
 # --- the API ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from components import images
 from components import pipelines_tab as tab
 from playground.hf import pipelines as pl
 from playground.service.model_service import get_service
-from tests.conftest import assert_not_blank
+from tests.conftest import assert_not_blank, run_lab_notebook
 
 import gradio as gr  # noqa: E402
 
@@ -36,7 +36,7 @@ def run(task: str, model_id: str, text: str, **overrides):
 
 
 def test_similarity_run_gives_a_heatmap_and_the_code():
-    summary, fig, html_update, detail, code = run(
+    summary, fig, html_update, detail, code, _ = run(
         "feature-extraction", pl.DEFAULT_ENCODER, "A cat sits on the mat.\nA kitten rests on a rug.\nTaxes rose.")
     heat = fig.data[0]
     assert heat.type == "heatmap" and np.asarray(heat.z).shape == (3, 3)
@@ -82,13 +82,14 @@ def test_bad_uploads_raise_clear_errors(tmp_path):
 
 
 def test_switching_task_shows_the_right_controls_and_default_model():
-    model, about, text, zs, gen, img = tab.on_task("text-generation")
+    model, about, text, zs, gen, img, question = tab.on_task("text-generation")
     assert model.value == pl.SMOLLM2 and pl.GPT2_MODEL in pl.model_ids(pl.TASKS["text-generation"])
     assert "tiny GPT" in about and pl.GPT2_MODEL in about  # the tiny model is labelled as what it is
     assert gen.visible and not zs.visible and not img.visible and text.visible
-    model, about, text, zs, gen, img = tab.on_task("fill-mask")
+    assert not question.visible and tab.on_task("sentiment-analysis").sentiment_question.visible
+    model, about, text, zs, gen, img, question = tab.on_task("fill-mask")
     assert "No offline model" in about and model.value == pl.TASKS["fill-mask"].hub_default
-    *_, img = tab.on_task("image-classification")
+    img = tab.on_task("image-classification").image_group
     assert img.visible
 
 
@@ -143,7 +144,7 @@ def test_browser_similarity_heatmap(page):
 
 
 def test_generation_run_colours_each_token_and_plots_each_step():
-    summary, fig, html_update, _detail, code = run("text-generation", pl.GPT2_MODEL, "this movie is",
+    summary, fig, html_update, _detail, code, _ = run("text-generation", pl.GPT2_MODEL, "this movie is",
                                                    max_new_tokens=8, temperature=0)
     steps = fig.data[0]["y"]
     assert html_update["visible"] and html_update["value"].count("np-gen-token") == len(steps)
@@ -166,7 +167,7 @@ def test_drawn_digit_gets_class_bars_and_patch_attention():
     from playground.hf import vit_digits as digits_vit
 
     canvas = drawn_seven()
-    summary, fig, _html, detail, code = run("image-classification", pl.DIGITS_MODEL, "",
+    summary, fig, _html, detail, code, _ = run("image-classification", pl.DIGITS_MODEL, "",
                                             sketch={"composite": canvas, "layers": [], "background": None})
     assert "Prediction: **7**" in summary
     # the tab's pipeline run agrees with the digits core on the same drawing
@@ -449,7 +450,8 @@ def test_code_panel_pipelines_sentiment(texts, tmp_path):
 
 @pytest.mark.parametrize("texts", ["A cat sleeps.\nA kitten naps.\nStocks fell.", "I love it.\nI hate it."])
 def test_code_panel_pipelines_similarity(texts, tmp_path):
-    summary, fig, *_, code = run("feature-extraction", pl.DEFAULT_ENCODER, texts)
+    summary, fig, *_ = view = run("feature-extraction", pl.DEFAULT_ENCODER, texts)
+    code = view.code
     lines = run_panel(code, tmp_path)
     np.testing.assert_allclose(ast.literal_eval(lines[-1]), np.asarray(fig.data[0].z), atol=1e-4)
 
@@ -484,3 +486,26 @@ def test_code_panel_pipelines_digits(drawing, tmp_path):
     assert printed[0]["label"] == max(shown, key=shown.get)
     for entry in printed:
         assert entry["score"] == pytest.approx(shown[entry["label"]], abs=1e-4)
+
+
+# --- the notebook: the code panel's "Download notebook", run in a kernel -------------------------
+def run_notebook(code: str, folder: Path) -> list[str]:
+    """The panel's notebook (lesson, install line, code) run top to bottom; its printed lines."""
+    return run_lab_notebook(code, tab.NOTEBOOK_TITLE, tab.LESSON_MD, folder, must_cite="Wolf").strip().splitlines()
+
+
+@pytest.mark.parametrize("task", ["sentiment-analysis", "text-generation"])
+def test_code_panel_pipelines_notebook(task, tmp_path):
+    if task == "sentiment-analysis":
+        texts = "not bad at all\nI was not disappointed."
+        result = pl.classify(pl.parse_batch(texts), pl.SENTIMENT_MODEL)
+        printed = ast.literal_eval(run_notebook(run(task, pl.SENTIMENT_MODEL, texts).code, tmp_path)[-1])
+        for row, out in zip(result.rows, printed):
+            assert [d["label"] for d in out] == list(row.labels)
+            np.testing.assert_allclose([d["score"] for d in out], row.scores, atol=1e-4)
+    else:
+        settings = dict(temperature=1.1, top_k=20, top_p=0.9, seed=4, max_new_tokens=12)
+        result = pl.generate("the acting was", **settings)
+        text, probs = run_notebook(run(task, pl.GPT2_MODEL, "the acting was", **settings).code, tmp_path)[-2:]
+        assert ast.literal_eval(text) == result.text
+        np.testing.assert_allclose(ast.literal_eval(probs), result.probs, atol=1e-3)
