@@ -228,11 +228,11 @@ def test_lesson_gan_healthy_training():
 
 def test_lesson_gan_mode_collapse_and_its_fix():
     """'Load Mode collapse, Play, then Fix: mode collapse': the collapse covers ≤ 3 of the 8
-    modes at the end, its fix ≥ 7, for every seed."""
+    modes at the end, its fix ≥ 6, for every seed."""
     for seed in SEEDS:
         _, collapsed = preset_run("Mode collapse", seed)
         _, fixed = preset_run("Fix: mode collapse", seed)
-        assert modes_of(collapsed.status) <= 3 and modes_of(fixed.status) >= 7, (seed, collapsed.status, fixed.status)
+        assert modes_of(collapsed.status) <= 3 and modes_of(fixed.status) >= 6, (seed, collapsed.status, fixed.status)
 
 
 def test_lesson_gan_d_too_strong_and_its_fix():

@@ -78,8 +78,9 @@ PRESETS: dict[str, Preset] = {
         "likes, and its samples pile onto one or two modes: the status line counts at most "
         "3 of the 8 and the distance stays high.", lr_g=5e-3, lr_d=1e-4, max_steps=PRESET_STEPS),
     "Fix: mode collapse": _preset(
-        "Same G, but D learns as fast (lr 5e-3): D now punishes any pile of samples quickly, "
-        "so G must spread out: 7 or 8 of the 8 modes.", lr_g=5e-3, lr_d=5e-3, max_steps=PRESET_STEPS),
+        "The learning rates balanced (both 2e-3): D now learns as fast as G and punishes any "
+        "pile of samples as soon as it forms, so G must spread out: 6 to 8 of the 8 modes.",
+        lr_g=2e-3, lr_d=2e-3, max_steps=PRESET_STEPS),
     "D too strong (vanishing gradient)": _preset(
         "A bigger D taking 5 steps per G step, with the original minimax loss log(1 − D(G(z))). "
         "D rejects G's samples with confidence, and that loss is flat there, so G learns "
