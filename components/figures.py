@@ -94,16 +94,16 @@ def axis_names(n: int) -> dict:
     return dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
 
 
-def subplots(rows: int, cols: int, titles: Sequence[str] = (), horizontal_spacing: float | None = None,
-             vertical_spacing: float | None = None, shared_yaxes: bool = False,
+def subplots(rows: int, cols: int, titles: Sequence[str] = (), horizontal_spacing: float = 0.05,
+             vertical_spacing: float = 0.05, shared_yaxes: bool = False,
              xaxis: Mapping[str, object] | None = None, yaxis: Mapping[str, object] | None = None) -> dict:
     """Layout entries for a rows × cols grid of plots, numbered row by row from the top left
     (put a trace in plot n with ``**axis_names(n)``): each plot's axes with their domain, the
     house axis style and ``xaxis``/``yaxis`` added, and a title above each plot. The same
-    geometry as plotly's make_subplots. shared_yaxes: the plots of a row share the first
-    one's y axis and only it shows tick labels."""
-    h_gap = 0.2 / cols if horizontal_spacing is None else horizontal_spacing
-    v_gap = 0.3 / rows if vertical_spacing is None else vertical_spacing
+    geometry as plotly's make_subplots; the spacings are the gaps between plots as fractions
+    of the figure. shared_yaxes: the plots of a row share the first one's y axis and only it
+    shows tick labels."""
+    h_gap, v_gap = horizontal_spacing, vertical_spacing
     width = (1 - h_gap * (cols - 1)) / cols
     height = (1 - v_gap * (rows - 1)) / rows
     layout: dict = {}
