@@ -8,9 +8,9 @@ plain dict in plotly.js's own terms, its type in lowercase
 overrides merged into it; ``subplots`` lays out a grid of axes. The result is a
 ``FigureJSON`` that gr.Plot draws: no plotly objects, so no validation or deep copies
 (30-300 ms a figure on a loaded 2-core server, more than the model) and no plotly.py
-template. What that template gave and still matters is set here: automargin on the axes,
-no outline on colour bars (``COLORBAR``), named colour scales as explicit lists
-(plotly.js knows no "RdBu_r").
+template. What that template gave and still matters is set here: the axes' automargin and
+2 px zero line (``AXIS``), no outline on colour bars (``COLORBAR``), left-aligned hover
+labels; colour scales go as explicit lists (``ATTENTION_COLORS``: plotly.js knows no "RdBu_r").
 
 Builders take plain arrays and labels; they know nothing of models or Gradio. The ones
 below (heatmap, lines, bars, scatter, empty) cover the common cases; tab-specific figures
@@ -27,12 +27,10 @@ import orjson
 from plotly.colors import get_colorscale
 
 FONT = dict(family="Inter, 'Segoe UI', Helvetica, Arial, sans-serif", size=15, color="#1f2937")
-ATTENTION_SCALE = "Blues"  # weights in [0, 1]: white = ignored, dark = attended
-ACTIVATION_SCALE = "RdBu_r"  # signed values: blue < 0 < red, centred on 0
-# The same scales as explicit lists, for raw JSON figures: plotly.js does not know "RdBu_r"
-# and its "Blues" runs the other way.
-ATTENTION_COLORS = get_colorscale(ATTENTION_SCALE)
-ACTIVATION_COLORS = get_colorscale(ACTIVATION_SCALE)
+# Colour scales as explicit lists: plotly.js knows no "RdBu_r", and its "Blues" runs the
+# other way from plotly.py's.
+ATTENTION_COLORS = get_colorscale("Blues")  # weights in [0, 1]: white = ignored, dark = attended
+ACTIVATION_COLORS = get_colorscale("RdBu_r")  # signed values: blue < 0 < red, centred on 0
 INK_COLORS = [[0.0, "white"], [1.0, "black"]]  # digit images: ink dark on white paper
 # A horizontal legend under the plot, pinned to the figure's bottom edge: placed at a fraction
 # of the plot's height instead, it lands on the x-axis title when the plot is short or the
@@ -42,9 +40,9 @@ LEGEND_BELOW_MARGIN = dict(b=110)
 PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563"]
 
 
-# The axis style of every plot; automargin: long tick labels push the plot in instead of
-# being cut (plotly.py's template set it, raw JSON goes without the template).
-AXIS = dict(gridcolor="#e5e7eb", zerolinecolor="#9ca3af", automargin=True)
+# The axis style of every plot. From plotly.py's template, which raw JSON goes without:
+# automargin (long tick labels push the plot in instead of being cut) and a 2 px zero line.
+AXIS = dict(gridcolor="#e5e7eb", zerolinecolor="#9ca3af", zerolinewidth=2, automargin=True)
 # plotly.js draws a 1 px outline round colour bars unless told not to (the template did).
 COLORBAR = dict(thickness=14, outlinewidth=0)
 
@@ -57,7 +55,8 @@ def house_layout(title: str = "", height: int = 420, **overrides: object) -> dic
         title=dict(text=title, x=0.01, xanchor="left", font=dict(size=18)),
         font=FONT, height=height, margin=dict(l=70, r=30, t=60 if title else 25, b=60),
         paper_bgcolor="white", plot_bgcolor="white", colorway=PALETTE,
-        hoverlabel=dict(font=dict(size=15)), legend=dict(font=dict(size=14)),
+        hoverlabel=dict(font=dict(size=15), align="left"),  # align: as the template had it
+        legend=dict(font=dict(size=14)),
         xaxis=dict(AXIS), yaxis=dict(AXIS),
     )
     for key, value in overrides.items():
