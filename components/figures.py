@@ -78,8 +78,16 @@ class FigureJSON:
 
     def to_json(self) -> str:
         # NaN in an array becomes null: a gap, as plotly.js expects.
-        return orjson.dumps({"data": self.data, "layout": self.layout},
+        return orjson.dumps({"data": self.data, "layout": self.layout}, default=_unusual_array,
                             option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def _unusual_array(value: object) -> object:
+    """Arrays orjson does not write itself: views such as a column ``pe[:, d]`` or
+    ``np.broadcast_to`` are copied into one block; other dtypes (float16) go as lists."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{type(value).__name__} cannot go into a figure")
+    return np.ascontiguousarray(value) if not value.flags.c_contiguous else value.tolist()
 
 
 def fast_figure(traces: list[dict], title: str = "", height: int = 420, **overrides: object) -> FigureJSON:

@@ -55,3 +55,12 @@ def test_builders_write_plain_json_that_plotly_js_reads():
     bar = bars(["x"], [0.5], range_=(0, 1)).data[0]
     assert bar["type"] == "bar" and bar["marker"]["color"]
     assert empty("Press Run").layout["annotations"][0]["text"] == "Press Run"
+
+
+def test_array_views_and_odd_dtypes_are_written():
+    """A column of a matrix, a broadcast and float16 are not plain C arrays; orjson alone refuses them."""
+    pe = np.arange(12.0).reshape(3, 4)
+    fig = FigureJSON([dict(type="scatter", y=pe[:, 1], customdata=np.broadcast_to(np.arange(2), (3, 2)),
+                           x=np.array([0.5, 1, 2], dtype=np.float16))], {})
+    trace = orjson.loads(fig.to_json())["data"][0]
+    assert trace["y"] == [1.0, 5.0, 9.0] and trace["customdata"] == [[0, 1]] * 3 and trace["x"] == [0.5, 1, 2]
