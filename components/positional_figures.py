@@ -17,7 +17,8 @@ from typing import Sequence
 import numpy as np
 from plotly.colors import get_colorscale
 
-from components.figures import ACTIVATION_COLORS, ATTENTION_COLORS, COLORBAR, PALETTE, FigureJSON, fast_figure
+from components.figures import (ACTIVATION_COLORS, ATTENTION_COLORS, COLORBAR, LEGEND_BELOW, LEGEND_BELOW_MARGIN,
+                                PALETTE, FigureJSON, fast_figure)
 
 MAX_DRAWN = 256  # rows or columns sent to the browser per heat-map
 POSITION_COLORS = get_colorscale("Viridis")  # colour = position index (PCA paths)
@@ -105,7 +106,7 @@ def wavelength_chart(wavelengths: np.ndarray, length: int) -> FigureJSON:
     return fast_figure(data, "Wavelength λ of each (sin, cos) pair", 420,
                   xaxis=dict(title=dict(text="pair index i (dimensions 2i, 2i+1)")),
                   yaxis=dict(title=dict(text="wavelength λ (positions, log)"), type="log"),
-                  legend=dict(orientation="h", y=-0.25, font=dict(size=14)))
+                  legend=LEGEND_BELOW, margin=LEGEND_BELOW_MARGIN)
 
 
 def clock_positions(length: int, consecutive: int = 16, spread: int = 20) -> np.ndarray:
@@ -178,7 +179,7 @@ def shift_check(direct: np.ndarray, rotated: np.ndarray, pos: int, k: int, max_e
     return fast_figure(data, f"M_{k}·PE({pos}) lands on PE({pos + k}) (max error {max_error:.0e})", 420,
                   xaxis=dict(title=dict(text="dimension")),
                   yaxis=dict(title=dict(text="value"), range=[-1.15, 1.15]),
-                  legend=dict(orientation="h", y=-0.25, font=dict(size=14)))
+                  legend=LEGEND_BELOW, margin=LEGEND_BELOW_MARGIN)
 
 
 def _position_colours(n: int) -> dict:

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from components.figures import PALETTE, FigureJSON, bars, empty, fast_figure, heatmap
+from components.figures import LEGEND_BELOW, LEGEND_BELOW_MARGIN, PALETTE, FigureJSON, bars, empty, fast_figure, heatmap
 
 NO_ATTENTION = ("This model has no attention:<br>every step reads the same context vector<br>"
                 "(the encoder's final state).")
@@ -67,7 +67,7 @@ def length_accuracy(results: Mapping[str, tuple[Sequence[int], Sequence[float]]]
                        xaxis=dict(title=dict(text="input length (characters)"),
                                   range=[train_range[0] - 0.5, train_range[1] + 0.5]),
                        yaxis=dict(title=dict(text="exact-match accuracy (%)"), range=[-3, 103]),
-                       legend=dict(orientation="h", y=-0.25))
+                       legend=LEGEND_BELOW, margin=LEGEND_BELOW_MARGIN)
 
 
 NO_LOSS = "Press “Train” to watch the loss fall."
@@ -85,5 +85,5 @@ def loss_curves(runs: Mapping[str, tuple[Sequence[int], Sequence[float]]]) -> Fi
     return fast_figure(traces, "Training loss (dotted: your earlier runs)", 380,
                        xaxis=dict(title=dict(text="training step")),
                        yaxis=dict(title=dict(text="loss (cross-entropy per character)"), type="log"),
-                       legend=dict(orientation="h", y=-0.25))
+                       legend=LEGEND_BELOW, margin=LEGEND_BELOW_MARGIN)
 
