@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import gradio as gr
-import plotly.graph_objects as go
 from gradio.components import Component
 
 from components import attention_figures as figs
@@ -18,7 +17,7 @@ from components import queues
 from components.bertviz_view import PLACEHOLDER, bertviz_html, bertviz_view
 from components.code_panel import code_panel, model_folder_code
 from components.errors import user_errors
-from components.figures import placeholder
+from components.figures import FigureJSON, placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson, lesson_markdown
 from components.links import LabSetup, lab_setup
@@ -150,11 +149,11 @@ def hand_code(text: str, source: str, cfg: att.AttentionConfig, head: int) -> st
 class HandView(NamedTuple):
     """Outputs of the by-hand lab, named, in the order of its ``outputs=`` list (a tuple to Gradio)."""
 
-    qkv: go.Figure
-    scores: go.Figure
-    weights: go.Figure
-    heads: go.Figure
-    concat: go.Figure
+    qkv: FigureJSON
+    scores: FigureJSON
+    weights: FigureJSON
+    heads: FigureJSON
+    concat: FigureJSON
     notes: str
     code: str
     scaling: att.ScalingEffect | None  # the √d_k question's numbers, once a run leaves it out
@@ -208,9 +207,9 @@ def shuffle_code(text: str, source: str, cfg: att.AttentionConfig, order: tuple[
 class ShuffleView(NamedTuple):
     """Outputs of the word-order test, in the order of its ``outputs=`` list."""
 
-    plain: go.Figure
-    with_positions: go.Figure
-    change: go.Figure
+    plain: FigureJSON
+    with_positions: FigureJSON
+    change: FigureJSON
     summary: str
     code: str
 
@@ -266,7 +265,7 @@ def model_code(model_id: str, text: str, text_b: str, max_tokens: int, layer: in
     )
 
 
-def _selected_map(m: att.ModelAttention, layer: int, head: int | None) -> go.Figure:
+def _selected_map(m: att.ModelAttention, layer: int, head: int | None) -> FigureJSON:
     if head is None:
         weights, what = att.average_heads(m, layer), f"Layer {layer}, average over {m.n_heads} heads"
     else:
@@ -319,9 +318,9 @@ class ModelView(NamedTuple):
     """Outputs of "Inside a real model", in the order of its ``outputs=`` list: every one is
     drawn from the same text, so the screen never mixes an old sentence with a new one."""
 
-    main_map: go.Figure
-    grid: go.Figure
-    entropy: go.Figure
+    main_map: FigureJSON
+    grid: FigureJSON
+    entropy: FigureJSON
     table: list[list]
     notes: str
     code: str

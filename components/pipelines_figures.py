@@ -7,10 +7,9 @@ import html
 from typing import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from components.figures import ATTENTION_COLORS, INK_COLORS, PALETTE, FigureJSON, bars, fast_figure, heatmap, style
+from components.figures import (ATTENTION_COLORS, INK_COLORS, PALETTE, FigureJSON, axis_names, bars, fast_figure,
+                                heatmap, subplots)
 from playground.hf.pipelines import EntitiesResult, GenerationResult, ImageResult, ScoresResult
 
 # Sentiment colours a student reads without a legend: red = negative, green = positive.
@@ -27,27 +26,26 @@ def _row_labels(texts: Sequence[str]) -> list[str]:
     return [f"{k}. {short(t)}" for k, t in enumerate(texts, start=1)]
 
 
-def classification_figure(result: ScoresResult) -> go.Figure:
+def classification_figure(result: ScoresResult) -> FigureJSON:
     """One horizontal stacked bar per line: how the probability splits over the labels."""
     labels = sorted(result.rows[0].labels)
     y = _row_labels([r.text for r in result.rows])
-    fig = go.Figure()
+    traces = []
     for k, label in enumerate(labels):
         values = [dict(zip(r.labels, r.scores)).get(label, 0.0) for r in result.rows]
-        fig.add_trace(go.Bar(
-            y=y, x=values, name=label, orientation="h", text=[f"{v:.2f}" for v in values],
+        traces.append(dict(
+            type="bar", y=y, x=values, name=label, orientation="h", text=[f"{v:.2f}" for v in values],
             textposition="inside", insidetextanchor="middle",
-            marker_color=LABEL_COLOURS.get(label.upper(), PALETTE[k % len(PALETTE)]),
+            marker=dict(color=LABEL_COLOURS.get(label.upper(), PALETTE[k % len(PALETTE)])),
             hovertemplate="%{y}<br>" + html.escape(label) + ": %{x:.3f}<extra></extra>"))
-    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
-                                                   yanchor="bottom"))
-    fig.update_xaxes(title="probability (each bar sums to 1)", range=[0, 1])
-    fig.update_yaxes(autorange="reversed", type="category")
     title = f"{result.run.task}: label probabilities per line ({result.run.model_id})"
-    return style(fig, title, height=min(900, 140 + 42 * len(y)))
+    return fast_figure(traces, title, min(900, 140 + 42 * len(y)), barmode="stack",
+                       legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
+                       xaxis=dict(title=dict(text="probability (each bar sums to 1)"), range=[0, 1]),
+                       yaxis=dict(autorange="reversed", type="category"))
 
 
-def zero_shot_figure(result: ScoresResult) -> go.Figure:
+def zero_shot_figure(result: ScoresResult) -> FigureJSON:
     """Texts × labels: the score of each candidate label (label order as typed)."""
     labels = list(result.rows[0].labels)
     order = sorted(labels)
@@ -60,23 +58,22 @@ def zero_shot_figure(result: ScoresResult) -> go.Figure:
                    zmin=0.0 if probabilities else None, zmax=1.0 if probabilities else None)
 
 
-def fill_mask_figure(result: ScoresResult) -> go.Figure:
+def fill_mask_figure(result: ScoresResult) -> FigureJSON:
     """For each line, the best guesses for the hidden word."""
     rows = result.rows[:MAX_PLOTTED]
-    fig = make_subplots(rows=len(rows), cols=1, subplot_titles=[short(r.text, 80) for r in rows],
-                        vertical_spacing=min(0.12, 0.5 / max(1, len(rows))))
-    for k, row in enumerate(rows, start=1):
-        fig.add_trace(go.Bar(x=list(row.scores), y=[repr(t.strip()) for t in row.labels],
-                             orientation="h", marker_color=PALETTE[0], showlegend=False,
-                             text=[f"{s:.2f}" for s in row.scores], textposition="auto"), row=k, col=1)
-        fig.update_yaxes(autorange="reversed", row=k, col=1)
-        fig.update_xaxes(range=[0, 1], row=k, col=1)
-    fig.update_xaxes(title="probability of the word", row=len(rows), col=1)
-    return style(fig, f"fill-mask: best words for the mask ({result.run.model_id})",
-                 height=120 + 190 * len(rows))
+    grid = subplots(len(rows), 1, [short(r.text, 80) for r in rows],
+                    vertical_spacing=min(0.12, 0.5 / max(1, len(rows))),
+                    xaxis=dict(range=[0, 1]), yaxis=dict(autorange="reversed"))
+    grid[f"xaxis{len(rows) if len(rows) > 1 else ''}"]["title"] = dict(text="probability of the word")
+    traces = [dict(type="bar", x=list(row.scores), y=[repr(t.strip()) for t in row.labels], orientation="h",
+                   marker=dict(color=PALETTE[0]), showlegend=False, text=[f"{s:.2f}" for s in row.scores],
+                   textposition="auto", **axis_names(k))
+              for k, row in enumerate(rows, start=1)]
+    return fast_figure(traces, f"fill-mask: best words for the mask ({result.run.model_id})",
+                       120 + 190 * len(rows), **grid)
 
 
-def scores_figure(result: ScoresResult) -> go.Figure:
+def scores_figure(result: ScoresResult) -> FigureJSON:
     if result.run.task == "zero-shot-classification":
         return zero_shot_figure(result)
     if result.run.task == "fill-mask":
@@ -84,7 +81,7 @@ def scores_figure(result: ScoresResult) -> go.Figure:
     return classification_figure(result)
 
 
-def similarity_figure(texts: Sequence[str], sim: np.ndarray, model_id: str) -> go.Figure:
+def similarity_figure(texts: Sequence[str], sim: np.ndarray, model_id: str) -> FigureJSON:
     # Full sentences on the rows; line numbers on the columns so they never overlap.
     return heatmap(sim, [str(k) for k in range(1, len(texts) + 1)], _row_labels(texts),
                    kind="activation", zmin=-1.0, zmax=1.0,
@@ -137,7 +134,7 @@ def generation_figure(result: GenerationResult) -> FigureJSON:
                        yaxis=dict(title=dict(text="step: token drawn"), autorange="reversed", type="category"))
 
 
-def image_figure(result: ImageResult) -> go.Figure:
+def image_figure(result: ImageResult) -> FigureJSON:
     """Class probabilities; digits stay in 0–9 order so a student can compare runs."""
     labels, scores = result.scored.labels, result.scored.scores
     best = labels[0]

@@ -1,9 +1,8 @@
 """Figures of the positional-encoding lab: heat-maps of positions, curves, clocks, PCA paths.
 
-Speed (the tab must answer in ~100 ms for 512 × 512): each figure is built from ONE dict
-with the house layout below. Plotly's update_layout/update_xaxes calls cost ~10 ms each,
-which is more than all the maths here. Arrays go out as float32, which plotly ships as
-compact binary.
+Speed (the tab must answer in ~100 ms for 512 × 512): each figure is trace dicts on the
+house layout (``fast_figure``), with no plotly objects: their validation would cost more
+than all the maths here. Arrays go out as float32.
 
 Big matrices are thinned before drawing: a browser cannot draw 2048 × 1024 cells quickly,
 so at most MAX_DRAWN rows and columns are sent, every s-th one, with the real indices on
@@ -16,17 +15,13 @@ import math
 from typing import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
+from plotly.colors import get_colorscale
 
-from components.figures import ACTIVATION_SCALE, ATTENTION_SCALE, PALETTE, house_layout
+from components.figures import (ACTIVATION_COLORS, ATTENTION_COLORS, COLORBAR, LEGEND_BELOW, LEGEND_BELOW_MARGIN,
+                                PALETTE, FigureJSON, fast_figure)
 
 MAX_DRAWN = 256  # rows or columns sent to the browser per heat-map
-POSITION_SCALE = "Viridis"  # colour = position index (PCA paths)
-
-
-def figure(data: list[dict], title: str, height: int, xaxis: dict, yaxis: dict, **layout) -> go.Figure:
-    """A figure in the house layout, built from one dict (faster than update_* calls)."""
-    return go.Figure(dict(data=data, layout=house_layout(title, height, xaxis=xaxis, yaxis=yaxis, **layout)))
+POSITION_COLORS = get_colorscale("Viridis")  # colour = position index (PCA paths)
 
 
 def drawn_indices(n: int, max_drawn: int = MAX_DRAWN, keep_parity: bool = False) -> np.ndarray:
@@ -56,23 +51,23 @@ def thinning_note(rows: int, cols: int, drawn_rows: int, drawn_cols: int) -> str
 
 def matrix_heatmap(z: np.ndarray, rows: np.ndarray, cols: np.ndarray, title: str, x_title: str,
                    y_title: str, bound: float | None = None, height: int = 460, value_name: str = "value",
-                   weights: bool = False, show_values: bool = False) -> go.Figure:
+                   weights: bool = False, show_values: bool = False) -> FigureJSON:
     """A matrix on numeric axes (real row/column indices). Signed values: diverging colours
     around 0 within ±bound; weights=True: attention weights 0..1 on the sequential scale."""
     z = np.asarray(z, dtype=np.float32)
     if weights:
-        colours = dict(colorscale=ATTENTION_SCALE, zmin=0.0, zmax=1.0)
+        colours = dict(colorscale=ATTENTION_COLORS, zmin=0.0, zmax=1.0)
     else:
         finite = z[np.isfinite(z)]
         bound = bound if bound is not None else (float(np.abs(finite).max()) if finite.size else 1.0)
-        colours = dict(colorscale=ACTIVATION_SCALE, zmid=0.0, zmin=-bound, zmax=bound)
+        colours = dict(colorscale=ACTIVATION_COLORS, zmid=0.0, zmin=-bound, zmax=bound)
     trace = dict(type="heatmap", z=z, x=np.asarray(cols), y=np.asarray(rows), **colours,
-                 colorbar=dict(thickness=14, title=dict(text=value_name, side="right")),
+                 colorbar=dict(COLORBAR, title=dict(text=value_name, side="right")),
                  hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>{value_name} %{{z:.3f}}<extra></extra>")
     if show_values:
         trace.update(texttemplate="%{z:.2f}", textfont=dict(size=12))
     axis = dict(showgrid=False, zeroline=False)
-    return figure([trace], title, height, xaxis=dict(title=dict(text=x_title), **axis),
+    return fast_figure([trace], title, height, xaxis=dict(title=dict(text=x_title), **axis),
                   yaxis=dict(title=dict(text=y_title), autorange="reversed", **axis))
 
 
@@ -82,17 +77,17 @@ def _line(x: np.ndarray, y: np.ndarray, name: str, colour: str, width: float = 3
     return {**trace, **extra}
 
 
-def dimension_curves(pe: np.ndarray, dims: Sequence[int], wavelengths: np.ndarray) -> go.Figure:
+def dimension_curves(pe: np.ndarray, dims: Sequence[int], wavelengths: np.ndarray) -> FigureJSON:
     """Selected dimensions over position: sin/cos waves, slower and slower with the pair index."""
     positions = np.arange(pe.shape[0])
     mode = dict(mode="lines+markers") if pe.shape[0] <= 64 else {}
     data = [_line(positions, pe[:, d], f"dim {d} ({'sin' if d % 2 == 0 else 'cos'}, λ={wavelengths[d // 2]:.3g})",
                   PALETTE[n % len(PALETTE)], **mode) for n, d in enumerate(dims)]
-    return figure(data, "Single dimensions over position: each pair is a wave of its own wavelength λ", 380,
+    return fast_figure(data, "Single dimensions over position: each pair is a wave of its own wavelength λ", 380,
                   xaxis=dict(title=dict(text="position")), yaxis=dict(title=dict(text="PE value"), range=[-1.1, 1.1]))
 
 
-def wavelength_chart(wavelengths: np.ndarray, length: int) -> go.Figure:
+def wavelength_chart(wavelengths: np.ndarray, length: int) -> FigureJSON:
     """λ_i = 2π·base^(2i/d) per pair on a log axis, against the sequence length."""
     pairs = np.arange(len(wavelengths))
     beyond = wavelengths > length
@@ -108,10 +103,10 @@ def wavelength_chart(wavelengths: np.ndarray, length: int) -> go.Figure:
               PALETTE[1], 2, hoverinfo="skip"),
     ]
     data[-1]["line"]["dash"] = "dash"
-    return figure(data, "Wavelength λ of each (sin, cos) pair", 420,
+    return fast_figure(data, "Wavelength λ of each (sin, cos) pair", 420,
                   xaxis=dict(title=dict(text="pair index i (dimensions 2i, 2i+1)")),
                   yaxis=dict(title=dict(text="wavelength λ (positions, log)"), type="log"),
-                  legend=dict(orientation="h", y=-0.25, font=dict(size=14)))
+                  legend=LEGEND_BELOW, margin=LEGEND_BELOW_MARGIN)
 
 
 def clock_positions(length: int, consecutive: int = 16, spread: int = 20) -> np.ndarray:
@@ -121,7 +116,7 @@ def clock_positions(length: int, consecutive: int = 16, spread: int = 20) -> np.
     return np.unique(np.concatenate([np.arange(min(consecutive, length)), far[far < length]]))
 
 
-def clock_animation(pe: np.ndarray, pairs: Sequence[int], wavelengths: np.ndarray) -> go.Figure:
+def clock_animation(pe: np.ndarray, pairs: Sequence[int], wavelengths: np.ndarray) -> FigureJSON:
     """Each pair (sin, cos) as a clock hand: x = sin, y = cos starts at 12 o'clock and turns
     clockwise by ω_i per position. Dragging the slider under the clocks walks through positions.
 
@@ -152,7 +147,7 @@ def clock_animation(pe: np.ndarray, pairs: Sequence[int], wavelengths: np.ndarra
         x, y = hands(int(p))
         slider_steps.append(dict(method="restyle", label=str(int(p)), args=[dict(x=[x], y=[y]), [1]]))
     hidden = dict(visible=False, scaleratio=1)
-    return figure(
+    return fast_figure(
         [dials, first], "Pairs as clock hands: drag the position slider", 420,
         xaxis=dict(hidden, range=[-1.4, float(centres[-1]) + 1.4]),
         yaxis=dict(hidden, range=[-1.8, 1.3], scaleanchor="x"),
@@ -163,16 +158,16 @@ def clock_animation(pe: np.ndarray, pairs: Sequence[int], wavelengths: np.ndarra
 
 
 def offset_profiles(offsets: np.ndarray, profiles: np.ndarray, labels: Sequence[str], title: str,
-                    y_title: str) -> go.Figure:
+                    y_title: str) -> FigureJSON:
     """One curve per starting position against the offset k: identical curves = depends on k only."""
     widths = np.linspace(9, 3, len(labels))  # wide first, thin last: overlapping curves stay visible
     data = [_line(offsets, row, label, PALETTE[n % len(PALETTE)], float(widths[n]), opacity=0.85)
             for n, (label, row) in enumerate(zip(labels, profiles))]
-    return figure(data, title, 380, xaxis=dict(title=dict(text="offset k (positions)")),
+    return fast_figure(data, title, 380, xaxis=dict(title=dict(text="offset k (positions)")),
                   yaxis=dict(title=dict(text=y_title)))
 
 
-def shift_check(direct: np.ndarray, rotated: np.ndarray, pos: int, k: int, max_error: float) -> go.Figure:
+def shift_check(direct: np.ndarray, rotated: np.ndarray, pos: int, k: int, max_error: float) -> FigureJSON:
     """PE(pos+k) computed directly against M_k·PE(pos): the dots sit in the rings."""
     dims = np.arange(len(direct))
     data = [
@@ -181,18 +176,18 @@ def shift_check(direct: np.ndarray, rotated: np.ndarray, pos: int, k: int, max_e
         dict(type="scatter", x=dims, y=rotated.astype(np.float32), name=f"M_{k} · PE({pos}), rotated",
              mode="markers", marker=dict(size=5, color=PALETTE[1])),
     ]
-    return figure(data, f"M_{k}·PE({pos}) lands on PE({pos + k}) (max error {max_error:.0e})", 420,
+    return fast_figure(data, f"M_{k}·PE({pos}) lands on PE({pos + k}) (max error {max_error:.0e})", 420,
                   xaxis=dict(title=dict(text="dimension")),
                   yaxis=dict(title=dict(text="value"), range=[-1.15, 1.15]),
-                  legend=dict(orientation="h", y=-0.25, font=dict(size=14)))
+                  legend=LEGEND_BELOW, margin=LEGEND_BELOW_MARGIN)
 
 
 def _position_colours(n: int) -> dict:
-    return dict(color=np.arange(n), colorscale=POSITION_SCALE,
-                colorbar=dict(title=dict(text="position", side="right"), thickness=14))
+    return dict(color=np.arange(n), colorscale=POSITION_COLORS,
+                colorbar=dict(COLORBAR, title=dict(text="position", side="right")))
 
 
-def pca_path(coords: np.ndarray, explained: np.ndarray, title: str) -> go.Figure:
+def pca_path(coords: np.ndarray, explained: np.ndarray, title: str) -> FigureJSON:
     """Positions projected to 2-D, joined in order and coloured by index (a path through space)."""
     x, y = coords[:, 0], coords[:, 1]
     data = [
@@ -202,28 +197,31 @@ def pca_path(coords: np.ndarray, explained: np.ndarray, title: str) -> go.Figure
              marker=dict(size=7, **_position_colours(len(coords))),
              hovertemplate="position %{text}<br>(%{x:.2f}, %{y:.2f})<extra></extra>"),
     ]
-    return figure(data, title, 440, xaxis=dict(title=dict(text=f"PC 1 ({explained[0]:.0%} of variance)")),
+    return fast_figure(data, title, 440, xaxis=dict(title=dict(text=f"PC 1 ({explained[0]:.0%} of variance)")),
                   yaxis=dict(title=dict(text=f"PC 2 ({explained[1]:.0%} of variance)"), scaleanchor="x",
                              scaleratio=1))
 
 
-def pca_path_3d(coords: np.ndarray, explained: np.ndarray, title: str) -> go.Figure:
+def pca_path_3d(coords: np.ndarray, explained: np.ndarray, title: str) -> FigureJSON:
     """The same path with a third principal axis, to turn around with the mouse."""
     trace = dict(type="scatter3d", x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], mode="lines+markers",
                  text=np.arange(len(coords)), marker=dict(size=3, **_position_colours(len(coords))),
                  line=dict(color="#94a3b8", width=2), hovertemplate="position %{text}<extra></extra>")
-    scene = dict(xaxis_title=f"PC 1 ({explained[0]:.0%})", yaxis_title=f"PC 2 ({explained[1]:.0%})",
-                 zaxis_title=f"PC 3 ({explained[2]:.0%})")
-    return figure([trace], title, 520, xaxis={}, yaxis={}, scene=scene)
+    # The grey-blue box with white grid lines that plotly.py's template gave 3-D scenes.
+    box = dict(backgroundcolor="#E5ECF6", showbackground=True, gridcolor="white", gridwidth=2,
+               zerolinecolor="white", linecolor="white", ticks="")
+    scene = {f"{axis}axis": dict(box, title=dict(text=f"PC {n} ({explained[n - 1]:.0%})"))
+             for n, axis in enumerate("xyz", start=1)}
+    return fast_figure([trace], title, 520, xaxis={}, yaxis={}, scene=scene)
 
 
-def alibi_curves(weights: np.ndarray, slopes: np.ndarray) -> go.Figure:
+def alibi_curves(weights: np.ndarray, slopes: np.ndarray) -> FigureJSON:
     """Attention of the last query over the keys behind it, one curve per head: its reach."""
     length = weights.shape[-1]
     distance = np.arange(length)[::-1]  # the last query is at distance 0 from the last key
     data = [_line(distance, weights[h, -1], f"head {h + 1} (m={s:.3g})", PALETTE[h % len(PALETTE)])
             for h, s in enumerate(slopes)]
-    return figure(data, "Each head's reach: attention of the last query when all content scores are equal", 400,
+    return fast_figure(data, "Each head's reach: attention of the last query when all content scores are equal", 400,
                   xaxis=dict(title=dict(text="distance to the query (positions back)"),
                              range=[0, min(length - 1, 40) or 1]),
                   yaxis=dict(title=dict(text="attention weight")))

@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import gradio as gr
 import numpy as np
-import plotly.graph_objects as go
 
 from components import positional_figures as pf
 from components import queues
 from components.code_panel import code_panel, model_folder_code
 from components.errors import user_errors
-from components.figures import empty, placeholder
+from components.figures import FigureJSON, empty, placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson, lesson_markdown
 from components.links import LabSetup, lab_setup
@@ -205,47 +204,47 @@ def code_alibi(n_heads: int, length: int, causal: bool) -> str:
 # --- handlers ---------------------------------------------------------------------------------
 # Each returns a named tuple: named for people and tests, a tuple in ``outputs=`` order for Gradio.
 class SinusoidalView(NamedTuple):
-    heat: go.Figure
-    curves: go.Figure
-    wavelengths: go.Figure
-    clocks: go.Figure
+    heat: FigureJSON
+    curves: FigureJSON
+    wavelengths: FigureJSON
+    clocks: FigureJSON
     note: str
     code: str
 
 
 class SimilarityView(NamedTuple):
-    heat: go.Figure
-    profiles: go.Figure
-    shift: go.Figure
-    matrix: go.Figure
+    heat: FigureJSON
+    profiles: FigureJSON
+    shift: FigureJSON
+    matrix: FigureJSON
     note: str
     code: str
 
 
 class LearnedView(NamedTuple):
-    learned_heat: go.Figure
-    sinusoidal_heat: go.Figure
-    learned_similarity: go.Figure
-    sinusoidal_similarity: go.Figure
-    learned_pca: go.Figure
-    sinusoidal_pca: go.Figure
+    learned_heat: FigureJSON
+    sinusoidal_heat: FigureJSON
+    learned_similarity: FigureJSON
+    sinusoidal_similarity: FigureJSON
+    learned_pca: FigureJSON
+    sinusoidal_pca: FigureJSON
     note: str
     code: str
 
 
 class RopeView(NamedTuple):
-    rope_heat: go.Figure
-    added_heat: go.Figure
-    rope_profiles: go.Figure
-    added_profiles: go.Figure
+    rope_heat: FigureJSON
+    added_heat: FigureJSON
+    rope_profiles: FigureJSON
+    added_profiles: FigureJSON
     note: str
     code: str
 
 
 class AlibiView(NamedTuple):
-    bias: go.Figure
-    attention: go.Figure
-    reach: go.Figure
+    bias: FigureJSON
+    attention: FigureJSON
+    reach: FigureJSON
     note: str
     code: str
 

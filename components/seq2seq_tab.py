@@ -10,13 +10,12 @@ from typing import Any, Iterator, NamedTuple
 
 import gradio as gr
 import numpy as np
-import plotly.graph_objects as go
 
 from components import inputs, queues
 from components import seq2seq_figures as figs
 from components.code_panel import code_panel
 from components.errors import user_errors
-from components.figures import placeholder
+from components.figures import FigureJSON, placeholder
 from components.lazy import lazy_module
 from components.lesson import lesson, lesson_markdown
 from components.links import LabSetup, lab_setup
@@ -228,7 +227,7 @@ def on_task_change(task_name: str, variant_label: str) -> TaskChange:
 
 
 @user_errors
-def on_compare(task_name: str) -> tuple[go.Figure, str]:
+def on_compare(task_name: str) -> tuple[FigureJSON, str]:
     """Accuracy against input length of both shipped models on freshly generated data."""
     task = get_task(task_name)
 

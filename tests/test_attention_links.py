@@ -49,8 +49,8 @@ def lab_result(settings: dict) -> tuple:
     hand = tab.on_hand(*(settings[name] for name in HAND))
     model = tab.on_model(*(settings[name] for name in MODEL))
     shuffle = tab.on_shuffle(*(settings[name] for name in ("text", "vectors", "d_k", "heads", "seed")))
-    return (hand.notes, hand.weights.data[0].z.tolist(), model.notes, model.main_map.data[0].z.tolist(),
-            model.main_map.layout.title.text, shuffle.summary)
+    return (hand.notes, np.asarray(hand.weights.data[0]["z"]).tolist(), model.notes, np.asarray(model.main_map.data[0]["z"]).tolist(),
+            model.main_map.layout["title"]["text"], shuffle.summary)
 
 
 def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, fresh_lab):

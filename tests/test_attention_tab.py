@@ -28,8 +28,8 @@ def test_ui_limits_match_the_core() -> None:
 
 def test_by_hand_returns_every_step() -> None:
     view = tab.on_hand(tab.EXAMPLE, "toy", 4, 3, True, 2, 1)
-    assert len(view.qkv.data) == 3 and "Head 1" in view.qkv.layout.title.text
-    w = view.weights.data[0].z
+    assert len(view.qkv.data) == 3 and "Head 1" in view.qkv.layout["title"]["text"]
+    w = view.weights.data[0]["z"]
     assert abs(sum(w[0]) - 1) < 1e-5 and w[0][1] == 0  # causal: the first token sees only itself
     assert len(view.heads.data) == 3 and "random, untrained" in view.notes and "seed 2" in view.notes
     assert "scaled_dot_product_attention" in view.code and "is_causal=True" in view.code
@@ -51,9 +51,9 @@ def test_by_hand_clamps_head_and_refuses_bad_input() -> None:
 
 def test_concatenation_shows_every_column_of_every_head() -> None:
     view = tab.on_hand(tab.EXAMPLE, "toy", 64, 8, False, 0, 0)
-    z = view.concat.data[0].z
-    assert len(z[0]) == 8 * 64 and list(view.concat.layout.xaxis.ticktext) == [f"head {h}" for h in range(8)]
-    assert len(view.concat.layout.shapes) == 7  # a line between each pair of heads
+    z = view.concat.data[0]["z"]
+    assert len(z[0]) == 8 * 64 and list(view.concat.layout["xaxis"]["ticktext"]) == [f"head {h}" for h in range(8)]
+    assert len(view.concat.layout["shapes"]) == 7  # a line between each pair of heads
 
 
 def test_model_view_and_switching_reuse_one_forward_pass(monkeypatch) -> None:
@@ -63,12 +63,12 @@ def test_model_view_and_switching_reuse_one_forward_pass(monkeypatch) -> None:
     text = "Switching heads must not run the model again, said the teacher."
     view = tab.on_model(DEFAULT_ENCODER, text, "", 128, 9, 3)
     assert view.layer["maximum"] == 5 and view.layer["value"] == 5 and view.head.value == 3  # 9 clamped to 6 layers
-    assert "Layer 5, head 3" in view.main_map.layout.title.text and len(view.table) == 12
+    assert "Layer 5, head 3" in view.main_map.layout["title"]["text"] and len(view.table) == 12
     assert "6 layers × 12 heads" in view.notes and "output_attentions=True" in view.code
-    assert view.entropy.data[0].z.shape == (6, 12)
+    assert view.entropy.data[0]["z"].shape == (6, 12)
     for layer_index, head_index in [(0, tab.AVERAGE), (2, 7), (4.0, 0)]:
         view = tab.on_model(DEFAULT_ENCODER, text, "", 128, layer_index, head_index)
-    assert "Layer 4, head 0" in view.main_map.layout.title.text
+    assert "Layer 4, head 0" in view.main_map.layout["title"]["text"]
     assert "value" not in view.layer  # in range: never written back while the student drags
     assert len(calls) == 1
 
@@ -79,10 +79,10 @@ def test_model_every_output_follows_the_edited_sentence() -> None:
     view = tab.on_model(DEFAULT_ENCODER, "A brand new and longer sentence here.", "", 128, 2, tab.AVERAGE)
     new = att.model_attention(DEFAULT_ENCODER, "A brand new and longer sentence here.", "", 128)
     n = len(new.tokens)
-    assert len(view.main_map.data[0].z) == n and f"{n} tokens" in view.notes
-    assert np.allclose(view.entropy.data[0].z, att.head_entropy(new.attentions), atol=1e-6)
+    assert len(view.main_map.data[0]["z"]) == n and f"{n} tokens" in view.notes
+    assert np.allclose(view.entropy.data[0]["z"], att.head_entropy(new.attentions), atol=1e-6)
     assert any("brand" in row[3] for row in view.table) or any("new" in row[3] for row in view.table)
-    grid = view.grid.data[0].z
+    grid = view.grid.data[0]["z"]
     assert np.nansum(grid) == pytest.approx(float(new.attentions.astype(np.float32).sum()), rel=1e-3)
 
 
@@ -96,12 +96,12 @@ def test_model_list_has_the_shipped_tiny_gpt_said_to_be_trained_here() -> None:
 
 def test_model_long_text_is_truncated_and_told() -> None:
     view = tab.on_model(DEFAULT_ENCODER, "token " * 10_000, "", 512, 0, tab.AVERAGE)
-    assert "first 512" in view.notes and "first 64 of 512 tokens shown" in view.main_map.layout.title.text
+    assert "first 512" in view.notes and "first 64 of 512 tokens shown" in view.main_map.layout["title"]["text"]
 
 
 @pytest.mark.parametrize("text", ["!!! ??? ...", "🙂🙃 emoji 🍕"])
 def test_model_odd_input_is_sensible(text: str) -> None:
-    assert len(tab.on_model(DEFAULT_ENCODER, text, "", 128, 0, 0).main_map.data[0].z) >= 3
+    assert len(tab.on_model(DEFAULT_ENCODER, text, "", 128, 0, 0).main_map.data[0]["z"]) >= 3
 
 
 def test_model_bad_input_is_a_clear_message() -> None:
@@ -174,7 +174,7 @@ def test_browser_by_hand(page) -> None:
 @pytest.mark.parametrize("source", ["embeddings", "toy"])
 def test_lesson_attention_causal_first_word_sees_only_itself(source) -> None:
     view = tab.on_hand(tab.EXAMPLE, source, 8, 2, True, 0, 1)
-    w = np.asarray(view.weights.data[0].z, dtype=float)
+    w = np.asarray(view.weights.data[0]["z"], dtype=float)
     assert w[0, 0] == pytest.approx(1.0) and np.allclose(np.triu(w, 1), 0)  # nothing after itself
     assert np.allclose(w.sum(1), 1.0, atol=1e-6)  # every row is still a weighted average
 
@@ -193,14 +193,14 @@ def test_lesson_attention_without_sqrt_dk_weights_collapse_and_temperature_flatt
 @pytest.mark.parametrize("seed", range(5))
 def test_lesson_attention_shuffle_changes_nothing_without_positions(seed) -> None:
     view = tab.on_shuffle(tab.EXAMPLE, "embeddings", 8, 2, seed)
-    without, with_pe = np.asarray(view.change.data[0].y), np.asarray(view.change.data[1].y)
+    without, with_pe = np.asarray(view.change.data[0]["y"]), np.asarray(view.change.data[1]["y"])
     assert without.max() < 1e-5 and with_pe.max() > 0.05
     assert "Shuffled sentence" in view.summary
 
 
 def test_lesson_attention_a_real_head_has_entropy_near_zero_on_a_simple_pattern() -> None:
     m = att.model_attention(DEFAULT_ENCODER, tab.EXAMPLE, "", 128)
-    entropy = np.asarray(tab.on_model(DEFAULT_ENCODER, tab.EXAMPLE, "", 128, 0, 0).entropy.data[0].z)
+    entropy = np.asarray(tab.on_model(DEFAULT_ENCODER, tab.EXAMPLE, "", 128, 0, 0).entropy.data[0]["z"])
     layer, head = np.unravel_index(entropy.argmin(), entropy.shape)
     assert entropy[layer, head] < 0.5
     row = tab.on_model(DEFAULT_ENCODER, tab.EXAMPLE, "", 128, int(layer), int(head)).table[head]
@@ -216,7 +216,7 @@ def test_lesson_attention_it_attends_to_animal_in_some_head() -> None:
     found = []
     for layer in range(m.n_layers):
         for head in range(m.n_heads):
-            z = np.asarray(tab.on_model(DEFAULT_ENCODER, text, "", 128, layer, head).main_map.data[0].z)
+            z = np.asarray(tab.on_model(DEFAULT_ENCODER, text, "", 128, layer, head).main_map.data[0]["z"])
             content = [j for j, t in enumerate(m.tokens) if t not in ("[CLS]", "[SEP]", "it")]
             if max(content, key=lambda j: z[it, j]) == animal and z[it, animal] > 0.4:
                 found.append((layer, head))
@@ -226,16 +226,16 @@ def test_lesson_attention_it_attends_to_animal_in_some_head() -> None:
 def test_lesson_attention_sentence_b_heads_cross_the_line() -> None:
     view = tab.on_model(DEFAULT_ENCODER, tab.EXAMPLE, PAIR_B, 128, 3, 11)
     b = int(re.search(r"Sentence B starts at token (\d+)", view.notes).group(1))
-    z = np.asarray(view.main_map.data[0].z)
+    z = np.asarray(view.main_map.data[0]["z"])
     assert z[1:b - 1, b:].sum(1).mean() > 0.3  # sentence A's words put a third of their attention on B
-    assert len(view.main_map.layout.shapes) == 2  # the red line is drawn
+    assert len(view.main_map.layout["shapes"]) == 2  # the red line is drawn
 
 
 def test_lesson_attention_tiny_gpt_maps_are_triangles() -> None:
     for layer in range(4):
         for head in (tab.AVERAGE, 0, 3):
             view = tab.on_model(tab.GPT, tab.EXAMPLE, "", 128, layer, head)
-            z = np.asarray(view.main_map.data[0].z, dtype=float)
+            z = np.asarray(view.main_map.data[0]["z"], dtype=float)
             assert np.allclose(np.triu(z, 1), 0) and np.allclose(z.sum(1), 1, atol=1e-2)
     assert "decoder" in view.notes
 
@@ -252,7 +252,7 @@ def hand_view(source, d_k, heads, causal, seed, head, scaled, temperature) -> ta
 
 def check_hand_output(view: tab.HandView, lines: list[str]) -> None:
     weights = ast.literal_eval(next(x for x in lines if x.startswith("weights of head")).split(" ", 4)[4])
-    assert np.allclose(weights, np.asarray(view.weights.data[0].z, dtype=float), atol=1e-4)
+    assert np.allclose(weights, np.asarray(view.weights.data[0]["z"], dtype=float), atol=1e-4)
     entropy = ast.literal_eval(next(x for x in lines if x.startswith("entropy")).split("head ", 1)[1])
     assert ", ".join(f"{e:.2f}" for e in entropy) in view.notes
     assert "same as torch: True" in lines
@@ -261,15 +261,15 @@ def check_hand_output(view: tab.HandView, lines: list[str]) -> None:
 def check_shuffle_output(view: tab.ShuffleView, lines: list[str]) -> None:
     without = float(next(x for x in lines if x.startswith("largest change without")).split()[-1])
     with_pe = float(next(x for x in lines if x.startswith("largest change with positions")).split()[-1])
-    assert without < 1e-5 and max(view.change.data[0].y) < 1e-5
-    assert with_pe == pytest.approx(max(view.change.data[1].y), abs=2e-3)
+    assert without < 1e-5 and max(view.change.data[0]["y"]) < 1e-5
+    assert with_pe == pytest.approx(max(view.change.data[1]["y"]), abs=2e-3)
 
 
 def check_model_output(view: tab.ModelView, lines: list[str], model: str, layer: int) -> None:
     # found by their start: a kernel also prints its warnings (tqdm's) into the cell's output
     entropy = next(x for x in lines if x.startswith(f"entropy (bits) of layer {layer} "))
     assert np.allclose(ast.literal_eval(entropy.split(f"layer {layer} ", 1)[1]),
-                       np.asarray(view.entropy.data[0].z)[layer], atol=0.02)
+                       np.asarray(view.entropy.data[0]["z"])[layer], atol=0.02)
     assert f"looks ahead: {model != tab.GPT}" in lines
 
 

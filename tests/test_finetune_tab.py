@@ -58,8 +58,8 @@ def test_load_movie_reviews_shows_rows_balance_lengths_and_map(movies):
     data, rows, summary, balance, lengths, code = movies
     assert len(data) == 8530 and len(rows) == 8 and rows[0][1] in ("negative", "positive")
     assert "**8,530 rows**" in summary and "`input_ids`" in summary and "`attention_mask`" in summary
-    assert list(balance.data[0].y) == [4265, 4265]
-    assert len(lengths.data[0].x) == 2000 and "max length 64" in lengths.layout.annotations[0].text
+    assert list(balance.data[0]["y"]) == [4265, 4265]
+    assert len(lengths.data[0]["x"]) == 2000 and "max length 64" in lengths.layout["annotations"][0]["text"]
     assert 'load_dataset("csv", data_files=' in code and "dataset.map(tokenize, batched=True)" in code
 
 
@@ -70,7 +70,7 @@ def test_upload_picks_columns_and_loads_them(csv_file):
     data, rows, summary, balance, _, code = T.on_load_data(
         "upload", "", table, "review", "sentiment", "", DEFAULT_ENCODER, 32)
     assert data.label_names == ("neg", "pos") and rows[0] == ["a dull, boring mess number 0", "neg"]
-    assert list(balance.data[0].y) == [20, 20] and "reviews.csv" in code
+    assert list(balance.data[0]["y"]) == [20, 20] and "reviews.csv" in code
 
 
 @pytest.mark.parametrize("content, message", [
@@ -116,8 +116,8 @@ def test_train_save_zip_and_push_through_the_handlers(csv_file):
     run = view.run
     assert run.last.done and "Finished" in view.status and "Learning rate was set to 1e-06" in view.status
     assert "logistic regression on the frozen embeddings" in view.status
-    assert list(view.accuracy_plot.data[0].x)[0] == 0
-    bars = list(view.compare_plot.data[0].y)
+    assert list(view.accuracy_plot.data[0]["x"])[0] == 0
+    bars = list(view.compare_plot.data[0]["y"])
     baselines = run.last.baselines
     assert bars == pytest.approx([baselines.majority, baselines.frozen_embedding,
                                   run.compare().base_accuracy, run.last.eval_accuracy[-1]])
@@ -223,7 +223,7 @@ def test_lesson_finetune_imdb_reviews_are_cut_at_max_length_64():
     """Prompt 4: at max length 64 nearly every IMDb review is cut; the median is over 200 tokens."""
     _, _, summary, _, lengths, _ = T.on_load_data("movies", "imdb", None, "text", "label", "imdb",
                                                   DEFAULT_ENCODER, 64)
-    tokens = np.asarray(lengths.data[0].x)
+    tokens = np.asarray(lengths.data[0]["x"])
     assert np.mean(tokens > 64) >= 0.9 and np.median(tokens) > 200
     assert re.search(r"(9\d|100)% longer than max length 64", summary)
 
@@ -305,7 +305,7 @@ def test_code_panel_finetune_data(tmp_path, subset, max_length):
                                                         DEFAULT_ENCODER, max_length)
     assert str(get_service().resolve(DEFAULT_ENCODER).path) in code and f"max_length={max_length}" in code
     output = run_panel(code, tmp_path)
-    counts = [int(v) for v in balance.data[0].y]
+    counts = [int(v) for v in balance.data[0]["y"]]
     assert f"rows: {len(data)} per label: {counts}" in output
     assert f"**{len(data):,} rows**" in summary
 
@@ -335,7 +335,7 @@ def test_code_panel_finetune_notebook(movies, tmp_path, shown):
 
     if shown == "data":
         data, _, _, balance, _, code = movies
-        counts = [int(v) for v in balance.data[0].y]
+        counts = [int(v) for v in balance.data[0]["y"]]
         assert f"rows: {len(data)} per label: {counts}" in run_notebook(code)
         return
     view = train(movies[0], "head", 1, 64, 2, 3e-3, 32, 16, 3, 300, session="panel-notebook")

@@ -39,7 +39,7 @@ def test_similarity_run_gives_a_heatmap_and_the_code():
     summary, fig, html_update, detail, code, _ = run(
         "feature-extraction", pl.DEFAULT_ENCODER, "A cat sits on the mat.\nA kitten rests on a rug.\nTaxes rose.")
     heat = fig.data[0]
-    assert heat.type == "heatmap" and np.asarray(heat.z).shape == (3, 3)
+    assert heat["type"] == "heatmap" and np.asarray(heat["z"]).shape == (3, 3)
     assert "Most similar: lines 1 & 2" in summary
     assert "pipeline('feature-extraction'" in code
     assert html_update["visible"] is False and detail["visible"] is False
@@ -47,7 +47,7 @@ def test_similarity_run_gives_a_heatmap_and_the_code():
 
 def test_zero_shot_run_plots_texts_by_labels():
     summary, fig, *_ = run("zero-shot-classification", "", "We won the match 3-0.\nThe senate passed the law.")
-    assert np.asarray(fig.data[0].z).shape == (2, 3)
+    assert np.asarray(fig.data[0]["z"]).shape == (2, 3)
     assert "→ **sports**" in summary and "→ **politics**" in summary
 
 
@@ -173,7 +173,7 @@ def test_drawn_digit_gets_class_bars_and_patch_attention():
     # the tab's pipeline run agrees with the digits core on the same drawing
     values = digits_vit.preprocess_drawing(canvas).values
     assert digits_vit.classify_digit(values)[0]["label"] == "7"
-    assert list(fig.data[0].x) == [str(d) for d in range(10)] and detail["visible"]
+    assert list(fig.data[0]["x"]) == [str(d) for d in range(10)] and detail["visible"]
     panels = detail["value"].data
     assert len(panels) == 2 + len(digits_vit.patch_attention(values).cls_rows)  # image, layers, rollout
     assert np.isclose(np.sum(panels[-1]["z"]), 1.0)  # the rollout is a distribution over patches
@@ -335,7 +335,7 @@ def test_every_event_of_the_pipelines_and_seq2seq_tabs_joins_a_queue():
 def test_lesson_pipelines_sentiment_negation_and_emoji():
     summary, fig, *_ = run("sentiment-analysis", pl.SENTIMENT_MODEL,
                            "not bad at all\nI was not disappointed.\n😀\n🤮")
-    rows = {trace.name: list(trace.x) for trace in fig.data}  # label → probability per line
+    rows = {trace["name"]: list(trace["x"]) for trace in fig.data}  # label → probability per line
     positive = rows["POSITIVE"]
     assert positive[0] > 0.5  # "not bad at all": the negation is understood here...
     assert positive[1] < 0.5  # ...but "not disappointed" reads as negative
@@ -351,7 +351,7 @@ def test_lesson_pipelines_sentiment_negation_and_emoji():
 def test_lesson_pipelines_similarity_paraphrase_lights_up():
     summary, fig, *_ = run("feature-extraction", pl.DEFAULT_ENCODER,
                            "A man is playing a guitar.\nSomeone is playing an instrument.\nTaxes rose again.")
-    sim = np.asarray(fig.data[0].z)
+    sim = np.asarray(fig.data[0]["z"])
     assert sim[0, 1] > sim[0, 2] + 0.3 and sim[0, 1] > sim[1, 2] + 0.3
     assert "Most similar: lines 1 & 2" in summary
 
@@ -361,7 +361,7 @@ def test_lesson_pipelines_zero_shot_new_labels_without_retraining():
                            "I miss her so much and I cry\nI am furious at this mess", labels="happy, sad, angry")
     lines = summary.splitlines()[:3]
     assert all(f"→ **{label}**" in line for label, line in zip(["happy", "sad", "angry"], lines)), lines
-    assert np.asarray(fig.data[0].z).shape == (3, 3)
+    assert np.asarray(fig.data[0]["z"]).shape == (3, 3)
 
 
 def test_lesson_pipelines_generation_temperature_picks_surprising_tokens():
@@ -453,7 +453,7 @@ def test_code_panel_pipelines_similarity(texts, tmp_path):
     summary, fig, *_ = view = run("feature-extraction", pl.DEFAULT_ENCODER, texts)
     code = view.code
     lines = run_panel(code, tmp_path)
-    np.testing.assert_allclose(ast.literal_eval(lines[-1]), np.asarray(fig.data[0].z), atol=1e-4)
+    np.testing.assert_allclose(ast.literal_eval(lines[-1]), np.asarray(fig.data[0]["z"]), atol=1e-4)
 
 
 @pytest.mark.parametrize("labels", ["sports, politics, technology", "happy, sad"])
@@ -482,7 +482,7 @@ def test_code_panel_pipelines_generation(settings, tmp_path):
 def test_code_panel_pipelines_digits(drawing, tmp_path):
     view = run("image-classification", pl.DIGITS_MODEL, "", sketch={"composite": drawing()})
     printed = ast.literal_eval(run_panel(view.code, tmp_path)[-1])
-    shown = {label: float(p) for label, p in zip(view.main_plot.data[0].x, view.main_plot.data[0].y)}
+    shown = {label: float(p) for label, p in zip(view.main_plot.data[0]["x"], view.main_plot.data[0]["y"])}
     assert printed[0]["label"] == max(shown, key=shown.get)
     for entry in printed:
         assert entry["score"] == pytest.approx(shown[entry["label"]], abs=1e-4)

@@ -17,7 +17,7 @@ from tests.test_tokenization import run_panel
 
 
 def _z(fig) -> np.ndarray:
-    return np.asarray(fig.data[0].z, dtype=float)
+    return np.asarray(fig.data[0]["z"], dtype=float)
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -26,12 +26,12 @@ def test_sinusoidal_handler_draws_every_cell_of_a_small_table():
     z = _z(heat)
     assert z.shape == (100, 64)
     assert z[0, 1] == pytest.approx(1.0) and z[1, 0] == pytest.approx(np.sin(1), abs=1e-6)
-    assert [t.name.split(" (")[0] for t in curves.data] == ["dim 0", "dim 1", "dim 62"]
+    assert [t["name"].split(" (")[0] for t in curves.data] == ["dim 0", "dim 1", "dim 62"]
     assert "√(d_model/2) = 5.657" in note and "Drawn" not in note
     assert "length, d_model, base = 100, 64, 10000" in code
-    steps = clocks.layout.sliders[0].steps  # the clock slider restyles the hands, position by position
-    position = int(steps[1].label)  # pair 0's hand tip is (sin, cos) of the position
-    assert len(steps) > 10 and steps[1].args[0]["y"][0][1] == pytest.approx(np.cos(position), abs=1e-4)
+    steps = clocks.layout["sliders"][0]["steps"]  # the clock slider restyles the hands, position by position
+    position = int(steps[1]["label"])  # pair 0's hand tip is (sin, cos) of the position
+    assert len(steps) > 10 and steps[1]["args"][0]["y"][0][1] == pytest.approx(np.cos(position), abs=1e-4)
 
 
 def test_sinusoidal_handler_clamps_extremes_and_thins_what_it_draws():
@@ -65,9 +65,9 @@ def test_similarity_handler_shows_distance_only_structure_and_the_rotation():
     z = _z(heat)
     assert z.shape == (80, 80) and np.allclose(np.diag(z), 1.0, atol=1e-5)
     assert np.allclose(np.diag(z, 3), z[0, 3], atol=1e-5)  # constant along each diagonal
-    curves = np.array([np.asarray(t.y, dtype=float) for t in profile.data])
+    curves = np.array([np.asarray(t["y"], dtype=float) for t in profile.data])
     assert np.allclose(curves, curves[0], atol=1e-4, equal_nan=True)
-    direct, rotated = (np.asarray(t.y, dtype=float) for t in shift.data)
+    direct, rotated = (np.asarray(t["y"], dtype=float) for t in shift.data)
     assert np.allclose(direct, rotated, atol=1e-5)
     assert _z(matrix)[0, 2] == 0 and "PE(15) = M_5·PE(10)" in note and "length, d_model, base, k, pos = 80, 32, 10000, 5, 10" in code
 
@@ -109,17 +109,17 @@ def test_learned_handler_shows_minilm_next_to_sinusoidal():
     learned_heat, sin_heat, learned_sim, sin_sim, learned_pca, sin_pca, note, code = figures
     assert _z(learned_heat).shape == (100, 128) and _z(sin_heat).shape == (100, 128)
     assert np.allclose(np.diag(_z(learned_sim)), 1.0, atol=1e-5)
-    colours = np.asarray(learned_pca.data[1].marker.color)
+    colours = np.asarray(learned_pca.data[1]["marker"]["color"])
     assert np.array_equal(colours, np.arange(100))  # coloured by position index
     assert "position 0" in note and "position_embeddings" in code
     three_d = T.on_learned(50, 10000, "dot", True)
-    assert three_d[4].data[0].type == "scatter3d"
+    assert three_d[4].data[0]["type"] == "scatter3d"
 
 
 # --- lessons: every "Try this" of the tab, through the tab's own handlers ---------------------
 def _curve(curves, dim: int) -> np.ndarray:
-    trace = next(t for t in curves.data if t.name.startswith(f"dim {dim} "))
-    return np.asarray(trace.y, dtype=float)
+    trace = next(t for t in curves.data if t["name"].startswith(f"dim {dim} "))
+    return np.asarray(trace["y"], dtype=float)
 
 
 def test_lesson_positional_fast_pair_tells_neighbours_slow_pair_tells_far_positions():
@@ -132,7 +132,7 @@ def test_lesson_positional_fast_pair_tells_neighbours_slow_pair_tells_far_positi
 
 
 def _wavelengths(wave) -> np.ndarray:
-    return np.concatenate([np.asarray(t.y, dtype=float) for t in wave.data[:2]])
+    return np.concatenate([np.asarray(t["y"], dtype=float) for t in wave.data[:2]])
 
 
 def test_lesson_positional_base_100_makes_the_slowest_pair_repeat_within_2048():
@@ -145,7 +145,7 @@ def test_lesson_positional_base_100_makes_the_slowest_pair_repeat_within_2048():
 @pytest.mark.parametrize("measure", ["dot", "cosine"])
 def test_lesson_positional_similarity_curves_from_four_starts_coincide(measure):
     _, profile, *_ = T.on_similarity(128, 512, 10000, measure, 10, 5)
-    curves = np.array([np.asarray(t.y, dtype=float) for t in profile.data])
+    curves = np.array([np.asarray(t["y"], dtype=float) for t in profile.data])
     assert len(curves) == 4 and np.allclose(curves, curves[0], atol=1e-4, equal_nan=True)
     assert "Pick any start position" not in " ".join(T.TRY_THIS)
 
@@ -153,7 +153,7 @@ def test_lesson_positional_similarity_curves_from_four_starts_coincide(measure):
 @pytest.mark.parametrize("pos, k", [(0, 1), (10, 5), (300, 77), (1000, 1000)])
 def test_lesson_positional_one_matrix_shifts_every_position(pos, k):
     _, _, shift, _, note, _ = T.on_similarity(128, 2048, 10000, "dot", pos, k)
-    direct, rotated = (np.asarray(t.y, dtype=float) for t in shift.data)
+    direct, rotated = (np.asarray(t["y"], dtype=float) for t in shift.data)
     assert np.allclose(direct, rotated, atol=1e-5)
     error = float(note.split("positions: ")[1].split(")")[0])
     assert error < 1e-5 and f"PE({pos + k}) = M_{k}·PE({pos})" in note
@@ -161,7 +161,7 @@ def test_lesson_positional_one_matrix_shifts_every_position(pos, k):
 
 def test_lesson_positional_learned_positions_turn_like_a_clock_hand():
     *_, learned_pca, _, note, _ = T.on_learned(512, 10000, "cosine", False)
-    xy = np.stack([np.asarray(learned_pca.data[1].x), np.asarray(learned_pca.data[1].y)], 1)[1:]
+    xy = np.stack([np.asarray(learned_pca.data[1]["x"]), np.asarray(learned_pca.data[1]["y"])], 1)[1:]
     turn = np.degrees(np.abs(np.angle(np.exp(1j * np.diff(np.arctan2(xy[:, 1], xy[:, 0]))))))
     assert np.median(turn) > 20 and f"turns about {np.median(turn):.0f}°" in note
     radius = np.linalg.norm(xy, axis=1)
@@ -215,8 +215,8 @@ def test_code_panel_positional_learned(tmp_path, n_positions):
     lines = run_panel(code, tmp_path)
     assert f"position 0 (always [CLS]) has norm {_printed(lines, 'norm of position 0')[0]:.2f}" in note
     explained = _printed(lines, "variance explained by 2 axes")[0]
-    title_pcs = [float(t) for t in re.findall(r"\((\d+)% of variance\)", learned_pca.layout.xaxis.title.text
-                                               + learned_pca.layout.yaxis.title.text)]
+    title_pcs = [float(t) for t in re.findall(r"\((\d+)% of variance\)", learned_pca.layout["xaxis"]["title"]["text"]
+                                               + learned_pca.layout["yaxis"]["title"]["text"])]
     assert explained * 100 == pytest.approx(sum(title_pcs), abs=1.5)
 
 

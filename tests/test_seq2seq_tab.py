@@ -28,7 +28,7 @@ def test_step_advances_and_restarts_on_new_input() -> None:
     out = tab.on_step("reverse", ATTN, "abcd", tab.GREEDY, 1, {})
     status, bar, context, align, beams, view, code = out
     assert view["shown"] == 1 and "Step **1 of 5**" in status
-    assert list(bar.data[0].x) == ["a", "b", "c", "d"] and abs(sum(bar.data[0].y) - 1) < 1e-5
+    assert list(bar.data[0]["x"]) == ["a", "b", "c", "d"] and abs(sum(bar.data[0]["y"]) - 1) < 1e-5
     assert "'abcd', 1" in code and "playground" not in code.replace("neural-playground", "")
     out = tab.on_step("reverse", ATTN, "abcd", tab.GREEDY, 1, view)
     assert out[5]["shown"] == 2 and "`abcd` → `dc`" in out[0]
@@ -41,14 +41,14 @@ def test_run_plays_every_step_and_checks_the_answer(monkeypatch) -> None:
     assert len(frames) == len("playground") + 1  # one per character plus </s>
     status, _, context, align, beams, view, _ = frames[-1]
     assert "Finished: correct" in status and "Beams after" in beams and beams.count("<tr><td") == 3
-    assert align.data[0].z.shape == (11, 10)
-    assert context.data[0].z.shape[0] == 11
+    assert align.data[0]["z"].shape == (11, 10)
+    assert context.data[0]["z"].shape[0] == 11
 
 
 def test_fixed_context_model_says_it_has_no_attention() -> None:
     status, bar, context, align, *_ = tab.on_step("sort", FIXED, "3141", tab.GREEDY, 1, {})
-    assert "no attention" in bar.layout.annotations[0].text
-    assert "no attention" in align.layout.annotations[0].text
+    assert "no attention" in bar.layout["annotations"][0]["text"]
+    assert "no attention" in align.layout["annotations"][0]["text"]
 
 
 @pytest.mark.parametrize("text, message", [
@@ -72,8 +72,8 @@ def test_bad_settings_are_clear_errors_or_clamped() -> None:
 
 def test_compare_shows_fixed_context_falling_behind() -> None:
     fig, summary = tab.on_compare("reverse")
-    assert [t.name for t in fig.data] == [ATTN, FIXED]
-    attn_long, fixed_long = (sum(t.y[-5:]) / 5 for t in fig.data)
+    assert [t["name"] for t in fig.data] == [ATTN, FIXED]
+    attn_long, fixed_long = (sum(t["y"][-5:]) / 5 for t in fig.data)
     assert attn_long > fixed_long + 30  # percentage points on the longest inputs
     assert "shortest" in summary and "longest" in summary
 
@@ -86,7 +86,7 @@ def test_live_training_streams_and_keeps_earlier_runs() -> None:
     frames = list(tab.on_train("reverse", FIXED, 5, 3, 2, runs))  # clamped to 20 steps
     loss, align, status, runs, _ = frames[-1]
     assert "Steps was set to 20" in status and len(runs) == 2 and len(loss.data) == 2
-    assert "no attention" in align.layout.annotations[0].text
+    assert "no attention" in align.layout["annotations"][0]["text"]
 
 
 def test_api(client) -> None:
@@ -182,7 +182,7 @@ def random_inputs(length: int, task: str = "reverse") -> list[str]:
 
 def peaks(frame) -> list[int]:
     """The input position each output step attended to most (rows of the alignment)."""
-    z = np.asarray(frame.alignment.data[0].z, dtype=float)
+    z = np.asarray(frame.alignment.data[0]["z"], dtype=float)
     return [int(np.nanargmax(row)) for row in z if not np.all(np.isnan(row))]
 
 
@@ -190,7 +190,7 @@ def test_lesson_seq2seq_attention_walks_backwards_on_reverse() -> None:
     frame = tab.on_step("reverse", ATTN, "attention", tab.GREEDY, 1, {})
     bars = []
     while frame.view["shown"] < 10:
-        bars.append(int(np.argmax(frame.attention.data[0].y)))
+        bars.append(int(np.argmax(frame.attention.data[0]["y"])))
         frame = tab.on_step("reverse", ATTN, "attention", tab.GREEDY, 1, frame.view)
     assert bars == list(range(8, -1, -1))  # step t looks at letter n - t: backwards
     assert peaks(frame)[:9] == list(range(8, -1, -1))  # the anti-diagonal
@@ -199,7 +199,7 @@ def test_lesson_seq2seq_attention_walks_backwards_on_reverse() -> None:
 def test_lesson_seq2seq_fixed_context_and_twenty_letters(monkeypatch) -> None:
     monkeypatch.setattr(tab, "RUN_DELAY_S", 0)
     fixed = list(tab.on_run("reverse", FIXED, "attention", tab.GREEDY, 1, {}))[-1]
-    contexts = np.asarray(fixed.context.data[0].z)
+    contexts = np.asarray(fixed.context.data[0]["z"])
     np.testing.assert_allclose(contexts, contexts[:1].repeat(len(contexts), 0))  # identical rows
     for text in random_inputs(20):
         with_attention, _ = tab.decode("reverse", ATTN, text, tab.GREEDY, 1)
@@ -209,10 +209,10 @@ def test_lesson_seq2seq_fixed_context_and_twenty_letters(monkeypatch) -> None:
 
 def test_lesson_seq2seq_compare_reverse_falls_sort_does_not() -> None:
     reverse, _ = tab.on_compare("reverse")
-    attn, fixed = (np.asarray(t.y) for t in reverse.data)
+    attn, fixed = (np.asarray(t["y"]) for t in reverse.data)
     assert fixed[:4].mean() > 80 and fixed[-5:].mean() < 20 and attn[-5:].mean() > 85
     sort, _ = tab.on_compare("sort")
-    attn, fixed = (np.asarray(t.y) for t in sort.data)
+    attn, fixed = (np.asarray(t["y"]) for t in sort.data)
     assert fixed[-5:].mean() > 85 and abs(attn[-5:].mean() - fixed[-5:].mean()) < 10
 
 
@@ -253,7 +253,7 @@ def test_lesson_seq2seq_training_sharpens_the_alignment() -> None:
     """Defaults of the lab (250 steps, inputs up to 8 letters), with and without attention."""
     def sharpness(frame) -> float:
         """Mean of each letter-writing step's largest attention weight (1 = one sharp peak)."""
-        z = np.asarray(frame.alignment.data[0].z, dtype=float)
+        z = np.asarray(frame.alignment.data[0]["z"], dtype=float)
         rows = z[~np.all(np.isnan(z), axis=1)]
         return float(np.mean(np.nanmax(rows[:-1] if len(rows) > 1 else rows, axis=1)))
 
