@@ -400,8 +400,10 @@ def scaling_outcome(effect: att.ScalingEffect) -> Outcome:
 
 
 @user_errors
-def on_reveal_scaling(choice: str | None, effect: att.ScalingEffect | None, tally: Tally) -> tuple[str, Tally]:
-    """After a by-hand run: the verdict once a run has left the √d_k out."""
+def on_reveal_scaling(choice: str | None, effect: Any, tally: Tally) -> tuple[str, Tally]:
+    """After a by-hand run: the verdict once a run has left the √d_k out (``effect``: the
+    run's att.ScalingEffect or None; not annotated so, as Gradio reads handlers' hints at
+    start-up and that would import torch)."""
     if effect is None:
         return ("Untick “Scale by √d_k” to see the answer." if choice else ""), tally
     return reveal(SCALING_QUESTION, choice, scaling_outcome(effect), tally)
