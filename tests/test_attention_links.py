@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import urllib.parse
 
-import gradio as gr
 import numpy as np
 import pytest
 
 # The core first: the tab binds it lazily (see test_attention_tab).
 from playground.transformer import attention as att  # isort: skip
 from components import attention_tab as tab  # isort: skip
-from components.links import read_link, tab_parents
+from components.links import read_link
 from components.predict import Tally
 from playground.service.model_service import DEFAULT_ENCODER
-from tests.conftest import assert_not_blank
+from tests.conftest import assert_not_blank, lab_in_fresh_blocks, restored_settings
 
 # A teacher's setup: every setting away from its default, the real-model sub-tab open.
 SETTINGS = dict(text="The cat sat on the warm mat.", vectors="toy", d_k=16, heads=3, head=2, seed=5,
@@ -31,16 +30,8 @@ MODEL = ("model", "sentence", "sentence_b", "max_tokens", "layer", "model_head")
 
 @pytest.fixture(scope="module")
 def fresh_lab():
-    """The lab built in a new Blocks: its LabSetup, the app's tab ids → lab, and the Blocks."""
-    with gr.Blocks() as demo:
-        with gr.Tabs() as tabs:
-            setup = tab.build(demo)
-    return setup, tab_parents(tabs), demo
-
-
-def restored_settings(setup, updates) -> dict:
-    return {name: updates[control]["value"] for name, control in setup.controls.items()
-            if control in updates and "value" in updates[control]}
+    """The lab built in a new Blocks: its LabSetup and the app's tab ids → lab."""
+    return lab_in_fresh_blocks(tab)
 
 
 def lab_result(settings: dict) -> tuple:
@@ -54,7 +45,7 @@ def lab_result(settings: dict) -> tuple:
 
 
 def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, fresh_lab):
-    setup, parents, _ = fresh_lab
+    setup, parents = fresh_lab
     query = client.predict(*SETTINGS.values(), ["seed", "d_k"], api_name="/attention_link")
     params = dict(urllib.parse.parse_qsl(query.lstrip("?")))
     assert params["tab"] == tab.TAB_ID and params["hide"] == "seed,d_k"
@@ -74,14 +65,12 @@ def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, f
 
 
 def test_the_open_sub_tab_is_carried_but_not_offered_to_hide(fresh_lab):
-    setup, _, demo = fresh_lab
-    hide = next(block for block in demo.blocks.values() if isinstance(block, gr.CheckboxGroup)
-                and block.label.startswith("Controls to hide"))
-    assert [value for _, value in hide.choices] == [name for name in setup.controls if name != "view"]
+    setup, _ = fresh_lab
+    assert [value for _, value in setup.hide.choices] == [name for name in setup.controls if name != "view"]
 
 
 def test_a_link_may_name_a_sub_tab_of_the_lab(fresh_lab):
-    setup, parents, _ = fresh_lab
+    setup, parents = fresh_lab
     link = read_link({"tab": "attention-model", "model": tab.GPT, "layer": "3", "model_head": "-1"},
                      parents, [setup])
     assert (link.lab, link.sub_tab, link.note) == (tab.TAB_ID, "attention-model", "")
@@ -90,7 +79,7 @@ def test_a_link_may_name_a_sub_tab_of_the_lab(fresh_lab):
 
 
 def test_bad_values_in_a_link_are_ignored_with_a_note(fresh_lab):
-    setup, parents, _ = fresh_lab
+    setup, parents = fresh_lab
     params = {"tab": "attention", "model": "/etc/passwd", "view": "../../etc/passwd", "d_k": "1000",
               "temperature": "nan", "scaled": "maybe", "model_head": "99", "text": "word " * 1_000,
               "path": "/etc/passwd"}

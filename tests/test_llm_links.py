@@ -9,17 +9,16 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-import gradio as gr
 import numpy as np
 import pytest
 
 # The core first: the tab binds it lazily (components.lazy).
 from playground.transformer import llm  # isort: skip
 from components import llm_tab as tab  # isort: skip
-from components.links import read_link, tab_parents
+from components.links import read_link
 from components.predict import Tally
 from playground.service.model_service import SMOLLM2
-from tests.conftest import assert_not_blank
+from tests.conftest import assert_not_blank, lab_in_fresh_blocks, restored_settings
 
 # A teacher's setup: every setting away from its default, the logit-lens sub-tab open.
 SETTINGS = dict(model=SMOLLM2, prompt="Once upon a time, there was a", chat=True, temperature=0.7, topk=40,
@@ -30,16 +29,8 @@ PLAIN = dict(temperature=1.0, topk=0, topp=1.0, seed=0, position=-1, layer=6, at
 
 @pytest.fixture(scope="module")
 def fresh_lab():
-    """The lab built in a new Blocks: its LabSetup, the app's tab ids → lab, and the Blocks."""
-    with gr.Blocks() as demo:
-        with gr.Tabs() as tabs:
-            setup = tab.build(demo)
-    return setup, tab_parents(tabs), demo
-
-
-def restored_settings(setup, updates) -> dict:
-    return {name: updates[control]["value"] for name, control in setup.controls.items()
-            if control in updates and "value" in updates[control]}
+    """The lab built in a new Blocks: its LabSetup and the app's tab ids → lab."""
+    return lab_in_fresh_blocks(tab)
 
 
 def view_args(settings: dict) -> tuple:
@@ -64,7 +55,7 @@ def open_link(client, setup, parents, hide: list[str]) -> tuple[dict, object]:
 
 
 def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, fresh_lab):
-    setup, parents, _ = fresh_lab
+    setup, parents = fresh_lab
     params, link = open_link(client, setup, parents, ["topp", "seed"])
     assert (params["tab"], params["hide"], link.lab, link.note) == (tab.TAB_ID, "topp,seed", tab.TAB_ID, "")
     hidden = {name for name, control in setup.controls.items() if not link.updates[control].get("visible", True)}
@@ -79,15 +70,13 @@ def test_round_trip_through_the_api_gives_the_same_settings_and_result(client, f
 
 
 def test_the_hidden_sub_tab_setting_is_not_offered_to_hide(fresh_lab):
-    _, _, demo = fresh_lab
-    hide = next(block for block in demo.blocks.values() if isinstance(block, gr.CheckboxGroup)
-                and "hide" in (block.label or ""))
-    offered = [value for _, value in hide.choices]
+    setup, _ = fresh_lab
+    offered = [value for _, value in setup.hide.choices]
     assert "view" not in offered and {"prompt", "temperature", "layer", "position", "attention"} <= set(offered)
 
 
 def test_a_link_may_name_a_sub_tab_of_the_lab(fresh_lab):
-    setup, parents, _ = fresh_lab
+    setup, parents = fresh_lab
     link = read_link({"tab": "llm-block-view", "layer": "20", "position": "2"}, parents, [setup])
     assert (link.lab, link.sub_tab, link.note) == (tab.TAB_ID, "llm-block-view", "")
     assert restored_settings(setup, link.updates) == dict(layer=20, position=2)
@@ -98,7 +87,7 @@ def test_a_link_may_name_a_sub_tab_of_the_lab(fresh_lab):
 
 
 def test_bad_values_in_a_link_are_ignored_with_a_note(fresh_lab):
-    setup, parents, _ = fresh_lab
+    setup, parents = fresh_lab
     params = {"tab": "llm", "model": "../../etc/passwd", "view": "llm-secret", "layer": "99", "topk": "-5",
               "temperature": "nan", "chat": "maybe", "prompt": "x" * 5_000, "path": "/etc/passwd"}
     link = read_link(params, parents, [setup])
