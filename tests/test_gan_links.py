@@ -14,7 +14,7 @@ import pytest
 from components import gan_tab as tab
 from components.links import read_link, tab_parents
 from components.predict import Tally
-from tests.conftest import assert_not_blank
+from tests.conftest import browser_prediction_holds
 from tests.test_gan_tab import SEEDS, modes_of, play_to_the_end, preset_run
 
 # A teacher's setup: every setting away from its default, the digits sub-tab open.
@@ -177,10 +177,5 @@ def test_browser_opens_a_lesson_link_with_hidden_controls_and_a_prediction(page)
     assert not p.locator("#gan-preset").is_visible() and not p.locator("#gan-target").is_visible()
     assert p.locator("#gan-loss").is_visible() and p.locator("#link-note").is_hidden()
     assert p.locator("#gan-speed").get_by_label("300 steps/s", exact=True).is_checked()
-    p.get_by_label(answer).check()  # predict first, then run
-    p.locator("#gan-play").click()
-    p.get_by_text("Your prediction held").wait_for(timeout=60_000)
-    assert p.get_by_text("1 of 1 right").is_visible()
-    path = page.screenshot("gan-lesson-link")
-    assert_not_blank(path)
-    assert not page.console_errors and not page.outside_requests
+    # predict first, then run
+    browser_prediction_holds(page, p.get_by_label(answer), p.locator("#gan-play"), "gan-lesson-link", 60_000)

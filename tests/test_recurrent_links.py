@@ -13,7 +13,7 @@ import pytest
 
 from components import recurrent_tab as tab
 from components.links import read_link
-from tests.conftest import (assert_link_refuses, assert_not_blank, lab_in_fresh_blocks, link_round_trip,
+from tests.conftest import (assert_link_refuses, browser_prediction_holds, lab_in_fresh_blocks, link_round_trip,
                             restored_settings)
 
 # A teacher's setup: every setting away from its default, the gradients sub-tab open.
@@ -85,10 +85,6 @@ def test_browser_opens_a_lesson_link_with_hidden_controls_and_a_prediction(page)
     assert p.locator("#rec-text textarea").input_value() == "A0123012301"
     assert not p.locator("#rec-seed").is_visible() and not p.locator("#rec-hidden").is_visible()
     assert p.locator("#link-note").is_hidden()  # nothing in the link was refused
-    p.get_by_label("Under 10 %").check()  # predict first, then run
-    p.locator("#rec-end").click()
-    p.get_by_text("Your prediction held").wait_for(timeout=30_000)
-    assert p.get_by_text("1 of 1 right").is_visible()
-    path = page.screenshot("recurrent-lesson-link")
-    assert_not_blank(path)
-    assert not page.console_errors and not page.outside_requests
+    # predict first, then run
+    browser_prediction_holds(page, p.get_by_label("Under 10 %"), p.locator("#rec-end"), "recurrent-lesson-link",
+                             30_000)
